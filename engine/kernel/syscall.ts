@@ -1,0 +1,88 @@
+// The only place that touches libc: bpf(2) through syscall(2), close(2), and the errno the
+// kernel left behind. Everything above works on plain bytes and numbers.
+//
+// koffi 3 notes (see the toolchain reference): `long` results may come back as number or
+// bigint; pointers inside attr structs are BigInt addresses of off-heap ArrayBuffers, which
+// V8 never moves, so an address stays valid while the buffer is reachable.
+
+import koffi from 'koffi';
+import type { LibraryHandle } from 'koffi';
+
+/** __NR_bpf on x86-64. */
+const NR_BPF = 321;
+
+type CFunc = ReturnType<LibraryHandle['func']>;
+
+interface Libc {
+  syscall: CFunc;
+  close: CFunc;
+}
+
+let libc: Libc | undefined;
+let loadError: string | undefined;
+
+function lib(): Libc {
+  if (libc) return libc;
+  if (loadError) throw new Error(loadError);
+  if (process.platform !== 'linux' || process.arch !== 'x64') {
+    loadError = `bpf(2) backend needs linux/x64, not ${process.platform}/${process.arch}`;
+    throw new Error(loadError);
+  }
+  const so = koffi.load('libc.so.6');
+  libc = {
+    // syscall(2) is variadic; koffi passes each variadic argument with an explicit type.
+    syscall: so.func('long syscall(long nr, ...)'),
+    close: so.func('int close(int fd)'),
+  };
+  return libc;
+}
+
+/** Whether libc could be bound (the platform check above); does not probe the kernel. */
+export function libcAvailable(): boolean {
+  try {
+    lib();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface SysResult {
+  /** The syscall's return value (an fd or 0) when it succeeded, -1 otherwise. */
+  readonly ret: number;
+  /** errno when ret < 0, else 0. */
+  readonly errno: number;
+}
+
+/** bpf(cmd, attr, size). attr must be the caller's own buffer; size is how much of it the
+ *  kernel should read (it checks that anything past its own union size is zero). */
+export function sysBpf(cmd: number, attr: Uint8Array, size: number): SysResult {
+  if (size > attr.byteLength) throw new RangeError(`attr size ${size} > buffer ${attr.byteLength}`);
+  const r = Number(lib().syscall(NR_BPF, 'int', cmd, 'void *', attr, 'uint32_t', size));
+  if (r < 0) return { ret: -1, errno: koffi.errno() };
+  return { ret: r, errno: 0 };
+}
+
+/** close(2); returns errno (0 on success). */
+export function sysClose(fd: number): number {
+  const r = Number(lib().close(fd));
+  return r < 0 ? koffi.errno() : 0;
+}
+
+/** A zeroed buffer whose backing store lives outside the V8 heap, so its address is stable. */
+export function pinned(size: number): Uint8Array {
+  return new Uint8Array(new ArrayBuffer(size));
+}
+
+/** A pinned copy of bytes (callers' arrays may be small on-heap typed arrays). */
+export function pinnedCopy(bytes: Uint8Array): Uint8Array {
+  const out = pinned(bytes.byteLength);
+  out.set(bytes);
+  return out;
+}
+
+/** User-space address of a pinned buffer, for a __u64 pointer field; 0 for an empty one. */
+export function addressOf(buf: Uint8Array | undefined): bigint {
+  if (!buf || buf.byteLength === 0) return 0n;
+  return koffi.address(buf);
+}
