@@ -1,0 +1,492 @@
+// Range knowledge about a scalar: a tnum plus signed/unsigned bounds in 64 and 32 bits,
+// and the rules that keep the five views consistent (6.18 reg_bounds_sync and friends).
+//
+// 64-bit bounds are bigints (smin/smax signed, umin/umax unsigned); 32-bit bounds are
+// plain numbers (s32 in [-2^31, 2^31), u32 in [0, 2^32)).
+
+import {
+  type Tnum,
+  TNUM_UNKNOWN,
+  U64_MAX,
+  tnumConst,
+  tnumConstSubreg,
+  tnumIntersect,
+  tnumRange,
+  tnumSubreg,
+  tnumClearSubreg,
+  tnumOr,
+  tnumIsConst,
+  tnumSubregIsConst,
+  tnumCast,
+} from './tnum.ts';
+
+export interface ScalarBounds {
+  readonly varOff: Tnum;
+  readonly smin: bigint;
+  readonly smax: bigint;
+  readonly umin: bigint;
+  readonly umax: bigint;
+  readonly s32min: number;
+  readonly s32max: number;
+  readonly u32min: number;
+  readonly u32max: number;
+}
+
+/** The same fields, writable: the transfer functions work on a private copy. */
+export type MutBounds = { -readonly [K in keyof ScalarBounds]: ScalarBounds[K] };
+
+export const S64_MIN = -(1n << 63n);
+export const S64_MAX = (1n << 63n) - 1n;
+export const S32_MIN = -0x8000_0000;
+export const S32_MAX = 0x7fff_ffff;
+export const U32_MAX = 0xffff_ffff;
+export { U64_MAX };
+
+export const toU64 = (x: bigint): bigint => BigInt.asUintN(64, x);
+export const toS64 = (x: bigint): bigint => BigInt.asIntN(64, x);
+/** Low 32 bits of a 64-bit value, as u32 / s32 numbers. */
+export const lowU32 = (x: bigint): number => Number(x & 0xffff_ffffn);
+export const lowS32 = (x: bigint): number => lowU32(x) | 0;
+
+const maxB = (a: bigint, b: bigint): bigint => (a > b ? a : b);
+const minB = (a: bigint, b: bigint): bigint => (a < b ? a : b);
+
+export const copyBounds = (b: ScalarBounds): MutBounds => ({
+  varOff: b.varOff,
+  smin: b.smin,
+  smax: b.smax,
+  umin: b.umin,
+  umax: b.umax,
+  s32min: b.s32min,
+  s32max: b.s32max,
+  u32min: b.u32min,
+  u32max: b.u32max,
+});
+
+/** A fully known value (__mark_reg_known). */
+export function scalarConst(v: bigint): ScalarBounds {
+  const u = toU64(v);
+  const s = toS64(v);
+  return {
+    varOff: tnumConst(u),
+    smin: s,
+    smax: s,
+    umin: u,
+    umax: u,
+    s32min: lowS32(u),
+    s32max: lowS32(u),
+    u32min: lowU32(u),
+    u32max: lowU32(u),
+  };
+}
+
+const UNKNOWN: ScalarBounds = {
+  varOff: TNUM_UNKNOWN,
+  smin: S64_MIN,
+  smax: S64_MAX,
+  umin: 0n,
+  umax: U64_MAX,
+  s32min: S32_MIN,
+  s32max: S32_MAX,
+  u32min: 0,
+  u32max: U32_MAX,
+};
+
+/** Nothing known (__mark_reg_unknown without the precision part). */
+export const scalarUnknown = (): ScalarBounds => UNKNOWN;
+
+/** Build from explicit pieces, then sync (handy for tests and for the driver). */
+export function scalarFrom(p: Partial<ScalarBounds>): ScalarBounds {
+  const b = copyBounds({ ...UNKNOWN, ...p });
+  syncInPlace(b);
+  return b;
+}
+
+/** An unsigned range [0, 2^(8*size)-1] as a load of `size` bytes produces. */
+export function scalarOfSize(size: 1 | 2 | 4 | 8): ScalarBounds {
+  if (size === 8) return UNKNOWN;
+  const b = copyBounds(UNKNOWN);
+  b.varOff = tnumCast(TNUM_UNKNOWN, size);
+  syncInPlace(b);
+  return b;
+}
+
+export const isConst = (b: ScalarBounds): boolean => tnumIsConst(b.varOff);
+export const isSubregConst = (b: ScalarBounds): boolean => tnumSubregIsConst(b.varOff);
+export const constValue = (b: ScalarBounds): bigint => b.varOff.value;
+
+/** Is the register a known constant in the width a jmp/alu of that size looks at? */
+export const isConstIn = (b: ScalarBounds, is32: boolean): boolean =>
+  is32 ? tnumSubregIsConst(b.varOff) : tnumIsConst(b.varOff);
+export const constValueIn = (b: ScalarBounds, is32: boolean): bigint =>
+  is32 ? b.varOff.value & 0xffff_ffffn : b.varOff.value;
+
+export const isUnknown = (b: ScalarBounds): boolean =>
+  b.varOff.mask === U64_MAX && b.smin === S64_MIN && b.smax === S64_MAX && b.umin === 0n &&
+  b.umax === U64_MAX && b.s32min === S32_MIN && b.s32max === S32_MAX && b.u32min === 0 &&
+  b.u32max === U32_MAX;
+
+export function boundsEqual(a: ScalarBounds, b: ScalarBounds): boolean {
+  return a.varOff.value === b.varOff.value && a.varOff.mask === b.varOff.mask &&
+    a.smin === b.smin && a.smax === b.smax && a.umin === b.umin && a.umax === b.umax &&
+    a.s32min === b.s32min && a.s32max === b.s32max && a.u32min === b.u32min && a.u32max === b.u32max;
+}
+
+// ---- in-place building blocks (exported for alu.ts / branch.ts) ----
+
+export function markKnownInPlace(b: MutBounds, v: bigint): void {
+  const k = scalarConst(v);
+  Object.assign(b, k);
+}
+
+/** Only the low 32 bits become `v`; upper tnum bits and 64-bit bounds are untouched. */
+export function mark32KnownInPlace(b: MutBounds, v: bigint): void {
+  b.varOff = tnumConstSubreg(b.varOff, v);
+  b.s32min = b.s32max = lowS32(v);
+  b.u32min = b.u32max = lowU32(v);
+}
+
+export function mark64UnboundedInPlace(b: MutBounds): void {
+  b.smin = S64_MIN;
+  b.smax = S64_MAX;
+  b.umin = 0n;
+  b.umax = U64_MAX;
+}
+
+export function mark32UnboundedInPlace(b: MutBounds): void {
+  b.s32min = S32_MIN;
+  b.s32max = S32_MAX;
+  b.u32min = 0;
+  b.u32max = U32_MAX;
+}
+
+export function markUnboundedInPlace(b: MutBounds): void {
+  mark64UnboundedInPlace(b);
+  mark32UnboundedInPlace(b);
+}
+
+export function markUnknownInPlace(b: MutBounds): void {
+  Object.assign(b, UNKNOWN);
+}
+
+/** Tighten the 32-bit bounds from the low half of the tnum. */
+export function update32FromTnum(b: MutBounds): void {
+  const v = lowU32(b.varOff.value);
+  const m = lowU32(b.varOff.mask);
+  // signed: the sign bit is set in the minimum if it may be set; the rest is minimal.
+  const smin = (v | (m & 0x8000_0000)) | 0;
+  const smax = (v | (m & 0x7fff_ffff)) | 0;
+  if (smin > b.s32min) b.s32min = smin;
+  if (smax < b.s32max) b.s32max = smax;
+  if (v > b.u32min) b.u32min = v;
+  const umax = (v | m) >>> 0;
+  if (umax < b.u32max) b.u32max = umax;
+}
+
+/** Tighten the 64-bit bounds from the tnum. */
+export function update64FromTnum(b: MutBounds): void {
+  const { value: v, mask: m } = b.varOff;
+  const smin = toS64(v | (m & (1n << 63n)));
+  const smax = toS64(v | (m & S64_MAX));
+  if (smin > b.smin) b.smin = smin;
+  if (smax < b.smax) b.smax = smax;
+  if (v > b.umin) b.umin = v;
+  const umax = v | m;
+  if (umax < b.umax) b.umax = umax;
+}
+
+/** __update_reg_bounds */
+export function updateFromTnum(b: MutBounds): void {
+  update32FromTnum(b);
+  update64FromTnum(b);
+}
+
+/** 32-bit bounds learned from each other and from the 64-bit bounds. */
+function deduce32(b: MutBounds): void {
+  // When the upper halves of a 64-bit range agree, its low halves form a range too.
+  if (b.umin >> 32n === b.umax >> 32n) {
+    const lo = lowU32(b.umin);
+    const hi = lowU32(b.umax);
+    if (lo > b.u32min) b.u32min = lo;
+    if (hi < b.u32max) b.u32max = hi;
+    if ((lo | 0) <= (hi | 0)) {
+      if ((lo | 0) > b.s32min) b.s32min = lo | 0;
+      if ((hi | 0) < b.s32max) b.s32max = hi | 0;
+    }
+  }
+  if (b.smin >> 32n === b.smax >> 32n) {
+    const lo = lowU32(b.smin);
+    const hi = lowU32(b.smax);
+    if (lo <= hi) {
+      if (lo > b.u32min) b.u32min = lo;
+      if (hi < b.u32max) b.u32max = hi;
+    }
+    if ((lo | 0) <= (hi | 0)) {
+      if ((lo | 0) > b.s32min) b.s32min = lo | 0;
+      if ((hi | 0) < b.s32max) b.s32max = hi | 0;
+    }
+  }
+  // Upper halves consecutive (mod 2^32) and the low halves go from negative to
+  // non-negative: the low halves still form one s32 range.
+  if (((lowU32(b.umin >> 32n) + 1) >>> 0) === lowU32(b.umax >> 32n) &&
+      lowS32(b.umin) < 0 && lowS32(b.umax) >= 0) {
+    if (lowS32(b.umin) > b.s32min) b.s32min = lowS32(b.umin);
+    if (lowS32(b.umax) < b.s32max) b.s32max = lowS32(b.umax);
+  }
+  if (((lowU32(toU64(b.smin) >> 32n) + 1) >>> 0) === lowU32(toU64(b.smax) >> 32n) &&
+      lowS32(b.smin) < 0 && lowS32(b.smax) >= 0) {
+    if (lowS32(b.smin) > b.s32min) b.s32min = lowS32(b.smin);
+    if (lowS32(b.smax) < b.s32max) b.s32max = lowS32(b.smax);
+  }
+  // u32 range that does not cross the s32 sign boundary is also an s32 range.
+  if ((b.u32min | 0) <= (b.u32max | 0)) {
+    if ((b.u32min | 0) > b.s32min) b.s32min = b.u32min | 0;
+    if ((b.u32max | 0) < b.s32max) b.s32max = b.u32max | 0;
+  }
+  const sminU = b.s32min >>> 0;
+  const smaxU = b.s32max >>> 0;
+  if (sminU <= smaxU) {
+    if (sminU > b.u32min) b.u32min = sminU;
+    if (smaxU < b.u32max) b.u32max = smaxU;
+  } else if (b.u32max < sminU) {
+    // u32 range meets only the non-negative part of the s32 range.
+    b.s32min = b.u32min | 0;
+    if (b.s32max >>> 0 < b.u32max) b.u32max = b.s32max >>> 0;
+  } else if (smaxU < b.u32min) {
+    // u32 range meets only the negative part.
+    b.s32max = b.u32max | 0;
+    if (sminU > b.u32min) b.u32min = sminU;
+  }
+}
+
+function deduce64(b: MutBounds): void {
+  const uminS = toS64(b.umin);
+  const umaxS = toS64(b.umax);
+  if (uminS <= umaxS) {
+    b.smin = maxB(b.smin, uminS);
+    b.smax = minB(b.smax, umaxS);
+  }
+  const sminU = toU64(b.smin);
+  const smaxU = toU64(b.smax);
+  if (sminU <= smaxU) {
+    b.umin = maxB(b.umin, sminU);
+    b.umax = minB(b.umax, smaxU);
+  } else if (b.umax < sminU) {
+    b.smin = toS64(b.umin);
+    b.umax = minB(b.umax, smaxU);
+  } else if (smaxU < b.umin) {
+    b.smax = toS64(b.umax);
+    b.umin = maxB(b.umin, sminU);
+  }
+}
+
+/** 64-bit bounds tightened with the 32-bit ones substituted into their low halves. */
+function deduceMixed(b: MutBounds): void {
+  const HI = ~0xffff_ffffn;
+  const u32lo = BigInt(b.u32min);
+  const u32hi = BigInt(b.u32max);
+  b.umin = maxB(b.umin, toU64((b.umin & HI) | u32lo));
+  b.umax = minB(b.umax, toU64((b.umax & HI) | u32hi));
+  b.smin = maxB(b.smin, toS64((b.smin & HI) | u32lo));
+  b.smax = minB(b.smax, toS64((b.smax & HI) | u32hi));
+  const s32loU = b.s32min >>> 0;
+  const s32hiU = b.s32max >>> 0;
+  if (s32loU <= s32hiU) {
+    const lo = BigInt(s32loU);
+    const hi = BigInt(s32hiU);
+    b.umin = maxB(b.umin, toU64((b.umin & HI) | lo));
+    b.umax = minB(b.umax, toU64((b.umax & HI) | hi));
+    b.smin = maxB(b.smin, toS64((b.smin & HI) | lo));
+    b.smax = minB(b.smax, toS64((b.smax & HI) | hi));
+  }
+  // A non-negative s32 within a 64-bit range inside [S32_MIN, S32_MAX] (e.g. after a
+  // sign-extending load) pins the upper half to zero.
+  if (b.s32min >= 0 && b.smin >= BigInt(S32_MIN) && b.smax <= BigInt(S32_MAX)) {
+    b.smin = BigInt(b.s32min);
+    b.smax = BigInt(b.s32max);
+    b.umin = BigInt(b.s32min);
+    b.umax = BigInt(b.s32max);
+    b.varOff = tnumIntersect(b.varOff, tnumRange(b.smin, b.smax));
+  }
+}
+
+/** __reg_deduce_bounds */
+export function deduceBounds(b: MutBounds): void {
+  deduce32(b);
+  deduce64(b);
+  deduceMixed(b);
+}
+
+/** __reg_bound_offset: learn tnum bits from the unsigned ranges. */
+export function boundOffset(b: MutBounds): void {
+  const v64 = tnumIntersect(b.varOff, tnumRange(b.umin, b.umax));
+  const v32 = tnumIntersect(tnumSubreg(v64), tnumRange(BigInt(b.u32min), BigInt(b.u32max)));
+  b.varOff = tnumOr(tnumClearSubreg(v64), v32);
+}
+
+/** reg_bounds_sync, in place. */
+export function syncInPlace(b: MutBounds): void {
+  updateFromTnum(b);
+  deduceBounds(b);
+  deduceBounds(b);
+  deduceBounds(b);
+  boundOffset(b);
+  updateFromTnum(b);
+}
+
+/** reg_bounds_sync: returns a new, consistent value. */
+export function regBoundsSync(b: ScalarBounds): ScalarBounds {
+  const m = copyBounds(b);
+  syncInPlace(m);
+  return m;
+}
+
+/** What reg_bounds_sanity_check rejects: empty ranges or a constant tnum out of step. */
+export function boundsInvalid(b: ScalarBounds): string | undefined {
+  if (b.umin > b.umax || b.smin > b.smax || b.u32min > b.u32max || b.s32min > b.s32max) {
+    return 'range bounds violation';
+  }
+  if (tnumIsConst(b.varOff)) {
+    const u = b.varOff.value;
+    const s = toS64(u);
+    if (b.umin !== u || b.umax !== u || b.smin !== s || b.smax !== s) {
+      return 'const tnum out of sync with range bounds';
+    }
+  }
+  if (tnumSubregIsConst(b.varOff)) {
+    const u = lowU32(b.varOff.value);
+    if (b.u32min !== u || b.u32max !== u || b.s32min !== (u | 0) || b.s32max !== (u | 0)) {
+      return 'const subreg tnum out of sync with range bounds';
+    }
+  }
+  return undefined;
+}
+
+/** __reg_assign_32_into_64: 64-bit bounds from the (zero-extended) 32-bit ones. */
+export function assign32Into64(b: MutBounds): void {
+  b.umin = BigInt(b.u32min);
+  b.umax = BigInt(b.u32max);
+  if (b.s32min >= 0 && b.s32max >= 0) {
+    b.smin = BigInt(b.s32min);
+    b.smax = BigInt(b.s32max);
+  } else {
+    b.smin = 0n;
+    b.smax = BigInt(U32_MAX);
+  }
+}
+
+/** zext_32_to_64: what every ALU32 result goes through. */
+export function zext32To64InPlace(b: MutBounds): void {
+  b.varOff = tnumSubreg(b.varOff);
+  assign32Into64(b);
+}
+
+export function zext32To64(b: ScalarBounds): ScalarBounds {
+  const m = copyBounds(b);
+  zext32To64InPlace(m);
+  return m;
+}
+
+/** coerce_reg_to_size: keep the low `size` (1, 2, 4) bytes, as a narrow load or zext does. */
+export function coerceToSize(b: ScalarBounds, size: number): ScalarBounds {
+  const m = copyBounds(b);
+  m.varOff = tnumCast(m.varOff, size);
+  const mask = (1n << BigInt(size * 8)) - 1n;
+  if ((m.umin & ~mask) === (m.umax & ~mask)) {
+    m.umin &= mask;
+    m.umax &= mask;
+  } else {
+    m.umin = 0n;
+    m.umax = mask;
+  }
+  m.smin = m.umin;
+  m.smax = m.umax;
+  if (size < 4) mark32UnboundedInPlace(m);
+  syncInPlace(m);
+  return m;
+}
+
+const sext = (x: bigint, bits: number): bigint => BigInt.asIntN(bits, x);
+
+function sextDefault64(m: MutBounds, size: number): void {
+  const bits = BigInt(size * 8 - 1);
+  const lo = -(1n << bits);
+  const hi = (1n << bits) - 1n;
+  m.smin = lo;
+  m.smax = hi;
+  m.s32min = Number(lo);
+  m.s32max = Number(hi);
+  m.umin = 0n;
+  m.umax = U64_MAX;
+  m.u32min = 0;
+  m.u32max = U32_MAX;
+  m.varOff = TNUM_UNKNOWN;
+}
+
+/** coerce_reg_to_size_sx: sign-extend the low `size` (1, 2, 4) bytes to 64 bits. */
+export function coerceToSizeSx(b: ScalarBounds, size: number): ScalarBounds {
+  const m = copyBounds(b);
+  const bits = size * 8;
+  if (tnumIsConst(m.varOff)) {
+    Object.assign(m, scalarConst(sext(m.varOff.value, bits)));
+    return m;
+  }
+  const topMax = toU64(m.smax) >> BigInt(bits);
+  const topMin = toU64(m.smin) >> BigInt(bits);
+  if (topMax === topMin) {
+    const a = sext(m.smax, bits);
+    const c = sext(m.smin, bits);
+    const hi = a > c ? a : c;
+    const lo = a > c ? c : a;
+    if ((hi >= 0n) === (lo >= 0n)) {
+      m.smin = lo;
+      m.smax = hi;
+      m.s32min = Number(lo);
+      m.s32max = Number(hi);
+      m.umin = toU64(lo);
+      m.umax = toU64(hi);
+      m.u32min = lowU32(lo);
+      m.u32max = lowU32(hi);
+      m.varOff = tnumRange(lo, hi);
+      return m;
+    }
+  }
+  sextDefault64(m, size);
+  return m;
+}
+
+/** coerce_subreg_to_size_sx: sign-extend the low `size` (1, 2) bytes into the 32-bit half. */
+export function coerceSubregToSizeSx(b: ScalarBounds, size: number): ScalarBounds {
+  const m = copyBounds(b);
+  const bits = size * 8;
+  if (tnumIsConst(m.varOff)) {
+    const v = sext(m.varOff.value, bits);
+    m.varOff = tnumConst(v);
+    m.s32min = m.s32max = lowS32(toU64(v));
+    m.u32min = m.u32max = lowU32(toU64(v));
+    return m;
+  }
+  const topMax = (m.s32max >>> 0) >>> bits;
+  const topMin = (m.s32min >>> 0) >>> bits;
+  if (topMax === topMin) {
+    const a = Number(sext(BigInt(m.s32max), bits));
+    const c = Number(sext(BigInt(m.s32min), bits));
+    const hi = Math.max(a, c);
+    const lo = Math.min(a, c);
+    if ((hi >= 0) === (lo >= 0)) {
+      m.s32min = lo;
+      m.s32max = hi;
+      m.u32min = lo >>> 0;
+      m.u32max = hi >>> 0;
+      m.varOff = tnumSubreg(tnumRange(BigInt(lo >>> 0), BigInt(hi >>> 0)));
+      return m;
+    }
+  }
+  const half = 1 << (bits - 1);
+  m.s32min = -half;
+  m.s32max = half - 1;
+  m.u32min = 0;
+  m.u32max = U32_MAX;
+  m.varOff = tnumSubreg(TNUM_UNKNOWN);
+  return m;
+}
