@@ -1,0 +1,154 @@
+// Expanding suites into runs: one run per (test, mode, backend), in a fixed order, the way
+// test_loader turns one annotated program into a priv and an unpriv subtest.
+//
+// Order: suites as given (the CLI sorts files), then per suite each backend, then tests in
+// file order, priv before unpriv. Every later stage (workers, reporters) keys on `id`, so
+// output order never depends on --jobs.
+
+import { PROG_FLAGS, type Program, type Series } from '../../engine/program/types.ts';
+import type { RunRequest } from '../backend.ts';
+import type { Expectation, FlagOp, SourcePos, SuiteSpec, TestSpec } from '../spec/types.ts';
+
+export type Mode = 'priv' | 'unpriv';
+export type BackendName = 'engine' | 'kernel';
+
+/** test_loader loads every program with these (testing_prog_flags() on a 6.18 kernel). */
+export const BASE_FLAGS = PROG_FLAGS.BPF_F_TEST_RND_HI32 | PROG_FLAGS.BPF_F_TEST_REG_INVARIANTS;
+
+/** One subtest on one backend: everything a worker needs, as plain cloneable data. */
+export interface RunItem {
+  /** Position in the global order; results are reported by it. */
+  readonly id: number;
+  readonly file: string;
+  readonly suite: string;
+  /** TestSpec.name (the program name). */
+  readonly test: string;
+  /** The displayed subtest name: description, plus " @unpriv" for the unpriv run. */
+  readonly name: string;
+  readonly mode: Mode;
+  readonly backend: BackendName;
+  readonly pos: SourcePos;
+  readonly request: RunRequest;
+  readonly expect: Expectation;
+  /** Present when the test is marked xfail: the reason. */
+  readonly xfail?: string;
+}
+
+export interface PlanOptions {
+  readonly backends: readonly BackendName[];
+  /** --series: used when neither the test nor its suite names one. */
+  readonly series?: Series;
+  /** Matched (unanchored) against `suite/<subtest name>` and `suite/<program name>`. */
+  readonly filter?: RegExp;
+  /** 1-based shard index and count: keep every count-th test, starting at index. */
+  readonly shard?: { readonly index: number; readonly count: number };
+}
+
+/** test_loader's subtest name: the description, with " @unpriv" for the unpriv run. */
+export function subtestName(test: TestSpec, mode: Mode): string {
+  return mode === 'unpriv' ? `${test.description} @unpriv` : test.description;
+}
+
+/** Apply __flag edits in order: set ORs the bit in, "!FLAG" clears it. */
+export function applyFlagOps(base: number, ops: readonly FlagOp[]): number {
+  let flags = base;
+  for (const op of ops) flags = op.op === 'set' ? flags | op.flag : flags & ~op.flag;
+  return flags >>> 0;
+}
+
+/** Test's series, else the suite's, else the CLI's, else plain 6.18. */
+export function resolveSeries(test: TestSpec, suite: SuiteSpec, cli?: Series): Series {
+  return test.series ?? suite.series ?? cli ?? 'none';
+}
+
+/** The modes a test runs in, priv first. */
+export function testModes(test: TestSpec): Mode[] {
+  const modes: Mode[] = [];
+  if (test.priv) modes.push('priv');
+  if (test.unpriv) modes.push('unpriv');
+  return modes;
+}
+
+/** Auxiliary programs loaded alongside a run: the suite's __auxiliary tests of that mode. */
+export function auxiliaryPrograms(suite: SuiteSpec, mode: Mode): Program[] {
+  return suite.tests.filter((t) => t.auxiliary && t[mode] !== undefined).map((t) => t.program);
+}
+
+export function buildRequest(suite: SuiteSpec, test: TestSpec, mode: Mode, series: Series): RunRequest {
+  const expect = test[mode];
+  if (!expect) throw new Error(`test ${test.name} has no ${mode} run`);
+  const flags = applyFlagOps(BASE_FLAGS, test.flagOps);
+  return {
+    program: { ...test.program, flags },
+    auxiliary: auxiliaryPrograms(suite, mode),
+    logLevel: test.logLevel,
+    flags,
+    unpriv: mode === 'unpriv',
+    series,
+    // test_loader runs the program only when a retval is given and the load should succeed.
+    execute: expect.retval !== undefined && expect.result === 'success',
+    wantXlated: expect.xlated.length > 0,
+    wantJited: expect.jited.length > 0,
+  };
+}
+
+function matchesFilter(filter: RegExp | undefined, suite: SuiteSpec, test: TestSpec, name: string): boolean {
+  if (!filter) return true;
+  // A /g or /y regex keeps state between test() calls; use a fresh copy without those flags.
+  const re = filter.global || filter.sticky ? new RegExp(filter.source, filter.flags.replace(/[gy]/g, '')) : filter;
+  return re.test(`${suite.suite}/${name}`) || re.test(`${suite.suite}/${test.name}`);
+}
+
+/** Every run of the given suites, filtered, then sharded by test. */
+export function planSuites(suites: readonly SuiteSpec[], opts: PlanOptions): RunItem[] {
+  // Shard by test (not by run) so a test's priv and unpriv runs stay together.
+  let testOrdinal = 0;
+  const selected: { suite: SuiteSpec; test: TestSpec; modes: Mode[] }[] = [];
+  for (const suite of suites) {
+    for (const test of suite.tests) {
+      if (test.auxiliary) continue;
+      const modes = testModes(test).filter((m) => matchesFilter(opts.filter, suite, test, subtestName(test, m)));
+      if (modes.length === 0) continue;
+      const ordinal = testOrdinal++;
+      if (opts.shard && ordinal % opts.shard.count !== opts.shard.index - 1) continue;
+      selected.push({ suite, test, modes });
+    }
+  }
+
+  const items: RunItem[] = [];
+  for (const suite of suites) {
+    const mine = selected.filter((s) => s.suite === suite);
+    for (const backend of opts.backends) {
+      for (const { test, modes } of mine) {
+        const series = resolveSeries(test, suite, opts.series);
+        for (const mode of modes) {
+          const expect = test[mode] as Expectation;
+          items.push({
+            id: items.length,
+            file: suite.file,
+            suite: suite.suite,
+            test: test.name,
+            name: subtestName(test, mode),
+            mode,
+            backend,
+            pos: test.pos,
+            request: buildRequest(suite, test, mode, series),
+            expect,
+            ...(test.xfail ? { xfail: test.xfail.reason } : {}),
+          });
+        }
+      }
+    }
+  }
+  return items;
+}
+
+/** Parse "K/N" (1 <= K <= N); undefined when malformed. */
+export function parseShard(text: string): { index: number; count: number } | undefined {
+  const m = /^(\d+)\/(\d+)$/.exec(text);
+  if (!m) return undefined;
+  const index = Number(m[1]);
+  const count = Number(m[2]);
+  if (count < 1 || index < 1 || index > count) return undefined;
+  return { index, count };
+}
