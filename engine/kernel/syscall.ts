@@ -16,6 +16,8 @@ type CFunc = ReturnType<LibraryHandle['func']>;
 interface Libc {
   syscall: CFunc;
   close: CFunc;
+  capget: CFunc;
+  capset: CFunc;
 }
 
 let libc: Libc | undefined;
@@ -33,6 +35,8 @@ function lib(): Libc {
     // syscall(2) is variadic; koffi passes each variadic argument with an explicit type.
     syscall: so.func('long syscall(long nr, ...)'),
     close: so.func('int close(int fd)'),
+    capget: so.func('int capget(void *hdr, void *data)'),
+    capset: so.func('int capset(void *hdr, void *data)'),
   };
   return libc;
 }
@@ -85,4 +89,45 @@ export function pinnedCopy(bytes: Uint8Array): Uint8Array {
 export function addressOf(buf: Uint8Array | undefined): bigint {
   if (!buf || buf.byteLength === 0) return 0n;
   return koffi.address(buf);
+}
+
+/** _LINUX_CAPABILITY_VERSION_3: two 32-bit words per set. */
+const CAP_V3 = 0x20080522;
+
+/** The calling thread's capability sets (capget with pid 0). */
+export interface CapSets {
+  readonly effective: bigint;
+  readonly permitted: bigint;
+  readonly inheritable: bigint;
+}
+
+function capHeader(): Uint8Array {
+  const hdr = pinned(8);
+  new DataView(hdr.buffer).setUint32(0, CAP_V3, true);
+  return hdr;
+}
+
+export function sysCapget(): { errno: number; caps: CapSets } {
+  const data = pinned(24);
+  const r = Number(lib().capget(capHeader(), data));
+  const dv = new DataView(data.buffer);
+  const word = (i: number, set: number): bigint => BigInt(dv.getUint32(i * 12 + set * 4, true));
+  const join = (set: number): bigint => word(0, set) | (word(1, set) << 32n);
+  return {
+    errno: r < 0 ? koffi.errno() : 0,
+    caps: { effective: join(0), permitted: join(1), inheritable: join(2) },
+  };
+}
+
+/** capset for the calling thread only (Linux credentials are per thread; glibc's capset is
+ *  the raw syscall, unlike setuid it does not broadcast to other threads). Returns errno. */
+export function sysCapset(caps: CapSets): number {
+  const data = pinned(24);
+  const dv = new DataView(data.buffer);
+  const sets = [caps.effective, caps.permitted, caps.inheritable];
+  for (let i = 0; i < 2; i++) {
+    sets.forEach((v, set) => dv.setUint32(i * 12 + set * 4, Number((v >> BigInt(32 * i)) & 0xffffffffn), true));
+  }
+  const r = Number(lib().capset(capHeader(), data));
+  return r < 0 ? koffi.errno() : 0;
 }

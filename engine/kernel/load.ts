@@ -1,0 +1,383 @@
+// Load a Program into the running kernel the way selftests' test_loader (through libbpf)
+// would, and return plain data: verdict, errno, verifier log, xlated/JIT bytes, retval.
+//
+// What is emulated, and where it comes from:
+//  - maps are created first, filled from MapDef.init, and every BPF_PSEUDO_MAP_FD /
+//    BPF_PSEUDO_MAP_VALUE ld_imm64 whose imm is a map *index* gets the map's fd;
+//    BPF_PSEUDO_MAP_IDX(_VALUE) index into fd_array, which we fill with the same fds;
+//  - libbpf's log retry: a level-0 load that fails is repeated at level 1, and the log
+//    returned is the retry's. The log buffer is test_loader's fixed 2 MiB: a log that does
+//    not fit fails the load with ENOSPC exactly as it would there (growLog changes that);
+//  - caps: the priv run of verifier_* tests has no CAP_SYS_ADMIN (prog_tests/verifier.c), the
+//    unpriv run also loses NET_ADMIN, PERFMON and BPF for map creation and load; caps are
+//    back for prog info and the test run (see caps.ts for how);
+//  - unpriv: maps of types an unprivileged user cannot create are not created and their
+//    ld_imm64s are poisoned like libbpf does, including libbpf's rewrite of the log message;
+//  - the test run: 64 zero bytes in, 256 bytes out, repeat 1; SYSCALL programs get nothing.
+// Situations this machine cannot judge come back as `skip` with the reason.
+
+import type { MapDef, Program } from '../program/types.ts';
+import { MAP_TYPES, PROG_TYPES } from '../program/types.ts';
+import type { Insn } from '../isa/insn.ts';
+import { encode } from '../isa/encode.ts';
+import {
+  BPF_CALL, BPF_JMP, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_IDX, BPF_PSEUDO_MAP_IDX_VALUE,
+  BPF_PSEUDO_MAP_VALUE, LD_IMM64,
+} from '../isa/opcodes.ts';
+import {
+  DEFAULT_LOG_SIZE, FdScope, bpfMapCreate, bpfMapInfo, bpfMapUpdateElem, bpfProgInfo,
+  bpfProgLoad, bpfProgTestRun, type ProgLoadResult,
+} from './bpf.ts';
+import { CAP, UNPRIV_DROP, hasCap, withCapsDropped } from './caps.ts';
+import { EPERM, ENOSYS, ENOTSUPP, errnoName } from './errno.ts';
+import { libcAvailable } from './syscall.ts';
+import { ATTACH_TYPES, BPF_F_ZERO_SEED } from './uapi.ts';
+import { BTF_KIND, vmlinuxBtf } from './vmlinux-btf.ts';
+import { readFileSync } from 'node:fs';
+
+export interface LoadOptions {
+  /** __log_level; 0 = no log unless the load fails (then level 1, like libbpf). */
+  readonly logLevel: number;
+  /** Final BPF_F_* prog flags. */
+  readonly flags: number;
+  readonly unpriv?: boolean;
+  /** Run the program once after a successful load (a __retval was given). */
+  readonly execute?: boolean;
+  readonly wantXlated?: boolean;
+  readonly wantJited?: boolean;
+  /** Programs loaded alongside (__auxiliary), sharing maps by name. */
+  readonly auxiliary?: readonly Program[];
+  /** Drop CAP_SYS_ADMIN for the whole run, as prog_tests/verifier.c does. Default true. */
+  readonly dropSysAdmin?: boolean;
+  /** Verifier log buffer size; default test_loader's 2 MiB. */
+  readonly logSize?: number;
+  /** Reload with a bigger buffer when the log does not fit (libbpf does not with a
+   *  caller-provided buffer, so neither do we by default). */
+  readonly growLog?: boolean;
+}
+
+export interface TestRunOutcome {
+  readonly errno: number;
+  /** The kernel's 32-bit return value, as a signed int. */
+  readonly retval: number;
+  /** ns per run as the kernel measured it. */
+  readonly duration: number;
+}
+
+export interface LoadResult {
+  /** Set when this machine cannot judge the case; the other fields then say how far we got. */
+  readonly skip?: string;
+  readonly loaded: boolean;
+  /** 0 on success. */
+  readonly errno: number;
+  /** The verifier log as test_loader would see it. */
+  readonly log: string;
+  readonly logTruncated: boolean;
+  /** A level-0 load failed and was retried at level 1. */
+  readonly retried: boolean;
+  /** Kernel map id per Program.maps index; 0 for a map that was not created. */
+  readonly mapIds: readonly number[];
+  readonly verifiedInsns?: number;
+  /** Post-verifier instructions (map ids in place of map pointers). */
+  readonly xlated?: Uint8Array;
+  /** JIT image, all functions concatenated. */
+  readonly jited?: Uint8Array;
+  readonly jitedFuncLens?: readonly number[];
+  readonly jitedKsyms?: readonly bigint[];
+  readonly run?: TestRunOutcome;
+  /** Wall time of the final BPF_PROG_LOAD syscall (ns). */
+  readonly loadWallNs: number;
+}
+
+/** libbpf's poison for an ld_imm64 of a map that was not created: two calls to this + index. */
+const POISON_MAP_BASE = 2001000000;
+/** Bytes test_loader feeds a test run. */
+const TEST_DATA_LEN = 64;
+const TEST_DATA_OUT = 256;
+
+/** Map types test_loader lets an unprivileged run create (others are poisoned). */
+const UNPRIV_MAP_TYPES = new Set<number>([
+  MAP_TYPES.HASH, MAP_TYPES.PERCPU_HASH, MAP_TYPES.HASH_OF_MAPS, MAP_TYPES.ARRAY,
+  MAP_TYPES.PERCPU_ARRAY, MAP_TYPES.ARRAY_OF_MAPS, MAP_TYPES.PROG_ARRAY, MAP_TYPES.CGROUP_ARRAY,
+  MAP_TYPES.RINGBUF, MAP_TYPES.USER_RINGBUF, MAP_TYPES.CGROUP_STORAGE,
+  MAP_TYPES.PERCPU_CGROUP_STORAGE, MAP_TYPES.PERF_EVENT_ARRAY,
+]);
+
+const HASH_LIKE = new Set<number>([MAP_TYPES.HASH, MAP_TYPES.PERCPU_HASH, MAP_TYPES.HASH_OF_MAPS]);
+
+/** Why this machine cannot run `opts` at all, or undefined when it can. */
+export function environmentSkip(opts: Pick<LoadOptions, 'unpriv'>): string | undefined {
+  if (!libcAvailable()) return `no bpf(2) here (${process.platform}/${process.arch})`;
+  let capable: boolean;
+  try {
+    capable = hasCap(CAP.BPF) || hasCap(CAP.SYS_ADMIN);
+  } catch (e) {
+    return `cannot read capabilities: ${(e as Error).message}`;
+  }
+  if (!capable) return 'not privileged: the kernel backend needs root (CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN)';
+  if (opts.unpriv) {
+    const disabled = readSysctl('/proc/sys/kernel/unprivileged_bpf_disabled');
+    if (disabled !== undefined && disabled !== '0') return `unprivileged BPF is disabled here (kernel.unprivileged_bpf_disabled=${disabled})`;
+    const cmdline = readSysctl('/proc/cmdline') ?? '';
+    if (/(^|\s)mitigations=off(\s|$)/.test(cmdline)) return 'unpriv runs are skipped with mitigations=off (as test_loader does)';
+  }
+  return undefined;
+}
+
+export function loadProgram(prog: Program, opts: LoadOptions): LoadResult {
+  const envSkip = environmentSkip(opts);
+  if (envSkip) return skipped(envSkip, prog);
+  const privDrop = opts.dropSysAdmin === false ? [] : [CAP.SYS_ADMIN];
+  const fds = new FdScope();
+  try {
+    return withCapsDropped(privDrop, () => run(prog, opts, fds));
+  } finally {
+    fds.close();
+  }
+}
+
+function run(prog: Program, opts: LoadOptions, fds: FdScope): LoadResult {
+  const unprivDrop = opts.unpriv ? UNPRIV_DROP : [];
+  const aux = opts.auxiliary ?? [];
+
+  // Map creation and the loads happen with the run's reduced caps.
+  const staged = withCapsDropped(unprivDrop, () => {
+    const maps = createMaps(prog, aux, !!opts.unpriv, fds);
+    if ('skip' in maps) return maps;
+    for (const a of aux) {
+      const r = loadOne(a, maps, { ...opts, logLevel: 0 }, fds);
+      if (r.res.errno) return { maps, main: r, auxFailed: a.name };
+    }
+    return { maps, main: loadOne(prog, maps, opts, fds) };
+  });
+  if ('skip' in staged) return skipped(staged.skip, prog);
+
+  const { maps, main } = staged;
+  const mapIds = prog.maps.map((m) => maps.ids.get(m.name) ?? 0);
+  const base = {
+    loaded: main.res.errno === 0 && !('auxFailed' in staged),
+    errno: main.res.errno,
+    log: main.res.log,
+    logTruncated: main.res.logTruncated,
+    retried: main.retried,
+    mapIds,
+    loadWallNs: main.res.wallNs,
+  };
+  // An auxiliary program failed: libbpf stops before the tested program, whose log stays empty.
+  if ('auxFailed' in staged) return { ...base, log: '' };
+  if (!base.loaded) {
+    if (main.res.errno === ENOSYS) return { ...base, skip: 'bpf(2) is not implemented by this kernel (ENOSYS)' };
+    if (main.res.errno === EPERM && main.res.log === '' && !opts.unpriv) {
+      return { ...base, skip: `the kernel refused ${prog.progType} programs with EPERM and no log (not loadable on this machine)` };
+    }
+    return base;
+  }
+
+  const fd = main.res.fd;
+  let out: LoadResult = base;
+  if (opts.wantXlated || opts.wantJited) {
+    const info = bpfProgInfo(fd);
+    out = {
+      ...out,
+      verifiedInsns: info.verifiedInsns,
+      ...(opts.wantXlated ? { xlated: info.xlated } : {}),
+      ...(opts.wantJited ? { jited: info.jited, jitedFuncLens: info.jitedFuncLens, jitedKsyms: info.jitedKsyms } : {}),
+    };
+  }
+  if (opts.execute) {
+    const syscallProg = prog.progType === 'SYSCALL';
+    const r = bpfProgTestRun(fd, syscallProg ? {} : {
+      dataIn: new Uint8Array(TEST_DATA_LEN),
+      dataSizeOut: TEST_DATA_OUT,
+      repeat: 1,
+    });
+    out = { ...out, run: { errno: r.errno, retval: r.retval, duration: r.duration } };
+    if (r.errno === ENOTSUPP) {
+      out = { ...out, skip: `${prog.progType} programs have no test runner in this kernel (ENOTSUPP)` };
+    }
+  }
+  return out;
+}
+
+// ---- maps ----
+
+interface MapTable {
+  /** fd by map name, shared between the program and its auxiliaries. */
+  readonly fds: Map<string, number>;
+  readonly ids: Map<string, number>;
+}
+
+function createMaps(prog: Program, aux: readonly Program[], unpriv: boolean, fds: FdScope): MapTable | { skip: string } {
+  const table: MapTable = { fds: new Map(), ids: new Map() };
+  for (const p of [prog, ...aux]) {
+    for (const def of p.maps) {
+      if (table.fds.has(def.name)) continue;
+      const type = MAP_TYPES[def.type];
+      if (unpriv && !unprivCreatable(def)) continue; // poisoned at patch time
+      const r = createMap(def, fds);
+      if (r.errno) {
+        if (r.errno === ENOSYS) return { skip: 'bpf(2) is not implemented by this kernel (ENOSYS)' };
+        return { skip: `map '${def.name}' (${def.type}, type ${type}) could not be created here: ${errnoName(r.errno)}` };
+      }
+      for (const e of def.init ?? []) {
+        const err = bpfMapUpdateElem(r.fd, e.key, expandValue(def, e.value));
+        if (err) return { skip: `map '${def.name}': initial update failed: ${errnoName(err)}` };
+      }
+      table.fds.set(def.name, r.fd);
+      table.ids.set(def.name, bpfMapInfo(r.fd).id);
+    }
+  }
+  return table;
+}
+
+function createMap(def: MapDef, fds: FdScope): { fd: number; errno: number } {
+  let innerMapFd = 0;
+  if (def.inner) {
+    // The inner map only gives the outer one its shape; the kernel copies what it needs.
+    const inner = createMap(def.inner, fds);
+    if (inner.errno) return inner;
+    innerMapFd = inner.fd;
+  }
+  const r = bpfMapCreate({
+    mapType: MAP_TYPES[def.type],
+    keySize: def.keySize,
+    valueSize: def.valueSize,
+    maxEntries: def.maxEntries,
+    mapFlags: def.flags,
+    innerMapFd,
+    name: objName(def.name),
+  });
+  if (def.inner) fds.release(innerMapFd);
+  fds.own(r.fd);
+  return r;
+}
+
+function unprivCreatable(def: MapDef): boolean {
+  const type = MAP_TYPES[def.type];
+  if (!UNPRIV_MAP_TYPES.has(type)) return false;
+  return !(HASH_LIKE.has(type) && (def.flags & BPF_F_ZERO_SEED) !== 0);
+}
+
+/** Per-CPU maps take one 8-byte-aligned value per possible CPU; init gives one value. */
+function expandValue(def: MapDef, value: Uint8Array): Uint8Array {
+  const percpu = def.type === 'PERCPU_ARRAY' || def.type === 'PERCPU_HASH' || def.type === 'LRU_PERCPU_HASH' ||
+    def.type === 'PERCPU_CGROUP_STORAGE';
+  if (!percpu) return value;
+  const stride = (def.valueSize + 7) & ~7;
+  const n = possibleCpus();
+  const out = new Uint8Array(stride * n);
+  for (let i = 0; i < n; i++) out.set(value.subarray(0, def.valueSize), i * stride);
+  return out;
+}
+
+let cpuCount: number | undefined;
+function possibleCpus(): number {
+  if (cpuCount === undefined) {
+    // "0-3" or "0,2-5": count every listed CPU.
+    const text = readSysctl('/sys/devices/system/cpu/possible') ?? '0';
+    cpuCount = 0;
+    for (const part of text.split(',')) {
+      const [a, b] = part.split('-').map(Number);
+      cpuCount += (b ?? a) - a + 1;
+    }
+  }
+  return cpuCount;
+}
+
+// ---- one program ----
+
+interface LoadedOne {
+  readonly res: ProgLoadResult;
+  readonly retried: boolean;
+}
+
+function loadOne(prog: Program, maps: MapTable, opts: LoadOptions, fds: FdScope): LoadedOne {
+  const indexFds = prog.maps.map((m) => maps.fds.get(m.name) ?? -1);
+  const patched = patchMapRefs(prog.insns, indexFds);
+  const needsFdArray = prog.insns.some((i) => i.code === LD_IMM64 && (i.src === BPF_PSEUDO_MAP_IDX || i.src === BPF_PSEUDO_MAP_IDX_VALUE));
+  const attach = attachTarget(prog);
+  const req = {
+    progType: PROG_TYPES[prog.progType],
+    insns: encode(patched),
+    license: prog.license,
+    progFlags: opts.flags,
+    expectedAttachType: prog.expectedAttachType ? ATTACH_TYPES[prog.expectedAttachType] ?? 0 : 0,
+    attachBtfId: attach,
+    progName: objName(prog.name),
+    ...(needsFdArray ? { fdArray: indexFds.map((fd) => Math.max(fd, 0)) } : {}),
+    logSize: opts.logSize ?? DEFAULT_LOG_SIZE,
+    growLog: opts.growLog ?? false,
+  };
+  let res = bpfProgLoad({ ...req, logLevel: opts.logLevel });
+  let retried = false;
+  if (res.errno && opts.logLevel === 0) {
+    res = bpfProgLoad({ ...req, logLevel: 1 });
+    retried = true;
+  }
+  fds.own(res.fd);
+  if (res.errno && opts.unpriv) res = { ...res, log: explainPoison(res.log, prog) };
+  return { res, retried };
+}
+
+/** Swap map indices for fds; an index with no fd (not created) gets libbpf's poison. */
+export function patchMapRefs(insns: readonly Insn[], fdByIndex: readonly number[]): Insn[] {
+  return insns.map((insn) => {
+    if (insn.code !== LD_IMM64 || (insn.src !== BPF_PSEUDO_MAP_FD && insn.src !== BPF_PSEUDO_MAP_VALUE)) return insn;
+    const fd = fdByIndex[insn.imm];
+    if (fd === undefined) return insn; // not a valid index: let the kernel judge the raw value
+    if (fd >= 0) return { ...insn, imm: fd };
+    const call = { code: BPF_JMP | BPF_CALL, dst: 0, src: 0, off: 0, imm: POISON_MAP_BASE + insn.imm };
+    return { ...call, next: call };
+  });
+}
+
+/** libbpf turns "N: (85) call unknown#2001000xyz / invalid func unknown#2001000xyz" near the
+ *  end of a failed load's log into a message naming the map that was not created. */
+export function explainPoison(log: string, prog: Program): string {
+  const lines = log.split('\n');
+  const last = Math.max(0, lines.length - 11);
+  for (let i = lines.length - 1; i > last; i--) {
+    const m = /^invalid func unknown#(2001\d{6})$/.exec(lines[i]);
+    if (!m) continue;
+    const head = /^(\d+): \(\d+\) call unknown#(\d+)$/.exec(lines[i - 1] ?? '');
+    const idx = Number(m[1]) - POISON_MAP_BASE;
+    const def = prog.maps[idx];
+    if (!head || !def) return log;
+    lines.splice(i - 1, 2, `${head[1]}: <invalid BPF map reference>`, `BPF map '${def.name}' is referenced but wasn't created`);
+    return lines.join('\n');
+  }
+  return log;
+}
+
+/** attach_btf_id for programs that name a vmlinux BTF target, with libbpf's prefixes. */
+function attachTarget(prog: Program): number {
+  if (!prog.attachTo) return 0;
+  const btf = vmlinuxBtf();
+  if (!btf) return 0;
+  const [prefix, kind] =
+    prog.expectedAttachType === 'TRACE_RAW_TP' ? ['btf_trace_', BTF_KIND.TYPEDEF]
+      : prog.expectedAttachType === 'LSM_MAC' || prog.expectedAttachType === 'LSM_CGROUP' ? ['bpf_lsm_', BTF_KIND.FUNC]
+        : prog.expectedAttachType === 'TRACE_ITER' ? ['bpf_iter_', BTF_KIND.FUNC]
+          : ['', BTF_KIND.FUNC];
+  return btf.byName(prefix + prog.attachTo, kind)?.id ?? 0;
+}
+
+/** Object names are at most 15 characters of [A-Za-z0-9_.]. */
+function objName(name: string): string {
+  return name.replace(/[^A-Za-z0-9_.]/g, '_').slice(0, 15);
+}
+
+function readSysctl(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+function skipped(reason: string, prog: Program): LoadResult {
+  return {
+    skip: reason, loaded: false, errno: 0, log: '', logTruncated: false, retried: false,
+    mapIds: prog.maps.map(() => 0), loadWallNs: 0,
+  };
+}
