@@ -10,7 +10,9 @@
 import type { Backend, RetvalOutcome, RunOutcome, RunRequest } from '../backend.ts';
 import type { Program } from '../../engine/program/types.ts';
 import type { Insns } from '../../engine/isa/insn.ts';
-import { NotImplementedError, verify, type VerifyResult } from '../../engine/verifier/index.ts';
+import { NotImplementedError, verify, type VerifyOptions, type VerifyResult } from '../../engine/verifier/index.ts';
+
+export type VerifyFn = (prog: Program, opts: VerifyOptions) => VerifyResult;
 
 /** The part of engine/runtime this backend uses (imported lazily: it may not exist yet). */
 interface RuntimeModule {
@@ -32,11 +34,11 @@ async function optionalImport<T>(relative: string): Promise<T | undefined> {
 }
 
 /** libbpf's load: level 0 first, one level-1 retry on failure. */
-export function verifyLikeLibbpf(req: RunRequest): VerifyResult {
+export function verifyLikeLibbpf(req: RunRequest, verifyFn: VerifyFn = verify): VerifyResult {
   const opts = { unpriv: req.unpriv, series: req.series };
-  const first = verify(req.program, { ...opts, logLevel: req.logLevel });
+  const first = verifyFn(req.program, { ...opts, logLevel: req.logLevel });
   if (first.accepted || req.logLevel !== 0) return req.logLevel === 0 ? { ...first, log: '' } : first;
-  return verify(req.program, { ...opts, logLevel: 1 });
+  return verifyFn(req.program, { ...opts, logLevel: 1 });
 }
 
 /** `N: text` lines, N counted in 8-byte slots, as test_loader prints xlated programs. */
@@ -55,10 +57,10 @@ export function retvalOf(r: { ok: boolean; retval: bigint; fault?: string }): Re
   return r.ok ? { ok: true, value: Number(BigInt.asIntN(32, r.retval)) } : { ok: false, reason: r.fault ?? 'the run failed' };
 }
 
-async function runOnEngine(req: RunRequest): Promise<RunOutcome> {
+async function runOnEngine(req: RunRequest, verifyFn: VerifyFn): Promise<RunOutcome> {
   let res: VerifyResult;
   try {
-    res = verifyLikeLibbpf(req);
+    res = verifyLikeLibbpf(req, verifyFn);
   } catch (err) {
     if (err instanceof NotImplementedError) return { loaded: false, errno: 0, log: '', unsupported: 'verifier not implemented' };
     throw err;
@@ -86,6 +88,8 @@ async function runOnEngine(req: RunRequest): Promise<RunOutcome> {
   return out;
 }
 
-export function createEngineBackend(): Backend {
-  return { name: 'engine', run: runOnEngine };
+/** `verify` is replaceable for tests; the CLI always uses engine/verifier. */
+export function createEngineBackend(deps: { readonly verify?: VerifyFn } = {}): Backend {
+  const verifyFn = deps.verify ?? verify;
+  return { name: 'engine', run: (req) => runOnEngine(req, verifyFn) };
 }

@@ -68,7 +68,12 @@ async function runInProcess(items: readonly RunItem[], opts: RunnerOptions, sink
   }
 }
 
-const WORKER_URL = new URL('./worker.ts', import.meta.url);
+// Workers run TypeScript from source: a tiny eval'd bootstrap registers tsx in the worker,
+// then imports the real entry. (`execArgv: ['--import', 'tsx']` does not take effect in
+// Node 20 workers: they fail with "Unknown file extension .ts".)
+const WORKER_BOOT = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
+  .then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./worker.ts', import.meta.url).href)}); })
+  .catch((err) => { process.nextTick(() => { throw err; }); });`;
 
 function runOnWorkers(items: readonly RunItem[], opts: RunnerOptions, sink: InOrder): Promise<void> {
   const queue = [...items];
@@ -83,7 +88,7 @@ function runOnWorkers(items: readonly RunItem[], opts: RunnerOptions, sink: InOr
     };
 
     const spawn = (): void => {
-      const w = new Worker(WORKER_URL, { execArgv: ['--import', 'tsx'] });
+      const w = new Worker(WORKER_BOOT, { eval: true });
       let current: { item: RunItem; t0: number; timer?: NodeJS.Timeout } | undefined;
       let dead = false;
       let closing = false;

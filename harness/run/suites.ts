@@ -44,10 +44,15 @@ export function inputErrorsOf(err: unknown): InputError[] | undefined {
   return undefined;
 }
 
-/** Load every suite under `paths`; all input errors of all files are thrown together. */
-export function loadSuites(paths: readonly string[], loader: SuiteLoader): SuiteSpec[] {
+/** A path given on the command line that does not exist is bad input. */
+export function checkPathsExist(paths: readonly string[]): void {
   const missing = paths.filter((p) => !existsSync(p)).map((p) => new InputError('no such file or directory', { file: p, line: 0, col: 0 }));
   if (missing.length) throw new InputErrors(missing);
+}
+
+/** Load every suite under `paths`; all input errors of all files are thrown together. */
+export function loadSuites(paths: readonly string[], loader: SuiteLoader): SuiteSpec[] {
+  checkPathsExist(paths);
   const files = loader.findSpecFiles([...paths]);
   const suites: SuiteSpec[] = [];
   const errors: InputError[] = [];
