@@ -16,7 +16,7 @@ import type { BackendSource } from '../run/backends.ts';
 import type { RunResult } from '../run/judge.ts';
 import { parseShard, planSuites, type BackendName, type RunItem } from '../run/plan.ts';
 import { runItems } from '../run/runner.ts';
-import { defaultSuiteLoader, loadSuites, type SuiteLoader } from '../run/suites.ts';
+import { checkPathsExist, defaultSuiteLoader, loadSuites, type SuiteLoader } from '../run/suites.ts';
 import type { SuiteSpec } from '../spec/types.ts';
 import { UsageError, type Io } from './io.ts';
 
@@ -182,6 +182,7 @@ export async function run(argv: readonly string[], io: Io, loader?: SuiteLoader)
     io.stdout(usage);
     return 0;
   }
+  checkPathsExist(opts.paths);
   const suites = loadSuites(opts.paths, loader ?? (await defaultSuiteLoader()));
   return (await runCheck(suites, opts, io)).exitCode;
 }
