@@ -200,6 +200,8 @@ export function buildCorpus(btfIds: ReadonlyMap<string, number>): Item[] {
       add(ins(BPF_LD | BPF_IND | sz, 1, 7, -2, -12));
     }
   }
+  add(ins(BPF_LD | BPF_ABS | BPF_W, 0, 0, 0, -0x80000000));
+  add(ins(BPF_LD | BPF_IND | BPF_B, 0, 15, 0, -1));
   add(ins(BPF_STX | BPF_MEM | BPF_DW, 10, 1, -8, 0));
   add(ins(BPF_ST | BPF_MEM | BPF_W, 10, 0, -4, 0));
 
