@@ -74,6 +74,33 @@ export interface TestSpec {
   readonly xfail?: { readonly reason: string };
   /** Where the test starts in the spec file. */
   readonly pos: SourcePos;
+  /** __arch_*: the arches the test runs on (lower case, e.g. "x86_64"); undefined = all.
+   *  Keys of `jited` count too, as __jited must follow an __arch_* tag. */
+  readonly arch?: readonly string[];
+  /** __caps_unpriv: capability numbers re-enabled for the unprivileged run. */
+  readonly capsUnpriv?: readonly number[];
+  /** `from: progs/<file>.c:<func>`: the C source the stored insns were compiled from. */
+  readonly from?: string;
+}
+
+/** A kfunc prototype (BTF style), kept for the verifier's kfunc checks. */
+export interface KfuncParamSpec {
+  readonly name: string;
+  readonly type: string;
+  /** Argument annotation taken from the name suffix (`mem__sz` -> "__sz"). */
+  readonly suffix?: string;
+}
+
+export interface KfuncSpec {
+  readonly name: string;
+  readonly params: readonly KfuncParamSpec[];
+  readonly ret: string;
+  /** KF_* names as written, and their bits. */
+  readonly flags: readonly string[];
+  readonly flagBits: number;
+  /** BTF id used for `%[kfunc]` calls (0 when the spec does not pin one). */
+  readonly btfId: number;
+  readonly pos: SourcePos;
 }
 
 export interface SuiteSpec {
@@ -82,4 +109,6 @@ export interface SuiteSpec {
   readonly series?: Series;
   readonly maps: readonly MapDef[];
   readonly tests: readonly TestSpec[];
+  /** Kfunc prototypes declared by the suite (additive; empty when none). */
+  readonly kfuncs?: readonly KfuncSpec[];
 }
