@@ -1,6 +1,6 @@
 import t from 'tap';
 import { PROG_FLAGS } from '../engine/program/types.ts';
-import { applyFlagOps, BASE_FLAGS, parseShard, planSuites } from '../harness/run/plan.ts';
+import { applyFlagOps, BASE_FLAGS, hostArch, parseShard, planSuites } from '../harness/run/plan.ts';
 import { expect, suite, test } from './fixtures/harness/suites.ts';
 
 const F = PROG_FLAGS;
@@ -125,4 +125,12 @@ t.test('parseShard', async (t) => {
   t.same(parseShard('1/1'), { index: 1, count: 1 });
   t.same(parseShard('3/4'), { index: 3, count: 4 });
   for (const bad of ['0/4', '5/4', '1/0', '1', 'a/b', '1/2/3', '-1/2', '']) t.equal(parseShard(bad), undefined, bad);
+});
+
+t.test('__arch_*: tests for other arches are skips decided before running', async (t) => {
+  const s = suite('s.yaml', [test('any'), test('x86', { arch: ['x86_64'] }), test('arm', { arch: ['arm64', 'riscv64'] })]);
+  const items = planSuites([s], { backends: ['engine'], arch: 'x86_64' });
+  t.same(items.map((i) => i.skip), [undefined, undefined, 'only for arm64, riscv64 (host is x86_64)']);
+  t.equal(hostArch('x64'), 'x86_64');
+  t.equal(hostArch('arm64'), 'arm64');
 });

@@ -4,6 +4,7 @@ import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCheck } from '../harness/commands/check.ts';
+import { hostArch } from '../harness/run/plan.ts';
 import { captureIo, expect, options, pats, suite, test } from './fixtures/harness/suites.ts';
 
 const lastLine = (s: string) => s.trimEnd().split('\n').at(-1);
@@ -120,4 +121,12 @@ t.test('no tests selected: plan 1..0, exit 0, a note on stderr', async (t) => {
   t.equal(r.exitCode, 0);
   t.match(io.out(), /^TAP version 14\n1\.\.0 # no tests selected\nconformance: 0 passed, 0 failed, 0 skipped, 0 xfail\n$/);
   t.match(io.err(), /no tests selected/);
+});
+
+t.test('an arch skip never reaches the backend', async (t) => {
+  const io = captureIo();
+  // 'throw' would crash if it were run.
+  const r = await runCheck([suite('a.yaml', [test('throw', { arch: ['no_such_arch'] })])], options(), io);
+  t.same(r.results.map((x) => [x.status, x.reason]), [['skip', `only for no_such_arch (host is ${hostArch()})`]]);
+  t.equal(r.exitCode, 0);
 });

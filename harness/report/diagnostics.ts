@@ -30,7 +30,7 @@ export function diagnostics(item: RunItem, result: RunResult, opts: DiagOptions)
   if (!opts.full) return d;
   d.expected = expectationSummary(item);
   const o = result.outcome;
-  if (o) {
+  if (o && !result.failures.some((f) => f.kind === 'unsupported')) {
     const got: Record<string, unknown> = { loaded: o.loaded, errno: errnoText(o.errno) };
     if (o.retval) got.retval = o.retval.ok ? o.retval.value : `run failed: ${o.retval.reason}`;
     d.got = got;

@@ -22,6 +22,7 @@ export function crashResult(item: RunItem, message: string, durationMs: number):
 
 export async function executeItem(item: RunItem, backend: Backend): Promise<RunResult> {
   const t0 = performance.now();
+  if (item.skip !== undefined) return { id: item.id, status: 'skip', reason: item.skip, failures: [], durationMs: 0 };
   try {
     const outcome = await backend.run(item.request);
     const failures = outcome.skip !== undefined ? [] : judgeOutcome(item.expect, item.request.program, item.request.execute, outcome);

@@ -32,6 +32,8 @@ export interface RunItem {
   readonly expect: Expectation;
   /** Present when the test is marked xfail: the reason. */
   readonly xfail?: string;
+  /** Known before running: the run is a skip (e.g. __arch_* excludes this host). */
+  readonly skip?: string;
 }
 
 export interface PlanOptions {
@@ -42,6 +44,20 @@ export interface PlanOptions {
   readonly filter?: RegExp;
   /** 1-based shard index and count: keep every count-th test, starting at index. */
   readonly shard?: { readonly index: number; readonly count: number };
+  /** Host arch for __arch_* (default: this machine's). */
+  readonly arch?: string;
+}
+
+/** The host arch by test_loader's names (lower case, as spec `arch` lists hold them). */
+export function hostArch(nodeArch: string = process.arch): string {
+  const names: Record<string, string> = { x64: 'x86_64', ia32: 'x86_32', arm64: 'arm64', riscv64: 'riscv64', s390x: 's390x', loong64: 'loongarch' };
+  return names[nodeArch] ?? nodeArch;
+}
+
+/** __arch_*: a test limited to other arches is skipped here, as test_loader does. */
+export function archSkip(test: TestSpec, arch: string = hostArch()): string | undefined {
+  if (!test.arch || test.arch.some((a) => a.toLowerCase() === arch)) return undefined;
+  return `only for ${test.arch.join(', ')} (host is ${arch})`;
 }
 
 /** test_loader's subtest name: the description, with " @unpriv" for the unpriv run. */
@@ -121,6 +137,7 @@ export function planSuites(suites: readonly SuiteSpec[], opts: PlanOptions): Run
     for (const backend of opts.backends) {
       for (const { test, modes } of mine) {
         const series = resolveSeries(test, suite, opts.series);
+        const skip = archSkip(test, opts.arch);
         for (const mode of modes) {
           const expect = test[mode] as Expectation;
           items.push({
@@ -135,6 +152,7 @@ export function planSuites(suites: readonly SuiteSpec[], opts: PlanOptions): Run
             request: buildRequest(suite, test, mode, series),
             expect,
             ...(test.xfail ? { xfail: test.xfail.reason } : {}),
+            ...(skip !== undefined ? { skip } : {}),
           });
         }
       }
