@@ -22,7 +22,7 @@ export interface RunEnv {
   /** Map state; created from program.maps (and their init entries) if absent. */
   maps?: MapStore;
   /** Programs for PROG_ARRAY tail calls (init values index this list). */
-  progs?: (Program | undefined)[];
+  progs?: readonly (Program | undefined)[];
   /** Seed for bpf_get_prandom_u32 (default 0). */
   seed?: number;
   /** Bound on executed instructions (default 10M). */
@@ -31,6 +31,8 @@ export interface RunEnv {
   helpers?: ReadonlyMap<number, HelperFn>;
   /** kfuncs by BTF id (the call's imm). Empty by default. */
   kfuncs?: ReadonlyMap<number, KfuncFn>;
+  /** Registers to set at entry after r1 = ctx (e.g. r2 = memory length for bpf_conformance). */
+  regs?: Readonly<Record<number, bigint>>;
 }
 
 export interface RunResult {
@@ -62,6 +64,7 @@ export function runProgram(prog: Program, env: RunEnv = {}): RunResult {
     const ctx = buildContext(m, prog.progType, env.data ?? new Uint8Array(DEFAULT_PACKET_SIZE), env.ctx);
     m.lo.fill(0); m.hi.fill(0);
     m.lo[1] = ctx.r1.lo; m.hi[1] = ctx.r1.hi;
+    for (const [r, v] of Object.entries(env.regs ?? {})) m.setReg(Number(r), v);
     m.enterFrame();
     try {
       m.exec(code, 0, 0);
