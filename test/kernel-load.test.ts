@@ -9,6 +9,8 @@ import type { MapDef, Program } from '../engine/program/types.ts';
 import { environmentSkip, explainPoison, loadProgram, patchMapRefs } from '../engine/kernel/load.ts';
 import { createKernelBackend, toOutcome, xlatedText } from '../harness/backends/kernel.ts';
 import type { RunRequest } from '../harness/backend.ts';
+import { funcBtfFor, subprogStarts } from '../engine/kernel/func-btf.ts';
+import { BTF_KIND, parseBtf } from '../engine/kernel/vmlinux-btf.ts';
 
 const skip = environmentSkip({}) ?? false;
 
@@ -157,4 +159,36 @@ t.test('backend outcome mapping', async (t) => {
     { ...base, xlated: Uint8Array.from([0xb7, 0, 0, 0, 7, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]), jited: new Uint8Array(3) });
   t.equal(xl.xlated, '0: r0 = 7\n1: exit\n');
   t.equal(xl.jited, undefined, 'JIT text is not produced yet');
+});
+
+// r1 = 0; call sub; r0 = 0; exit; sub (slot 4): r0 = r1; exit — the oracle's func_info table.
+const CALLER = ['b701000000000000', '8510000002000000', 'b700000000000000', '9500000000000000', 'bf10000000000000', '9500000000000000'];
+const withSub = (params?: { name: string; type: string }[]): Program =>
+  prog(CALLER, { funcs: params ? [{ start: 4, name: 'sub', linkage: 'global', params }] : [] });
+
+t.test('func BTF: only for global subprograms, covering every subprogram', async (t) => {
+  t.equal(funcBtfFor(withSub()), undefined, 'static only: no BTF, no func_info');
+  t.same(subprogStarts(withSub()), [0, 4]);
+  const fb = funcBtfFor(withSub([{ name: 'a', type: 'long' }]))!;
+  t.equal(fb.funcInfoCnt, 2, 'main is described too');
+  const dv = new DataView(fb.funcInfo.buffer);
+  t.same([dv.getUint32(0, true), dv.getUint32(8, true)], [0, 4], 'insn_off of each subprogram');
+  const btf = parseBtf(fb.btf);
+  const funcs = btf.types.filter((x) => x.kind === BTF_KIND.FUNC);
+  t.same(funcs.map((f) => f.name), ['main', 'sub']);
+  t.equal(btf.types[dv.getUint32(12, true)].name, 'sub', 'func_info points at the FUNC');
+});
+
+t.test('global subprograms are verified against their prototype (oracle table)', { skip }, async (t) => {
+  const run = (p: Program) => loadProgram(p, { logLevel: 0, flags: 0, execute: true });
+  t.match(run(withSub()), { loaded: true, run: { retval: 0 } }, 'static: fine without BTF');
+  const g0 = run(withSub([]));
+  t.match(g0, { loaded: false, errno: 13, skip: undefined }, 'global:0');
+  t.match(g0.log, /R1 !read_ok/);
+  t.match(run(withSub([{ name: 'a', type: 'long' }])), { loaded: true }, 'global:1');
+  const g2 = run(withSub([{ name: 'a', type: 'long' }, { name: 'b', type: 'int' }]));
+  t.match(g2, { loaded: false, errno: 22 }, 'global:2');
+  t.match(g2.log, /R2 is not a scalar\nCaller passes invalid args into func#1 \('sub'\)/);
+  const ctx = run(withSub([{ name: 'ctx', type: 'struct __sk_buff *' }]));
+  t.match(ctx.log, /arg#0 expects pointer to ctx/, 'a struct __sk_buff * parameter is a ctx argument');
 });

@@ -25,7 +25,7 @@ import {
   BPF_PSEUDO_MAP_VALUE, LD_IMM64,
 } from '../isa/opcodes.ts';
 import {
-  DEFAULT_LOG_SIZE, FdScope, bpfMapCreate, bpfMapInfo, bpfMapUpdateElem, bpfProgInfo,
+  DEFAULT_LOG_SIZE, FdScope, bpfBtfLoad, bpfMapCreate, bpfMapInfo, bpfMapUpdateElem, bpfProgInfo,
   bpfProgLoad, bpfProgTestRun, type ProgLoadResult,
 } from './bpf.ts';
 import { CAP, UNPRIV_DROP, hasCap, withCapsDropped } from './caps.ts';
@@ -33,6 +33,7 @@ import { EPERM, ENOSYS, ENOTSUPP, errnoName } from './errno.ts';
 import { libcAvailable } from './syscall.ts';
 import { ATTACH_TYPES, BPF_F_ZERO_SEED } from './uapi.ts';
 import { BTF_KIND, vmlinuxBtf } from './vmlinux-btf.ts';
+import { funcBtfFor } from './func-btf.ts';
 import { readFileSync } from 'node:fs';
 
 export interface LoadOptions {
@@ -153,6 +154,7 @@ function run(prog: Program, opts: LoadOptions, fds: FdScope): LoadResult {
   if ('skip' in staged) return skipped(staged.skip, prog);
 
   const { maps, main } = staged;
+  if (main.skip) return skipped(main.skip, prog);
   const mapIds = prog.maps.map((m) => maps.ids.get(m.name) ?? 0);
   const base = {
     loaded: main.res.errno === 0 && !('auxFailed' in staged),
@@ -289,6 +291,8 @@ function possibleCpus(): number {
 interface LoadedOne {
   readonly res: ProgLoadResult;
   readonly retried: boolean;
+  /** Set when our own synthetic BTF was refused: not a verdict on the program. */
+  readonly skip?: string;
 }
 
 function loadOne(prog: Program, maps: MapTable, opts: LoadOptions, fds: FdScope): LoadedOne {
@@ -296,7 +300,19 @@ function loadOne(prog: Program, maps: MapTable, opts: LoadOptions, fds: FdScope)
   const patched = patchMapRefs(prog.insns, indexFds);
   const needsFdArray = prog.insns.some((i) => i.code === LD_IMM64 && (i.src === BPF_PSEUDO_MAP_IDX || i.src === BPF_PSEUDO_MAP_IDX_VALUE));
   const attach = attachTarget(prog);
+  const fb = funcBtfFor(prog);
+  let btfInfo = {};
+  if (fb) {
+    const b = bpfBtfLoad(fb.btf, 1);
+    fds.own(b.fd);
+    if (b.errno) {
+      const res = { fd: -1, errno: b.errno, log: '', logTrueSize: 0, logTruncated: false, wallNs: 0 };
+      return { res, retried: false, skip: `synthetic func BTF for global subprograms refused (${errnoName(b.errno)}): ${b.log.trim().split('\n').pop()}` };
+    }
+    btfInfo = { progBtfFd: b.fd, funcInfo: fb.funcInfo, funcInfoRecSize: fb.funcInfoRecSize, funcInfoCnt: fb.funcInfoCnt };
+  }
   const req = {
+    ...btfInfo,
     progType: PROG_TYPES[prog.progType],
     insns: encode(patched),
     license: prog.license,
