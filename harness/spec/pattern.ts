@@ -2,10 +2,12 @@
 // "{{") verbatim text with POSIX extended-regex islands `{{...}}`, compiled with REG_NEWLINE.
 // We translate the ERE into a JavaScript RegExp that accepts the same strings.
 //
-// Known deviation: POSIX picks the leftmost-LONGEST match, JS the leftmost-first. The start
-// of a match is the same; only the end can differ, and only for alternations or nested
-// quantifiers whose first choice is shorter (e.g. `{{a|ab}}` on "ab"). The end matters
-// because the next pattern is searched from it.
+// Known deviation: POSIX picks the leftmost-LONGEST match, JS the leftmost-first (greedy,
+// backtracking). Whether a pattern matches and where the match starts are the same; the end
+// can be shorter in JS when an earlier choice that looked best makes the whole match shorter:
+// `{{a|ab}}` on "ab", or `{{[^a]a?(ab)*}}` on "cab" (JS takes the "a" with `a?`). The end
+// matters only because the next pattern is searched from it. test/match-ere.test.ts checks
+// this against glibc's regexec on random patterns.
 
 export class PatternError extends Error {
   constructor(
