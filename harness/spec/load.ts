@@ -324,7 +324,7 @@ class SuiteBuilder {
       const bindings = { ...this.bindings, ...this.immBindings(d.imm, pathKey(path, 'imm')) };
       const params = d.params === undefined ? undefined : this.params(d.params, pathKey(path, 'params'));
       const fn = this.guard(() =>
-        assembleText(asStr(d.asm) ?? '', this.origin(pathKey(path, 'asm')), pathKey(path, 'asm'), bindings, names.filter((n) => n !== name)),
+        assembleText(name, asStr(d.asm) ?? '', this.origin(pathKey(path, 'asm')), pathKey(path, 'asm'), bindings, names.filter((n) => n !== name)),
       );
       if (fn === undefined) {
         this.subprogsOk = false;
@@ -414,7 +414,7 @@ class SuiteBuilder {
     const ap = pathKey(path, 'asm');
     const imm = this.immBindings(t.imm, pathKey(path, 'imm'));
     const origin = this.origin(ap);
-    const main = this.guard(() => assembleText(asStr(t.asm) ?? '', origin, ap, { ...this.bindings, ...imm }, [...this.subprogs.keys()]));
+    const main = this.guard(() => assembleText(name, asStr(t.asm) ?? '', origin, ap, { ...this.bindings, ...imm }, [...this.subprogs.keys()]));
     if (main === undefined || !this.subprogsOk) return undefined;
     return this.guard(() => linkMain(name, main, this.subprogs, origin, ap));
   }

@@ -105,10 +105,18 @@ function withPath(e: unknown, path: string, origin: TextOrigin): never {
   throw new InputError(`assembler failed: ${(e as Error)?.message ?? String(e)}`, { ...origin, path });
 }
 
-export function assembleText(text: string, origin: TextOrigin, path: string, bindings: Record<string, Binding>, externs: readonly string[]): unknown {
+export function assembleText(
+  name: string,
+  text: string,
+  origin: TextOrigin,
+  path: string,
+  bindings: Record<string, Binding>,
+  externs: readonly string[],
+): unknown {
   const api = needAsm(origin, path);
   try {
-    return api.assembleFunction(text, { file: origin.file, line: origin.line, col: origin.col, bindings, externs });
+    // AssembleOptions.col is added to the text's own 1-based columns: pass the offset.
+    return api.assembleFunction(text, { file: origin.file, line: origin.line, col: origin.col - 1, bindings, externs, name });
   } catch (e) {
     withPath(e, path, origin);
   }
