@@ -118,3 +118,11 @@ t.test('the installed launcher: real exit codes, stdout/stderr, any cwd', async 
   t.match(bad.stderr, /bad\.yaml:6:\d+: /);
   t.notMatch(bad.stderr, STACK);
 });
+
+t.test('backend output in workers goes to stderr, not into the TAP stream', async (t) => {
+  const chatty = spec('chatty.yaml', 'suite: chatty\ntests:\n  - {name: chatty, section: socket, asm: "r0 = 0; exit;"}\n  - {name: accept_1, section: socket, asm: "r0 = 1; exit;"}\n');
+  const r = await execa('node', [BIN, 'check', chatty, '--backend-module', FAKE, '--jobs', '2'], { reject: false });
+  t.equal(r.exitCode, 0, r.stderr);
+  t.notMatch(r.stdout, /chatter/);
+  t.match(r.stderr, /chatter from a backend/);
+});

@@ -88,7 +88,9 @@ function runOnWorkers(items: readonly RunItem[], opts: RunnerOptions, sink: InOr
     };
 
     const spawn = (): void => {
-      const w = new Worker(WORKER_BOOT, { eval: true });
+      // A backend's console output must not land in the TAP stream: send it to stderr.
+      const w = new Worker(WORKER_BOOT, { eval: true, stdout: true });
+      w.stdout.pipe(process.stderr, { end: false });
       let current: { item: RunItem; t0: number; timer?: NodeJS.Timeout } | undefined;
       let dead = false;
       let closing = false;
