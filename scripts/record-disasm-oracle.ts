@@ -48,7 +48,8 @@ export interface OracleEntry {
   readonly hex: string;
   /** The kernel's text; a kernel address appears as ADDR. */
   readonly text: string;
-  /** For map ld_imm64s: imm (MAP_FD/MAP_VALUE) holds this map index, not an fd. */
+  /** For MAP_FD/MAP_VALUE ld_imm64s: imm holds this map index, not an fd. (The _IDX forms
+   *  keep their imm, an index into the fd_array [map 0, map 1] every probe is loaded with.) */
   readonly map?: number;
   /** For kfunc calls and ld_imm64 BTF_ID: the BTF name the id stood for. */
   readonly btf?: string;
