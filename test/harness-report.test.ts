@@ -127,7 +127,11 @@ t.test('progress bar only on a TTY', async (t) => {
   t.equal(written, '');
   const tty = progressBar({ isTTY: true, columns: 80, write: (s: string) => (written += s) });
   tty.update(1, 2);
+  tty.clear();
   tty.update(2, 2);
   tty.finish();
-  t.match(written, /\r\[#+ +\] 1\/2\r\[#+\] 2\/2\r\x1b\[2K$/);
+  t.match(written, /^\r\[#+ +\] 1\/2\r\x1b\[2K\r\[#+\] 2\/2\r\x1b\[2K$/);
+  const before = written;
+  tty.finish();
+  t.equal(written, before, 'finish after clear writes nothing');
 });

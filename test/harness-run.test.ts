@@ -130,3 +130,12 @@ t.test('an arch skip never reaches the backend', async (t) => {
   t.same(r.results.map((x) => [x.status, x.reason]), [['skip', `only for no_such_arch (host is ${hostArch()})`]]);
   t.equal(r.exitCode, 0);
 });
+
+t.test('progress bar on a TTY stderr, never in stdout', async (t) => {
+  const io = captureIo();
+  let bar = '';
+  const tty = { isTTY: true, columns: 80, write: (s: string) => (bar += s) };
+  await runCheck([suite('a.yaml', [test('accept_1'), test('accept_2'), test('accept_3')])], options(), { ...io, stderrStream: tty });
+  t.match(bar, /\] 3\/3/);
+  t.notMatch(io.out(), /\x1b|\r/);
+});

@@ -156,8 +156,9 @@ export async function runCheck(suites: readonly SuiteSpec[], opts: CheckOptions,
     shard: opts.shard ? `${opts.shard.index}/${opts.shard.count}` : null,
     jobs: opts.jobs,
   };
-  const reporter = makeReporter(opts, io, meta);
   const progress = progressBar(io.stderrStream);
+  // stdout and stderr are often the same terminal: wipe the bar before each report line.
+  const reporter = makeReporter(opts, { ...io, stdout: (s) => (progress.clear(), io.stdout(s)) }, meta);
   reporter.begin(items);
   const results = await runItems(items, {
     jobs: opts.jobs,

@@ -2,10 +2,12 @@
 
 export interface Progress {
   update(done: number, total: number): void;
+  /** Wipe the bar before other output reaches the same terminal; the next update redraws. */
+  clear(): void;
   finish(): void;
 }
 
-const NONE: Progress = { update() {}, finish() {} };
+const NONE: Progress = { update() {}, clear() {}, finish() {} };
 
 export function progressBar(stream: { isTTY?: boolean; columns?: number; write(s: string): unknown } | undefined): Progress {
   if (!stream?.isTTY) return NONE;
@@ -20,8 +22,13 @@ export function progressBar(stream: { isTTY?: boolean; columns?: number; write(s
       shown = true;
       stream.write(`\r[${'#'.repeat(fill)}${' '.repeat(width - fill)}] ${done}/${total}`);
     },
-    finish() {
+    clear() {
       if (shown) stream.write('\r\x1b[2K');
+      shown = false;
+      last = -1;
+    },
+    finish() {
+      this.clear();
     },
   };
 }
