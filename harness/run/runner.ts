@@ -77,7 +77,6 @@ const WORKER_BOOT = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))
 
 function runOnWorkers(items: readonly RunItem[], opts: RunnerOptions, sink: InOrder): Promise<void> {
   const queue = [...items];
-  const byId = new Map(items.map((i) => [i.id, i]));
   let outstanding = items.length;
   const nWorkers = Math.min(opts.jobs, items.length);
 
@@ -129,12 +128,13 @@ function runOnWorkers(items: readonly RunItem[], opts: RunnerOptions, sink: InOr
       };
 
       w.on('message', (msg: FromWorker) => {
+        if (dead) return; // a late answer after a timeout: that run is already a failure
         if (msg.type === 'ready') return dispatch();
         const held = current;
+        if (!held || held.item.id !== msg.result.id) return;
         current = undefined;
-        if (held) clearTimeout(held.timer);
-        const item = byId.get(msg.result.id);
-        if (item) finishOne(msg.result);
+        clearTimeout(held.timer);
+        finishOne(msg.result);
         dispatch();
       });
       w.on('error', (err) => die(`uncaught error in its worker thread: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`));
