@@ -1,6 +1,9 @@
 // The context a test run hands a program, shaped like the 6.18 kernel's BPF_PROG_TEST_RUN
-// for the skb-based types and XDP. Field values were confirmed against the live kernel
-// (see test/fixtures/runtime-ctx-kernel.json and scripts/record-ctx-oracle.ts).
+// for the skb-based types and XDP. Field values were confirmed against the live 6.18 kernel
+// (test/fixtures/runtime-ctx-kernel.json, recorded by scripts/record-ctx-oracle.ts): on a
+// 64-byte zero packet len is 50 for socket filter / cgroup_skb (Ethernet header pulled) and
+// 64 for tc, protocol 0x0400, ifindex 1 (loopback), every other readable field 0; XDP sees
+// data_end - data = 64, data_meta = data, ingress_ifindex 1.
 
 import type { ProgType } from '../program/types.ts';
 import type { Machine } from './machine.ts';
@@ -84,8 +87,6 @@ function buildSkb(m: Machine, t: ProgType, data: Uint8Array, ctxIn?: Uint8Array)
   v.setUint32(SKB.len, len, true);
   v.setUint32(SKB.protocol, PROTO_802_2, true);
   v.setUint32(SKB.ifindex, LOOPBACK_IFINDEX, true);
-  v.setUint32(SKB.wire_len, 0, true);
-  v.setUint32(SKB.gso_segs, 1, true);
   if (ctxIn) {
     const inView = new DataView(ctxIn.buffer, ctxIn.byteOffset, ctxIn.byteLength);
     for (const [off, size] of SKB_CTX_IN_FIELDS) {

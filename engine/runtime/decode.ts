@@ -35,6 +35,8 @@ export function decodeProgram(prog: Program): Code {
     off: new Int32Array(len), imm: new Int32Array(len), imm2: new Int32Array(len),
     funcStarts: new Set(prog.funcs.map((f) => f.start)),
   };
+  const starts = code.funcStarts as Set<number>;
+  starts.add(0);
   prog.insns.forEach((insn, i) => {
     const pc = offs[i];
     code.op[pc] = insn.code;
@@ -43,6 +45,11 @@ export function decodeProgram(prog: Program): Code {
     code.off[pc] = insn.off;
     code.imm[pc] = insn.imm;
     if (insn.next) code.imm2[pc] = insn.next.imm;
+    // Targets of bpf-to-bpf calls and of function-address ld_imm64 start subprograms too,
+    // whether or not `funcs` lists them.
+    if ((insn.code === 0x85 && insn.src === 1) || (insn.code === 0x18 && insn.src === 4)) {
+      starts.add(pc + insn.imm + 1);
+    }
   });
   cache.set(prog, code);
   return code;

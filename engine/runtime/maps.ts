@@ -247,12 +247,6 @@ export class MapStore {
           m.update(e.key, e.value, BPF_ANY);
         }
       }
-      // A prog array with no listed entries gets progs[i] at index i.
-      if (d.type === 'PROG_ARRAY' && !(d.init && d.init.length)) {
-        progs.forEach((p, i) => {
-          if (p && i < d.maxEntries) m.setRef(u32Key(i), { kind: 'prog', prog: p });
-        });
-      }
     }
   }
 }
