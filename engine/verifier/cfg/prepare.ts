@@ -1,0 +1,216 @@
+// The program-level passes that run before do_check, in the kernel's order:
+// subprog discovery, per-subprog jump checks, instruction sanity (reserved LDX fields,
+// LD_IMM64 shape, unknown opcodes) and the CFG walk (reachability, back-edges, prune points).
+
+import {
+  BPF_CALL, BPF_EXIT, BPF_JA, BPF_JMP, BPF_JMP32, BPF_LD, BPF_LDX, BPF_MEM, BPF_MEMSX, BPF_ABS, BPF_IND,
+  BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_KFUNC_CALL, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE,
+  BPF_PSEUDO_MAP_IDX, BPF_PSEUDO_MAP_IDX_VALUE, BPF_PSEUDO_BTF_ID, BPF_K, LD_IMM64,
+  bpfClass, bpfMode, bpfOp, bpfSrc,
+} from '../../isa/opcodes.ts';
+import type { RawSlot } from '../../isa/insn.ts';
+import { NotImplementedError } from '../errors.ts';
+import type { VerifierEnv } from '../env.ts';
+import { reject, EINVAL, EPERM, E2BIG, EFAULT } from '../reject.ts';
+import { opcodeKnown } from './opcodes-valid.ts';
+
+const BPF_MAX_SUBPROGS = 256;
+const BPF_FUNC_tail_call = 12;
+
+const isPseudoCall = (s: RawSlot): boolean => s.code === (BPF_JMP | BPF_CALL) && s.src === BPF_PSEUDO_CALL;
+const isPseudoFunc = (s: RawSlot): boolean => s.code === LD_IMM64 && s.src === BPF_PSEUDO_FUNC;
+const isKfuncCall = (s: RawSlot): boolean => s.code === (BPF_JMP | BPF_CALL) && s.src === BPF_PSEUDO_KFUNC_CALL;
+
+function addSubprog(env: VerifierEnv, off: number): void {
+  if (off >= env.insnCnt || off < 0) throw reject(EINVAL, 'call to invalid destination');
+  if (env.subprogs.some((s) => s.start === off)) return;
+  if (env.subprogs.length >= BPF_MAX_SUBPROGS) throw reject(E2BIG, 'too many subprograms');
+  env.subprogs.push({ start: off, stackDepth: 0, hasTailCall: false, hasLdAbs: false, argCount: 5 });
+  env.subprogs.sort((a, b) => a.start - b.start);
+}
+
+/** add_subprog_and_kfunc: subprog 0 plus every pseudo-call / pseudo-func target. */
+export function addSubprogs(env: VerifierEnv): void {
+  addSubprog(env, 0);
+  for (let i = 0; i < env.insnCnt; i++) {
+    const s = env.slots[i];
+    if (!isPseudoCall(s) && !isPseudoFunc(s) && !isKfuncCall(s)) continue;
+    if (!env.bpfCapable) {
+      throw reject(EPERM, 'loading/calling other bpf or kernel functions are allowed for CAP_BPF and CAP_SYS_ADMIN');
+    }
+    if (isKfuncCall(s)) throw new NotImplementedError('kfunc calls');
+    addSubprog(env, i + s.imm + 1);
+  }
+  if (env.log.level2) {
+    env.subprogs.forEach((s, i) => env.log.verbose(`func#${i} @${s.start}\n`));
+  }
+}
+
+/** check_subprogs: jumps stay inside their subprog; each subprog ends in exit or ja. */
+export function checkSubprogs(env: VerifierEnv): void {
+  let cur = 0;
+  let start = env.subprogs[0].start;
+  let end = env.subprogs.length > 1 ? env.subprogs[1].start : env.insnCnt;
+  for (let i = 0; i < env.insnCnt; i++) {
+    const code = env.slots[i].code;
+    const cls = bpfClass(code);
+    if (code === (BPF_JMP | BPF_CALL) && env.slots[i].src === 0 && env.slots[i].imm === BPF_FUNC_tail_call) {
+      env.subprogs[cur].hasTailCall = true;
+    }
+    if (cls === BPF_LD && (bpfMode(code) === BPF_ABS || bpfMode(code) === BPF_IND)) env.subprogs[cur].hasLdAbs = true;
+    if ((cls === BPF_JMP || cls === BPF_JMP32) && bpfOp(code) !== BPF_EXIT && bpfOp(code) !== BPF_CALL) {
+      const to = code === (BPF_JMP32 | BPF_JA) ? i + env.slots[i].imm + 1 : i + env.slots[i].off + 1;
+      if (to < start || to >= end) throw reject(EINVAL, `jump out of range from insn ${i} to ${to}`);
+    }
+    if (i === end - 1) {
+      if (code !== (BPF_JMP | BPF_EXIT) && code !== (BPF_JMP32 | BPF_JA) && code !== (BPF_JMP | BPF_JA)) {
+        throw reject(EINVAL, 'last insn is not an exit or jmp');
+      }
+      cur++;
+      start = end;
+      if (cur < env.subprogs.length) end = cur + 1 < env.subprogs.length ? env.subprogs[cur + 1].start : env.insnCnt;
+    }
+  }
+}
+
+/** The sanity part of resolve_pseudo_ldimm64 / check_and_resolve_insns. */
+export function resolveInsns(env: VerifierEnv): void {
+  const n = env.insnCnt;
+  for (let i = 0; i < n; i++) {
+    const s = env.slots[i];
+    if (bpfClass(s.code) === BPF_LDX && ((bpfMode(s.code) !== BPF_MEM && bpfMode(s.code) !== BPF_MEMSX) || s.imm !== 0)) {
+      throw reject(EINVAL, 'BPF_LDX uses reserved fields');
+    }
+    if (s.code === LD_IMM64) {
+      const nx = i + 1 < n ? env.slots[i + 1] : undefined;
+      if (!nx || nx.code !== 0 || nx.dst !== 0 || nx.src !== 0 || nx.off !== 0) throw reject(EINVAL, 'invalid bpf_ld_imm64 insn');
+      if (s.src === 0 || s.src === BPF_PSEUDO_FUNC) {
+        i++;
+        continue;
+      }
+      if (s.src === BPF_PSEUDO_BTF_ID) throw new NotImplementedError('ld_imm64 BPF_PSEUDO_BTF_ID');
+      const isValue = s.src === BPF_PSEUDO_MAP_VALUE || s.src === BPF_PSEUDO_MAP_IDX_VALUE;
+      const isFd = s.src === BPF_PSEUDO_MAP_FD || s.src === BPF_PSEUDO_MAP_IDX;
+      if (!isValue && !(isFd && nx.imm === 0)) throw reject(EINVAL, 'unrecognized bpf_ld_imm64 insn');
+      if (s.src === BPF_PSEUDO_MAP_IDX || s.src === BPF_PSEUDO_MAP_IDX_VALUE) {
+        throw new NotImplementedError('ld_imm64 map by fd_array index');
+      }
+      // Program.maps indexes stand in for fds (the kernel backend swaps in real fds).
+      const map = env.prog.maps[s.imm];
+      if (!map) throw reject(EINVAL, `fd ${s.imm} is not pointing to valid bpf_map`);
+      if (isValue) {
+        const off = nx.imm >>> 0;
+        if (off >= 1 << 29) throw reject(EINVAL, `direct value offset of ${off} is not allowed`);
+        if (map.type !== 'ARRAY') throw new NotImplementedError(`direct value access to ${map.type} maps`);
+        if (map.maxEntries !== 1) throw reject(EINVAL, 'no direct value access support for this map type');
+        if (off >= map.valueSize) {
+          throw reject(EINVAL, `invalid access to map value pointer, value_size=${map.valueSize} off=${off}`);
+        }
+      }
+      i++;
+      continue;
+    }
+    if (!opcodeKnown(s.code)) throw reject(EINVAL, `unknown opcode ${s.code.toString(16).padStart(2, '0')}`);
+  }
+}
+
+const DISCOVERED = 0x10;
+const EXPLORED = 0x20;
+const FALLTHROUGH = 1;
+const BRANCH = 2;
+const DONE = 0;
+const KEEP = 1;
+
+/** check_cfg: depth-first walk from insn 0 marking prune/jump points; every insn must be
+ *  reachable; back-edges only for bpf_capable loaders. */
+export function checkCfg(env: VerifierEnv): void {
+  const n = env.insnCnt;
+  const state = new Uint8Array(n);
+  const stack: number[] = [];
+
+  const markTarget = (w: number): void => {
+    env.aux[w].prunePoint = true;
+    env.aux[w].jmpPoint = true;
+  };
+
+  const push = (t: number, w: number, e: number): number => {
+    if (e === FALLTHROUGH && state[t] >= (DISCOVERED | FALLTHROUGH)) return DONE;
+    if (e === BRANCH && state[t] >= (DISCOVERED | BRANCH)) return DONE;
+    if (w < 0 || w >= n) throw reject(EINVAL, `jump out of range from insn ${t} to ${w}`);
+    if (e === BRANCH) markTarget(w);
+    if (state[w] === 0) {
+      state[t] = DISCOVERED | e;
+      state[w] = DISCOVERED;
+      if (stack.length >= n) throw reject(E2BIG, '');
+      stack.push(w);
+      return KEEP;
+    }
+    if ((state[w] & 0xf0) === DISCOVERED) {
+      if (env.bpfCapable) return DONE;
+      throw reject(EINVAL, `back-edge from insn ${t} to ${w}`);
+    }
+    if (state[w] === EXPLORED) {
+      state[t] = DISCOVERED | e;
+      return DONE;
+    }
+    throw reject(EFAULT, 'insn state internal bug');
+  };
+
+  const visitCall = (t: number, size: number, visitCallee: boolean): number => {
+    const r = push(t, t + size, FALLTHROUGH);
+    if (r) return r;
+    env.aux[t + size].prunePoint = true;
+    env.aux[t + size].jmpPoint = true;
+    if (visitCallee) {
+      env.aux[t].prunePoint = true;
+      return push(t, t + env.slots[t].imm + 1, BRANCH);
+    }
+    return DONE;
+  };
+
+  const visit = (t: number): number => {
+    const s = env.slots[t];
+    if (isPseudoFunc(s)) return visitCall(t, 2, true);
+    const cls = bpfClass(s.code);
+    if (cls !== BPF_JMP && cls !== BPF_JMP32) return push(t, t + (s.code === LD_IMM64 ? 2 : 1), FALLTHROUGH);
+    switch (bpfOp(s.code)) {
+      case BPF_EXIT:
+        return DONE;
+      case BPF_CALL:
+        return visitCall(t, 1, s.src === BPF_PSEUDO_CALL);
+      case BPF_JA: {
+        if (bpfSrc(s.code) !== BPF_K) throw reject(EINVAL, '');
+        const w = t + (cls === BPF_JMP ? s.off : s.imm) + 1;
+        const r = push(t, w, FALLTHROUGH);
+        if (r) return r;
+        markTarget(w);
+        return r;
+      }
+      default: {
+        env.aux[t].prunePoint = true;
+        if (s.code === (BPF_JMP | 0xe0)) env.aux[t].forceCheckpoint = true; // may_goto
+        const r = push(t, t + 1, FALLTHROUGH);
+        if (r) return r;
+        return push(t, t + s.off + 1, BRANCH);
+      }
+    }
+  };
+
+  state[0] = DISCOVERED;
+  stack.push(0);
+  while (stack.length) {
+    const t = stack[stack.length - 1];
+    const r = visit(t);
+    if (r === DONE) {
+      state[t] = EXPLORED;
+      stack.pop();
+    }
+  }
+  for (let i = 0; i < n; i++) {
+    if (state[i] !== EXPLORED) throw reject(EINVAL, `unreachable insn ${i}`);
+    if (env.slots[i].code === LD_IMM64) {
+      if (state[i + 1] !== 0) throw reject(EINVAL, `jump into the middle of ldimm64 insn ${i}`);
+      i++;
+    }
+  }
+}

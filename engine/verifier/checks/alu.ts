@@ -1,0 +1,178 @@
+// check_alu_op: reserved-field checks, then the transfer for scalars (via the numeric core)
+// and for pointer arithmetic (adjust_ptr_min_max_vals), with the kernel's messages.
+
+import type { Insn } from '../../isa/insn.ts';
+import {
+  BPF_ALU64, BPF_ADD, BPF_SUB, BPF_AND, BPF_OR, BPF_XOR, BPF_DIV, BPF_MOD, BPF_LSH, BPF_RSH, BPF_ARSH,
+  BPF_MOV, BPF_NEG, BPF_END, BPF_X, BPF_TO_LE, bpfClass, bpfOp, bpfSrc,
+} from '../../isa/opcodes.ts';
+import { RegType, baseType, mayBeNull } from '../state/types.ts';
+import type { RegState } from '../state/types.ts';
+import { markKnown, markScalar, markUnknown, isPointer } from '../state/regs.ts';
+import { scalarAlu, scalarConst, isConst, constValue, isUnknown } from '../scalar-api.ts';
+import { regTypeStr } from '../log/state-print.ts';
+import { NotImplementedError } from '../errors.ts';
+import { reject, EACCES, EINVAL } from '../reject.ts';
+import type { VerifierEnv } from '../env.ts';
+import { checkRegRead, checkRegWrite } from './regs.ts';
+
+// bpf_alu_string, as the messages print it.
+const ALU_STR = ['+=', '-=', '*=', '/=', '|=', '&=', '<<=', '>>=', 'neg', '%=', '^=', '=', 's>>=', 'endian'];
+
+/** Give an unknown scalar an id before it is copied, so copies stay linked. */
+function assignScalarIdBeforeMov(env: VerifierEnv, src: RegState): void {
+  if (src.type === RegType.SCALAR_VALUE && !src.id && !isConst(src.s)) src.id = ++env.idGen;
+}
+
+export function checkAluOp(env: VerifierEnv, insn: Insn): void {
+  const regs = env.curState.frames[env.curState.curframe].regs;
+  const op = bpfOp(insn.code);
+  const is64 = bpfClass(insn.code) === BPF_ALU64;
+  const srcX = bpfSrc(insn.code) === BPF_X;
+
+  if (op === BPF_END || op === BPF_NEG) {
+    if (op === BPF_NEG) {
+      if (srcX || insn.src !== 0 || insn.off !== 0 || insn.imm !== 0) throw reject(EINVAL, 'BPF_NEG uses reserved fields');
+    } else if (insn.src !== 0 || insn.off !== 0 || (insn.imm !== 16 && insn.imm !== 32 && insn.imm !== 64) || (is64 && bpfSrc(insn.code) !== BPF_TO_LE)) {
+      throw reject(EINVAL, 'BPF_END uses reserved fields');
+    }
+    checkRegRead(env, insn.dst);
+    if (isPointer(regs[insn.dst])) throw reject(EACCES, `R${insn.dst} pointer arithmetic prohibited`);
+    checkRegWrite(env, insn.dst);
+    if (op === BPF_END) throw new NotImplementedError('BPF_END bounds');
+    markScalar(regs[insn.dst], scalarAlu(op, is64, regs[insn.dst].s, scalarConst(0n), insn.off));
+    return;
+  }
+
+  if (op === BPF_MOV) {
+    if (srcX) {
+      if (!is64) {
+        if ((insn.off !== 0 && insn.off !== 8 && insn.off !== 16) || insn.imm) throw reject(EINVAL, 'BPF_MOV uses reserved fields');
+      } else if (insn.off === 1) {
+        throw new NotImplementedError('addr_space_cast');
+      } else if ((insn.off !== 0 && insn.off !== 8 && insn.off !== 16 && insn.off !== 32) || insn.imm) {
+        throw reject(EINVAL, 'BPF_MOV uses reserved fields');
+      }
+      checkRegRead(env, insn.src);
+    } else if (insn.src !== 0 || insn.off !== 0) {
+      throw reject(EINVAL, 'BPF_MOV uses reserved fields');
+    }
+    checkRegWrite(env, insn.dst);
+    const dst = regs[insn.dst];
+    if (!srcX) {
+      markKnown(dst, is64 ? BigInt(insn.imm) : BigInt(insn.imm >>> 0));
+      return;
+    }
+    const src = regs[insn.src];
+    if (is64 && insn.off === 0) {
+      assignScalarIdBeforeMov(env, src);
+      Object.assign(dst, src);
+      return;
+    }
+    if (isPointer(src)) {
+      throw reject(EACCES, is64 ? `R${insn.src} sign-extension part of pointer` : `R${insn.src} partial copy of pointer`);
+    }
+    if (insn.off !== 0) throw new NotImplementedError('movsx bounds');
+    // 32-bit move of a scalar: the value is truncated and zero-extended.
+    if (isConst(src.s)) markKnown(dst, constValue(src.s) & 0xffffffffn);
+    else if (isUnknown(src.s)) markScalar(dst, scalarAlu(BPF_MOV, false, src.s, src.s, 0));
+    else throw new NotImplementedError('32-bit mov of a bounded scalar');
+    return;
+  }
+
+  if (op > BPF_END) throw reject(EINVAL, `invalid BPF_ALU opcode ${(op >> 4).toString(16)}`);
+
+  if (srcX) {
+    if (insn.imm !== 0 || (insn.off !== 0 && insn.off !== 1) || (insn.off === 1 && op !== BPF_MOD && op !== BPF_DIV)) {
+      throw reject(EINVAL, 'BPF_ALU uses reserved fields');
+    }
+    checkRegRead(env, insn.src);
+  } else if (insn.src !== 0 || (insn.off !== 0 && insn.off !== 1) || (insn.off === 1 && op !== BPF_MOD && op !== BPF_DIV)) {
+    throw reject(EINVAL, 'BPF_ALU uses reserved fields');
+  }
+  checkRegRead(env, insn.dst);
+  if ((op === BPF_MOD || op === BPF_DIV) && !srcX && insn.imm === 0) throw reject(EINVAL, 'div by zero');
+  if ((op === BPF_LSH || op === BPF_RSH || op === BPF_ARSH) && !srcX) {
+    const size = is64 ? 64 : 32;
+    if (insn.imm < 0 || insn.imm >= size) throw reject(EINVAL, `invalid shift ${insn.imm}`);
+  }
+  checkRegWrite(env, insn.dst);
+  adjustRegMinMaxVals(env, insn, regs, op, is64, srcX);
+}
+
+function adjustRegMinMaxVals(env: VerifierEnv, insn: Insn, regs: RegState[], op: number, is64: boolean, srcX: boolean): void {
+  const dst = regs[insn.dst];
+  const src: RegState = srcX ? regs[insn.src] : { ...dst, type: RegType.SCALAR_VALUE, s: scalarConst(BigInt(insn.imm)), id: 0 };
+  if (srcX && isPointer(src)) {
+    if (isPointer(dst)) {
+      if (op === BPF_SUB && env.allowPtrLeaks) {
+        markUnknown(dst);
+        return;
+      }
+      throw reject(EACCES, `R${insn.dst} pointer ${ALU_STR[op >> 4]} pointer prohibited`);
+    }
+    const off = { ...dst };
+    adjustPtr(env, insn, op, is64, dst, src, off);
+    return;
+  }
+  if (isPointer(dst)) {
+    adjustPtr(env, insn, op, is64, dst, dst, src);
+    return;
+  }
+  // Scalar op scalar: the numeric core decides. Copies lose their link id.
+  const s = scalarAlu(op, is64, dst.s, src.s, insn.off);
+  markScalar(dst, s);
+}
+
+function adjustPtr(env: VerifierEnv, insn: Insn, op: number, is64: boolean, dst: RegState, ptr: RegState, offReg: RegState): void {
+  const known = isConst(offReg.s);
+  if (!is64) {
+    if (op === BPF_SUB && env.allowPtrLeaks) {
+      markUnknown(dst);
+      return;
+    }
+    throw reject(EACCES, `R${insn.dst} 32-bit pointer arithmetic prohibited`);
+  }
+  if (mayBeNull(ptr.type)) {
+    throw reject(EACCES, `R${insn.dst} pointer arithmetic on ${regTypeStr(ptr.type)} prohibited, null-check it first`);
+  }
+  const base = baseType(ptr.type);
+  const v = known ? BigInt.asIntN(64, constValue(offReg.s)) : 0n;
+  switch (base) {
+    case RegType.PTR_TO_CTX: case RegType.PTR_TO_MAP_VALUE: case RegType.PTR_TO_MAP_KEY: case RegType.PTR_TO_STACK:
+    case RegType.PTR_TO_PACKET_META: case RegType.PTR_TO_PACKET: case RegType.PTR_TO_TP_BUFFER: case RegType.PTR_TO_BTF_ID:
+    case RegType.PTR_TO_MEM: case RegType.PTR_TO_BUF: case RegType.PTR_TO_FUNC: case RegType.CONST_PTR_TO_DYNPTR:
+      break;
+    default: {
+      const allowed = (base === RegType.PTR_TO_FLOW_KEYS && known) ||
+        ((base === RegType.PTR_TO_FLOW_KEYS || base === RegType.CONST_PTR_TO_MAP) && known && v === 0n && op === BPF_ADD);
+      if (!allowed) throw reject(EACCES, `R${insn.dst} pointer arithmetic on ${regTypeStr(ptr.type)} prohibited`);
+    }
+  }
+  if (op === BPF_ADD || op === BPF_SUB) {
+    if (op === BPF_SUB && dst !== ptr) throw reject(EACCES, `R${insn.dst} tried to subtract pointer from scalar`);
+    if (op === BPF_SUB && ptr.type === RegType.PTR_TO_STACK) throw reject(EACCES, `R${insn.dst} subtraction from stack pointer prohibited`);
+    if (!known) throw new NotImplementedError('pointer arithmetic with a variable offset');
+    const newOff = op === BPF_ADD ? BigInt(ptr.off) + v : BigInt(ptr.off) - v;
+    if (newOff !== BigInt.asIntN(32, newOff)) throw new NotImplementedError('pointer offset overflowing s32');
+    const p = { ...ptr };
+    Object.assign(dst, p);
+    dst.off = Number(newOff);
+    checkRegSaneOffset(dst, insn.dst);
+    return;
+  }
+  if (op === BPF_AND || op === BPF_OR || op === BPF_XOR) {
+    throw reject(EACCES, `R${insn.dst} bitwise operator ${ALU_STR[op >> 4]} on pointer prohibited`);
+  }
+  throw reject(EACCES, `R${insn.dst} pointer arithmetic with ${ALU_STR[op >> 4]} operator prohibited`);
+}
+
+const BPF_MAX_VAR_OFF = 1 << 29;
+
+function checkRegSaneOffset(reg: RegState, regno: number): void {
+  if (reg.off >= BPF_MAX_VAR_OFF || reg.off <= -BPF_MAX_VAR_OFF) {
+    throw reject(EACCES, `${regTypeStr(reg.type)} pointer offset ${reg.off} is not allowed`);
+  }
+  void regno;
+}
+

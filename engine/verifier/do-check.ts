@@ -1,0 +1,207 @@
+// do_check: walk every path of the program from the first instruction, one instruction at a
+// time, keeping unexplored branches on a stack and pruning at prune points. Each instruction
+// class is dispatched to its check (checks/*.ts); this file owns the control flow and the
+// per-instruction log lines.
+
+import type { Insn } from '../isa/insn.ts';
+import {
+  BPF_ALU, BPF_ALU64, BPF_LDX, BPF_STX, BPF_ST, BPF_JMP, BPF_JMP32, BPF_LD, BPF_MEM, BPF_MEMSX, BPF_ATOMIC,
+  BPF_CALL, BPF_JA, BPF_EXIT, BPF_K, BPF_IMM, BPF_ABS, BPF_IND, BPF_DW, BPF_PSEUDO_CALL, BPF_PSEUDO_KFUNC_CALL,
+  BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE, BPF_PSEUDO_FUNC, BPF_REG_1, bpfClass, bpfMode, bpfOp, bpfSize, bpfSrc, sizeBytes,
+} from '../isa/opcodes.ts';
+import { imm64 } from '../isa/insn.ts';
+import { printInsn } from '../isa/disasm.ts';
+import { RegType } from './state/types.ts';
+import { markKnown, markPtr, newVerifierState } from './state/regs.ts';
+import { printVerifierState } from './log/state-print.ts';
+import { printInsnState } from './log/insn-state.ts';
+import { NotImplementedError } from './errors.ts';
+import { reject, EINVAL, E2BIG } from './reject.ts';
+import type { VerifierEnv } from './env.ts';
+import { checkAluOp } from './checks/alu.ts';
+import { checkRegRead, checkRegWrite } from './checks/regs.ts';
+import { Access, checkMemAccess } from './checks/mem.ts';
+import { checkCondJmpOp } from './checks/jmp.ts';
+import { checkHelperCall, checkFuncCall, prepareFuncExit, checkReturnCode } from './checks/call.ts';
+import { isStateVisited, updateBranchCounts } from './prune.ts';
+import { insnTextOpts } from './cfg/liveness.ts';
+
+const BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000;
+
+function initState(env: VerifierEnv): void {
+  const st = newVerifierState();
+  const r1 = st.frames[0].regs[BPF_REG_1];
+  markPtr(r1, RegType.PTR_TO_CTX);
+  env.curState = st;
+  env.scratch.markAll();
+}
+
+/** Returns normally when every path reaches a valid exit; throws Reject otherwise. */
+export function doCheckMain(env: VerifierEnv): void {
+  initState(env);
+  const log = env.log;
+  let doPrintState = false;
+  let prevInsnIdx = -1;
+  env.insnIdx = 0;
+
+  for (;;) {
+    env.prevInsnIdx = prevInsnIdx;
+    const idx = env.insnIdx;
+    if (idx >= env.insnCnt) throw reject(14, `invalid insn idx ${idx} insn_cnt ${env.insnCnt}`);
+    const insn = env.insn(idx);
+    const cls = bpfClass(insn.code);
+
+    if (++env.insnProcessed > BPF_COMPLEXITY_LIMIT_INSNS) {
+      throw reject(E2BIG, `BPF program is too large. Processed ${env.insnProcessed} insn`);
+    }
+
+    let exited = false;
+    if (env.aux[idx].prunePoint && isStateVisited(env, idx) === 1) {
+      if (log.level1) {
+        if (doPrintState) log.verbose(`\nfrom ${env.prevInsnIdx} to ${idx}: safe\n`);
+        else log.verbose(`${idx}: safe\n`);
+      }
+      exited = true;
+    }
+
+    if (!exited) {
+      if (log.level2 && doPrintState) {
+        const st = env.curState;
+        log.verbose(`\nfrom ${env.prevInsnIdx} to ${idx}:`);
+        log.verbose(printVerifierState(st, st.frames[st.curframe], true, env.scratch));
+        env.scratch.clear();
+        doPrintState = false;
+      }
+      if (log.level1) {
+        if (env.scratch.any) printInsnState(env, idx);
+        const start = log.pos;
+        log.verbose(`${idx}: ${printInsn(insn, insnTextOpts(env))}\n`);
+        log.prevInsnPrintPos = log.pos - start;
+        log.prevLogPos = log.pos;
+      }
+      env.aux[idx].seen = true;
+      prevInsnIdx = idx;
+      const r = stepInsn(env, insn, idx);
+      if (r.kind === 'next') {
+        env.insnIdx = r.idx;
+        if (r.printState) doPrintState = true;
+        continue;
+      }
+      exited = true;
+    }
+
+    // The path ended (exit of the main frame, or pruned): take the next pending branch.
+    env.scratch.markAll();
+    updateBranchCounts(env.curState);
+    const next = env.stack.pop();
+    if (!next) return;
+    if (!log.level2) log.reset(next.logPos);
+    env.curState = next.st;
+    env.insnIdx = next.insnIdx;
+    prevInsnIdx = next.prevInsnIdx;
+    doPrintState = true;
+  }
+}
+
+type Step = { kind: 'next'; idx: number; printState?: boolean } | { kind: 'exit' };
+
+function stepInsn(env: VerifierEnv, insn: Insn, idx: number): Step {
+  const cls = bpfClass(insn.code);
+  const regs = env.curState.frames[env.curState.curframe].regs;
+  switch (cls) {
+    case BPF_ALU:
+    case BPF_ALU64:
+      checkAluOp(env, insn);
+      return { kind: 'next', idx: idx + 1 };
+    case BPF_LDX: {
+      checkRegRead(env, insn.src);
+      checkRegWrite(env, insn.dst);
+      if (bpfMode(insn.code) === BPF_MEMSX) throw new NotImplementedError('sign-extending loads');
+      const dst = { ...regs[insn.dst] };
+      checkMemAccess(env, insn.src, insn.off, sizeBytes(bpfSize(insn.code)), Access.READ, dst, undefined);
+      Object.assign(regs[insn.dst], dst);
+      return { kind: 'next', idx: idx + 1 };
+    }
+    case BPF_STX: {
+      if (bpfMode(insn.code) === BPF_ATOMIC) throw new NotImplementedError('atomic instructions');
+      if (bpfMode(insn.code) !== BPF_MEM || insn.imm !== 0) throw reject(EINVAL, 'BPF_STX uses reserved fields');
+      checkRegRead(env, insn.src);
+      checkRegRead(env, insn.dst);
+      checkMemAccess(env, insn.dst, insn.off, sizeBytes(bpfSize(insn.code)), Access.WRITE, undefined, { reg: regs[insn.src], regno: insn.src });
+      return { kind: 'next', idx: idx + 1 };
+    }
+    case BPF_ST: {
+      if (bpfMode(insn.code) !== BPF_MEM || insn.src !== 0) throw reject(EINVAL, 'BPF_ST uses reserved fields');
+      checkRegRead(env, insn.dst);
+      checkMemAccess(env, insn.dst, insn.off, sizeBytes(bpfSize(insn.code)), Access.WRITE, undefined, { imm: insn.imm });
+      return { kind: 'next', idx: idx + 1 };
+    }
+    case BPF_JMP:
+    case BPF_JMP32:
+      return stepJmp(env, insn, idx);
+    case BPF_LD: {
+      const mode = bpfMode(insn.code);
+      if (mode === BPF_ABS || mode === BPF_IND) throw new NotImplementedError('LD_ABS/LD_IND');
+      if (mode !== BPF_IMM) throw reject(EINVAL, 'invalid BPF_LD mode');
+      checkLdImm(env, insn);
+      return { kind: 'next', idx: idx + 2 };
+    }
+    default:
+      throw reject(EINVAL, `unknown insn class ${cls}`);
+  }
+}
+
+function checkLdImm(env: VerifierEnv, insn: Insn): void {
+  if (bpfSize(insn.code) !== BPF_DW) throw reject(EINVAL, 'invalid BPF_LD_IMM insn');
+  if (insn.off !== 0) throw reject(EINVAL, 'BPF_LD_IMM64 uses reserved fields');
+  checkRegWrite(env, insn.dst);
+  const dst = env.curState.frames[env.curState.curframe].regs[insn.dst];
+  if (insn.src === 0) {
+    markKnown(dst, imm64(insn));
+    return;
+  }
+  if (insn.src === BPF_PSEUDO_MAP_FD || insn.src === BPF_PSEUDO_MAP_VALUE) {
+    const def = env.prog.maps[insn.imm];
+    markPtr(dst, insn.src === BPF_PSEUDO_MAP_FD ? RegType.CONST_PTR_TO_MAP : RegType.PTR_TO_MAP_VALUE);
+    dst.map = { index: insn.imm, def };
+    if (insn.src === BPF_PSEUDO_MAP_VALUE) dst.off = insn.next?.imm ?? 0;
+    return;
+  }
+  if (insn.src === BPF_PSEUDO_FUNC) throw new NotImplementedError('ld_imm64 BPF_PSEUDO_FUNC');
+  throw new NotImplementedError(`ld_imm64 src ${insn.src}`);
+}
+
+function stepJmp(env: VerifierEnv, insn: Insn, idx: number): Step {
+  const cls = bpfClass(insn.code);
+  const op = bpfOp(insn.code);
+  env.jmpsProcessed++;
+  if (op === BPF_CALL) {
+    if (bpfSrc(insn.code) !== BPF_K || (insn.src !== BPF_PSEUDO_KFUNC_CALL && insn.off !== 0) ||
+      (insn.src !== 0 && insn.src !== BPF_PSEUDO_CALL && insn.src !== BPF_PSEUDO_KFUNC_CALL) || insn.dst !== 0 || cls === BPF_JMP32) {
+      throw reject(EINVAL, 'BPF_CALL uses reserved fields');
+    }
+    if (insn.src === BPF_PSEUDO_CALL) return { kind: 'next', idx: checkFuncCall(env, insn, idx) };
+    if (insn.src === BPF_PSEUDO_KFUNC_CALL) throw new NotImplementedError('kfunc calls');
+    checkHelperCall(env, insn);
+    return { kind: 'next', idx: idx + 1 };
+  }
+  if (op === BPF_JA) {
+    if (bpfSrc(insn.code) !== BPF_K || insn.src !== 0 || insn.dst !== 0 || (cls === BPF_JMP && insn.imm !== 0) || (cls === BPF_JMP32 && insn.off !== 0)) {
+      throw reject(EINVAL, 'BPF_JA uses reserved fields');
+    }
+    return { kind: 'next', idx: idx + (cls === BPF_JMP ? insn.off : insn.imm) + 1 };
+  }
+  if (op === BPF_EXIT) {
+    if (bpfSrc(insn.code) !== BPF_K || insn.imm !== 0 || insn.src !== 0 || insn.dst !== 0 || cls === BPF_JMP32) {
+      throw reject(EINVAL, 'BPF_EXIT uses reserved fields');
+    }
+    const st = env.curState;
+    if (st.curframe) return { kind: 'next', idx: prepareFuncExit(env), printState: true };
+    checkRegRead(env, 0);
+    checkReturnCode(env);
+    return { kind: 'exit' };
+  }
+  const next = checkCondJmpOp(env, insn, idx);
+  return { kind: 'next', idx: next };
+}
+

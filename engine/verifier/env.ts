@@ -1,0 +1,112 @@
+// Everything one verification run knows besides the current path's state: the program as
+// raw slots (the kernel indexes instructions by slot, an LD_IMM64 taking two), per-slot
+// facts from the pre-passes, the log, the counters behind the `processed ...` line, the
+// branch stack and the explored states used for pruning.
+
+import type { Insn, RawSlot } from '../isa/insn.ts';
+import { LD_IMM64 } from '../isa/opcodes.ts';
+import type { Program } from '../program/types.ts';
+import { VerifierLog } from './log/log.ts';
+import { Scratch } from './log/state-print.ts';
+import type { Checkpoint, VerifierState } from './state/types.ts';
+import type { VerifyOptions } from './index.ts';
+
+export interface SubprogInfo {
+  start: number;
+  /** Deepest stack use seen, rounded as the kernel reports it. */
+  stackDepth: number;
+  hasTailCall: boolean;
+  hasLdAbs: boolean;
+  /** Number of argument registers the liveness pass assumes a call uses (r1..r5). */
+  argCount: number;
+}
+
+export interface InsnAux {
+  prunePoint: boolean;
+  jmpPoint: boolean;
+  forceCheckpoint: boolean;
+  /** Visited by do_check on some path (dead-code elimination uses it). */
+  seen: boolean;
+  /** Registers live before the insn (bit i = ri), from the liveness pre-pass. */
+  liveBefore: number;
+  /** SCC number for the liveness table (0 = none). */
+  scc: number;
+}
+
+export interface StackElem {
+  st: VerifierState;
+  insnIdx: number;
+  prevInsnIdx: number;
+  logPos: number;
+}
+
+
+export class VerifierEnv {
+  /** Raw slots: the kernel's insn array. */
+  readonly slots: RawSlot[] = [];
+  /** Insn per slot start (undefined on the second half of an LD_IMM64). */
+  readonly insnAt: (Insn | undefined)[] = [];
+  readonly aux: InsnAux[] = [];
+  readonly subprogs: SubprogInfo[] = [];
+  readonly log: VerifierLog;
+  readonly scratch = new Scratch();
+  readonly bpfCapable: boolean;
+  readonly allowPtrLeaks: boolean;
+
+  insnIdx = 0;
+  prevInsnIdx = -1;
+  insnProcessed = 0;
+  prevInsnProcessed = 0;
+  jmpsProcessed = 0;
+  prevJmpsProcessed = 0;
+  totalStates = 0;
+  peakStates = 0;
+  maxStatesPerInsn = 0;
+  idGen = 0;
+  curState!: VerifierState;
+  readonly stack: StackElem[] = [];
+  readonly explored = new Map<number, Checkpoint[]>();
+  /** Checkpoints currently kept (6.18 frees some; we keep all, so peak = total). */
+  liveStates = 0;
+
+  constructor(
+    readonly prog: Program,
+    readonly opts: VerifyOptions,
+  ) {
+    this.log = new VerifierLog(opts.logLevel);
+    this.bpfCapable = !opts.unpriv;
+    this.allowPtrLeaks = !opts.unpriv;
+    for (const insn of prog.insns) {
+      this.insnAt.push(insn);
+      this.slots.push(insn);
+      if (insn.code === LD_IMM64 && insn.next) {
+        this.insnAt.push(undefined);
+        this.slots.push(insn.next);
+      }
+    }
+    for (let i = 0; i < this.slots.length; i++) {
+      this.aux.push({ prunePoint: false, jmpPoint: false, forceCheckpoint: false, seen: false, liveBefore: 0, scc: 0 });
+    }
+  }
+
+  get insnCnt(): number {
+    return this.slots.length;
+  }
+
+  /** The decoded insn at slot `i` (an LD_IMM64 missing its second half stays as given). */
+  insn(i: number): Insn {
+    return this.insnAt[i] ?? this.slots[i];
+  }
+
+  /** Index of the subprog that holds slot `i`. */
+  subprogOf(i: number): number {
+    let lo = 0;
+    let hi = this.subprogs.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.subprogs[mid].start <= i) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+}

@@ -1,0 +1,166 @@
+// Abstract state of the verifier: what it knows about every register and stack slot on one
+// path. Plain mutable records for speed; `cloneState` copies structurally and is only called
+// at branch and prune points (the scalar bounds objects are immutable and shared).
+
+import type { ScalarBounds } from '../scalar-api.ts';
+import type { MapDef } from '../../program/types.ts';
+
+/** Base register types, in the kernel's enum bpf_reg_type order (names kept for
+ *  cross-checking; the numbers are ours). */
+export const enum RegType {
+  NOT_INIT = 0,
+  SCALAR_VALUE,
+  PTR_TO_CTX,
+  CONST_PTR_TO_MAP,
+  PTR_TO_MAP_VALUE,
+  PTR_TO_MAP_KEY,
+  PTR_TO_STACK,
+  PTR_TO_PACKET_META,
+  PTR_TO_PACKET,
+  PTR_TO_PACKET_END,
+  PTR_TO_FLOW_KEYS,
+  PTR_TO_SOCKET,
+  PTR_TO_SOCK_COMMON,
+  PTR_TO_TCP_SOCK,
+  PTR_TO_TP_BUFFER,
+  PTR_TO_XDP_SOCK,
+  PTR_TO_BTF_ID,
+  PTR_TO_MEM,
+  PTR_TO_ARENA,
+  PTR_TO_BUF,
+  PTR_TO_FUNC,
+  CONST_PTR_TO_DYNPTR,
+}
+
+/** Type flags, or-ed above the base type (values are ours; only the meaning matters). */
+export const PTR_MAYBE_NULL = 1 << 8;
+export const MEM_RDONLY = 1 << 9;
+export const MEM_RINGBUF = 1 << 10;
+export const MEM_USER = 1 << 11;
+export const MEM_PERCPU = 1 << 12;
+export const MEM_RCU = 1 << 13;
+export const PTR_UNTRUSTED = 1 << 14;
+export const PTR_TRUSTED = 1 << 15;
+export const BASE_TYPE_MASK = 0xff;
+
+export const baseType = (t: number): RegType => (t & BASE_TYPE_MASK) as RegType;
+export const mayBeNull = (t: number): boolean => (t & PTR_MAYBE_NULL) !== 0;
+
+/** A map as the verifier sees it: its definition plus the index it has in Program.maps. */
+export interface MapRef {
+  readonly index: number;
+  readonly def: MapDef;
+}
+
+export interface RegState {
+  /** Base type | flags. */
+  type: number;
+  /** Fixed offset of a pointer (reg->off). Unused for scalars. */
+  off: number;
+  /** Scalars: the value. Pointers: the variable part of the offset (var_off and ranges). */
+  s: ScalarBounds;
+  /** Pointers: identity shared by copies (null checks, packet ranges). Scalars: link id
+   *  for bounds propagation between copies (6.18 also uses BPF_ADD_CONST, not modelled). */
+  id: number;
+  refObjId: number;
+  /** CONST_PTR_TO_MAP, PTR_TO_MAP_VALUE(_OR_NULL), PTR_TO_MAP_KEY. */
+  map: MapRef | undefined;
+  /** PTR_TO_PACKET(_META): bytes known to be readable past the pointer. */
+  range: number;
+  /** PTR_TO_STACK: which frame's stack it points into. */
+  frameno: number;
+  /** PTR_TO_MEM: size of the region. */
+  memSize: number;
+  /** Precision mark for scalars (printed as a `P` prefix). */
+  precise: boolean;
+}
+
+/** Byte-level stack slot kinds (print characters in parentheses). */
+export const enum SlotType {
+  INVALID = 0, // '?'
+  SPILL, // 'r'
+  MISC, // 'm'
+  ZERO, // '0'
+  DYNPTR, // 'd'
+  ITER, // 'i'
+  IRQ_FLAG, // 'f'
+}
+
+export interface StackSlot {
+  /** One kind per byte; index 0 is the lowest address byte of the 8-byte slot. */
+  slotType: Uint8Array;
+  /** The spilled register, when slotType[7] is SPILL. */
+  spilled: RegState;
+}
+
+export interface FuncState {
+  regs: RegState[];
+  frameno: number;
+  /** Instruction (slot index) of the call that created this frame, -1 for frame 0. */
+  callsite: number;
+  subprogno: number;
+  /** stack[i] covers fp-8*(i+1) .. fp-8*i-1. */
+  stack: StackSlot[];
+  /** Bytes of stack ever touched (allocated_stack), a multiple of 8. */
+  allocatedStack: number;
+}
+
+export interface RefState {
+  id: number;
+  insnIdx: number;
+}
+
+export interface VerifierState {
+  frames: FuncState[];
+  curframe: number;
+  refs: RefState[];
+  /** Not-yet-explored descendants sharing this state as parent (pruning bookkeeping). */
+  branches: number;
+  insnIdx: number;
+  /** may_goto depth (6.18), kept for states_equal. */
+  mayGotoDepth: number;
+  speculative: boolean;
+  /** The checkpoint this path last passed (shared, not copied): its `branches` counts the
+   *  unfinished paths below it; only finished checkpoints may prune. */
+  parent: Checkpoint | undefined;
+}
+
+export interface Checkpoint {
+  readonly st: VerifierState;
+  branches: number;
+  readonly parent: Checkpoint | undefined;
+  hit: number;
+  miss: number;
+}
+
+export const cloneReg = (r: RegState): RegState => ({ ...r });
+
+function cloneSlot(s: StackSlot): StackSlot {
+  return { slotType: s.slotType.slice(), spilled: { ...s.spilled } };
+}
+
+export function cloneFunc(f: FuncState): FuncState {
+  return {
+    regs: f.regs.map(cloneReg),
+    frameno: f.frameno,
+    callsite: f.callsite,
+    subprogno: f.subprogno,
+    stack: f.stack.map(cloneSlot),
+    allocatedStack: f.allocatedStack,
+  };
+}
+
+export function cloneState(st: VerifierState): VerifierState {
+  return {
+    frames: st.frames.map(cloneFunc),
+    curframe: st.curframe,
+    refs: st.refs.map((r) => ({ ...r })),
+    branches: st.branches,
+    insnIdx: st.insnIdx,
+    mayGotoDepth: st.mayGotoDepth,
+    speculative: st.speculative,
+    parent: st.parent,
+  };
+}
+
+export const curFunc = (st: VerifierState): FuncState => st.frames[st.curframe];

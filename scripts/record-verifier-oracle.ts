@@ -1,0 +1,74 @@
+// Record the live 6.18 kernel's verdict, errno and verifier log (levels 1 and 2) for every
+// program in test/fixtures/verifier-programs into test/fixtures/verifier-kernel-logs.json.
+// Run as root: node --import tsx scripts/record-verifier-oracle.ts
+//
+// Masked so that the fixture is deterministic: `verification time N usec` and kernel
+// addresses (map pointers in ld_imm64 lines).
+
+import { writeFileSync } from 'node:fs';
+import { bpfProgLoad, bpfMapCreate, closeFd } from '../engine/kernel/bpf.ts';
+import { encode } from '../engine/isa/encode.ts';
+import type { Insn } from '../engine/isa/insn.ts';
+import { LD_IMM64 } from '../engine/isa/opcodes.ts';
+import { MAP_TYPES, PROG_TYPES } from '../engine/program/types.ts';
+import { PROGRAMS } from '../test/fixtures/verifier-programs/index.ts';
+import type { OracleProgram } from '../test/fixtures/verifier-programs/index.ts';
+
+export const LEVELS = [1, 2] as const;
+
+export interface OracleRecord {
+  readonly name: string;
+  readonly level: number;
+  readonly accepted: boolean;
+  readonly errno: number;
+  readonly log: string;
+}
+
+/** Replace what differs from run to run (and between our model and the kernel). */
+export function maskLog(log: string): string {
+  return log
+    .replace(/verification time \d+ usec/g, 'verification time <T> usec')
+    .replace(/0xffff[0-9a-f]{12}/g, '<KPTR>');
+}
+
+/** Load one program into the live kernel: maps are created fresh, their fds patched in. */
+export function loadInKernel(p: OracleProgram, level: number): OracleRecord {
+  const fds: number[] = [];
+  try {
+    for (const m of p.maps ?? []) {
+      const r = bpfMapCreate({ mapType: MAP_TYPES[m.type], keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, mapFlags: m.flags, name: m.name });
+      if (r.fd < 0) throw new Error(`map ${m.name}: errno ${r.errno}`);
+      fds.push(r.fd);
+    }
+    const insns: Insn[] = p.insns.map((i) => (i.code === LD_IMM64 && (i.src === 1 || i.src === 2) ? { ...i, imm: fds[i.imm] ?? -1 } : i));
+    const bytes = encodeLoose(insns);
+    const r = bpfProgLoad({ progType: PROG_TYPES[p.progType], insns: bytes, license: 'GPL', logLevel: level });
+    if (r.fd >= 0) closeFd(r.fd);
+    return { name: p.name, level, accepted: r.fd >= 0, errno: r.errno, log: maskLog(r.log) };
+  } finally {
+    for (const fd of fds) closeFd(fd);
+  }
+}
+
+/** encode(), but an LD_IMM64 missing its second half is written as one slot (to test the
+ *  kernel's `invalid bpf_ld_imm64 insn`). */
+function encodeLoose(insns: Insn[]): Uint8Array {
+  const parts = insns.map((i) => encode([i]));
+  const out = new Uint8Array(parts.reduce((a, b) => a + b.length, 0));
+  let at = 0;
+  for (const b of parts) {
+    out.set(b, at);
+    at += b.length;
+  }
+  return out;
+}
+
+function main(): void {
+  const out: OracleRecord[] = [];
+  for (const p of PROGRAMS) for (const level of LEVELS) out.push(loadInKernel(p, level));
+  const file = new URL('../test/fixtures/verifier-kernel-logs.json', import.meta.url);
+  writeFileSync(file, `${JSON.stringify({ kernel: 'Linux 6.18', records: out }, null, 1)}\n`);
+  console.log(`recorded ${out.length} loads of ${PROGRAMS.length} programs`);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) main();
