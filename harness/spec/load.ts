@@ -407,6 +407,10 @@ class SuiteBuilder {
       return undefined;
     }
     if (hasInsns) {
+      if (t.imm !== undefined) {
+        this.w.error('"imm" binds %[name] operands of asm text; this test has insns', pathKey(path, 'imm'), this.at(`${pathKey(path, 'imm')}#key`));
+        return undefined;
+      }
       const ip = pathKey(path, 'insns');
       const words = asList(t.insns) as string[];
       return this.guard(() => decodeInsns(words, name, this.file, ip, (i) => this.at(pathIndex(ip, i))));

@@ -188,7 +188,7 @@ export class Walker {
       this.pos.set(path, this.locate(node.range?.[0]));
       return this.walk(target as YamlNode, schema, path, depth + 1);
     }
-    const at = this.locate(node?.range?.[0]);
+    const at = node?.range ? this.locate(node.range[0]) : this.nearest(path);
     if (!this.pos.has(path)) this.pos.set(path, at);
     if (!node) {
       this.error(`expected ${schemaWhat(schema)}, found nothing`, path, at);
