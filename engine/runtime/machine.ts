@@ -234,7 +234,7 @@ export class Machine {
       const c = op[i];
       const d = D[i], s = S[i], imm = IMM[i];
       if (++n > max) {
-        this.insns = n - 1;
+        n--;
         this.fault(code, i, `instruction limit of ${max} reached`);
       }
       switch (c) {
@@ -481,8 +481,9 @@ export class Machine {
       if (e instanceof RuntimeFault && !e.located) {
         e.located = true;
         e.message = `insn ${i}${code.id > 0 ? ` of ${code.prog.name}` : ''}: ${e.message}`;
-        this.insns = n;
-      } else if (e instanceof RuntimeFault && this.insns < n) this.insns = n;
+      }
+      // A nested run (a callback) has already counted its own instructions.
+      if (this.insns < n) this.insns = n;
       throw e;
     }
   }
