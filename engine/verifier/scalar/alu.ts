@@ -7,10 +7,9 @@ import {
   BPF_XOR, BPF_MOV, BPF_ARSH, BPF_END,
 } from '../../isa/opcodes.ts';
 import {
-  type Tnum,
   tnumAdd, tnumSub, tnumMul, tnumAnd, tnumOr, tnumXor, tnumNeg,
   tnumLshift, tnumRshift, tnumArshift, tnumSubreg, tnumIsConst, tnumSubregIsConst,
-  tnumBswap, tnumCast,
+  tnumBswap,
 } from './tnum.ts';
 import {
   type ScalarBounds, type MutBounds,
@@ -19,7 +18,7 @@ import {
   copyBounds, scalarConst, scalarUnknown,
   markKnownInPlace, mark32KnownInPlace, mark64UnboundedInPlace, mark32UnboundedInPlace,
   markUnboundedInPlace, updateFromTnum, update32FromTnum, syncInPlace, zext32To64InPlace,
-  coerceToSizeSx, coerceSubregToSizeSx,
+  coerceToSize, coerceToSizeSx, coerceSubregToSizeSx,
 } from './bounds.ts';
 
 const TWO32 = 0x1_0000_0000;
@@ -400,15 +399,18 @@ export function maybeForkScalars(
   return { cont, pushed };
 }
 
-/** The byte-order ops. `imm` is 16/32/64; `toBe` is the BPF_TO_BE source bit (ALU class). */
+/**
+ * The byte-order ops (6.18): ALU64 bswap and, on this little-endian host, ALU|TO_BE swap
+ * bytes, so the ranges restart from the swapped tnum; 16/32-bit forms then truncate like
+ * a narrow load. ALU|TO_LE only truncates (le64 does nothing). No zero-extension step.
+ */
 function endian(d: MutBounds, is64: boolean, toBe: boolean, imm: number): void {
   const bytes = (imm >> 3) as 2 | 4 | 8;
-  // Little-endian host: ALU|TO_LE only truncates; ALU|TO_BE and ALU64 (bswap) swap.
-  const swap = is64 || toBe;
-  const t: Tnum = swap ? tnumBswap(d.varOff, bytes) : tnumCast(d.varOff, bytes);
-  if (!swap && bytes === 8) return; // le64 is a no-op
-  markUnboundedInPlace(d);
-  d.varOff = t;
+  if (is64 || toBe) {
+    d.varOff = tnumBswap(d.varOff, bytes);
+    markUnboundedInPlace(d);
+  }
+  if (bytes !== 8) Object.assign(d, coerceToSize(d, bytes));
 }
 
 /**
@@ -488,7 +490,8 @@ export function scalarAlu(
     default:
       break;
   }
-  if (!is64) zext32To64InPlace(d);
+  // BPF_END already truncated to its own width.
+  if (!is64 && op !== BPF_END) zext32To64InPlace(d);
   syncInPlace(d);
   return d;
 }

@@ -18,6 +18,7 @@ import {
   tnumIsConst,
   tnumSubregIsConst,
   tnumCast,
+  tnumStep,
 } from './tnum.ts';
 
 export interface ScalarBounds {
@@ -191,8 +192,15 @@ export function update64FromTnum(b: MutBounds): void {
   if (smin > b.smin) b.smin = smin;
   if (smax < b.smax) b.smax = smax;
   if (v > b.umin) b.umin = v;
-  const umax = v | m;
-  if (umax < b.umax) b.umax = umax;
+  const tmax = v | m;
+  if (tmax < b.umax) b.umax = tmax;
+  // 6.18 stable: when the u64 range and the tnum share exactly one value, it is known.
+  // (A constant tnum the range has drifted away from is snapped back to the constant.)
+  const next = tnumStep(b.varOff, b.umin);
+  const uminIn = (b.umin & ~m) === v;
+  if (uminIn && next > b.umax) Object.assign(b, scalarConst(b.umin));
+  else if (!uminIn && next === tmax) Object.assign(b, scalarConst(tmax));
+  else if (!uminIn && next <= b.umax && tnumStep(b.varOff, next) > b.umax) Object.assign(b, scalarConst(next));
 }
 
 /** __update_reg_bounds */
@@ -360,6 +368,26 @@ export function boundsInvalid(b: ScalarBounds): string | undefined {
     }
   }
   return undefined;
+}
+
+const hx = (x: bigint): string => (x === 0n ? '0x0' : `0x${x.toString(16)}`);
+
+/**
+ * reg_bounds_sanity_check as 6.18.44 runs it after a branch refinement: an inconsistent
+ * register gets its ranges reset (the tnum is kept) and the kernel logs a line, which is
+ * returned here without its trailing newline. `ctx` is "true_reg1", "false_reg2", ...
+ */
+export function sanityCheck(b: ScalarBounds, ctx: string): { readonly fixed: ScalarBounds; readonly message?: string } {
+  const msg = boundsInvalid(b);
+  if (msg === undefined) return { fixed: b };
+  const message = `verifier bug: REG INVARIANTS VIOLATION (${ctx}): ${msg} ` +
+    `u64=[${hx(b.umin)}, ${hx(b.umax)}] s64=[${hx(toU64(b.smin))}, ${hx(toU64(b.smax))}] ` +
+    `u32=[${hx(BigInt(b.u32min))}, ${hx(BigInt(b.u32max))}] ` +
+    `s32=[${hx(BigInt(b.s32min >>> 0))}, ${hx(BigInt(b.s32max >>> 0))}] ` +
+    `var_off=(${hx(b.varOff.value)}, ${hx(b.varOff.mask)})`;
+  const fixed = copyBounds(b);
+  markUnboundedInPlace(fixed);
+  return { fixed, message };
 }
 
 /** __reg_assign_32_into_64: 64-bit bounds from the (zero-extended) 32-bit ones. */

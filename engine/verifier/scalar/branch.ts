@@ -12,7 +12,7 @@ import {
 } from './tnum.ts';
 import {
   type ScalarBounds, type MutBounds,
-  copyBounds, syncInPlace, markUnboundedInPlace, boundsInvalid, isConstIn, constValueIn,
+  copyBounds, syncInPlace, markUnboundedInPlace, sanityCheck, isConstIn, constValueIn,
   toS64, toU64, lowU32, lowS32,
 } from './bounds.ts';
 
@@ -235,12 +235,20 @@ export function refineCondOp(r1: MutBounds, r2: MutBounds, op: number, is32: boo
 export interface Refined {
   readonly dst: ScalarBounds;
   readonly src: ScalarBounds;
+  /** REG INVARIANTS VIOLATION lines the kernel logs for this outcome (usually none). */
+  readonly messages: readonly string[];
 }
 
 /**
  * reg_set_min_max for one outcome: both operands narrowed assuming the jump is `taken`
- * (or falls through). Returns undefined when the narrowed ranges are empty or
- * inconsistent, i.e. the outcome cannot happen. For BPF_K pass src = scalarImm(imm).
+ * (or falls through). For BPF_K pass src = scalarImm(imm) (the kernel's fake register).
+ * `sameReg` is for `if rX <op> rX`: the kernel narrows one register through both operand
+ * roles (so `rX s> rX` is not seen as impossible, the range just shrinks).
+ *
+ * 6.18.44 does not prune an outcome whose narrowed ranges are empty: it logs a
+ * "verifier bug: REG INVARIANTS VIOLATION" line, resets that register's ranges (keeping
+ * its tnum) and explores the outcome anyway. The kernel checks the taken side first, then
+ * the fall-through: see refineBothBranches for the combined order.
  */
 export function refineBranch(
   op: number,
@@ -248,12 +256,32 @@ export function refineBranch(
   dst: ScalarBounds,
   src: ScalarBounds,
   taken: boolean,
-): Refined | undefined {
+  sameReg = false,
+): Refined {
   const d = copyBounds(dst);
-  const s = copyBounds(src);
+  const s = sameReg ? d : copyBounds(src);
   refineCondOp(d, s, taken ? op : revOpcode(op), is32);
   syncInPlace(d);
   syncInPlace(s);
-  if (boundsInvalid(d) !== undefined || boundsInvalid(s) !== undefined) return undefined;
-  return { dst: d, src: s };
+  const side = taken ? 'true' : 'false';
+  const messages: string[] = [];
+  const c1 = sanityCheck(d, `${side}_reg1`);
+  if (c1.message) messages.push(c1.message);
+  // With one register in both roles the second check sees the first one's repair.
+  const c2 = sanityCheck(sameReg ? c1.fixed : s, `${side}_reg2`);
+  if (c2.message) messages.push(c2.message);
+  return sameReg ? { dst: c2.fixed, src: c2.fixed, messages } : { dst: c1.fixed, src: c2.fixed, messages };
+}
+
+/** Both outcomes, with the kernel's log lines in its order (taken side checked first). */
+export function refineBothBranches(
+  op: number,
+  is32: boolean,
+  dst: ScalarBounds,
+  src: ScalarBounds,
+  sameReg = false,
+): { readonly taken: Refined; readonly fall: Refined; readonly messages: readonly string[] } {
+  const taken = refineBranch(op, is32, dst, src, true, sameReg);
+  const fall = refineBranch(op, is32, dst, src, false, sameReg);
+  return { taken, fall, messages: [...taken.messages, ...fall.messages] };
 }

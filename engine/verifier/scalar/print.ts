@@ -78,3 +78,68 @@ export function formatScalar(b: ScalarBounds, id: number | string = 0): string {
   const idPart = id ? `id=${id}` : '';
   return `scalar(${idPart}${idPart && body ? ',' : ''}${body})`;
 }
+
+const NAMES = new Set(['smin', 'smax', 'umin', 'umax', 'smin32', 'smax32', 'umin32', 'umax32']);
+
+/** A number as printed: decimal (maybe negative) or 0x-hex. */
+function parseNum(s: string): bigint | undefined {
+  if (/^-?\d+$/.test(s)) return BigInt(s);
+  if (/^0x[0-9a-f]+$/.test(s)) return BigInt(s);
+  return undefined;
+}
+
+/**
+ * The inverse of formatScalar: the kernel's text for a scalar ("5", "P-3",
+ * "scalar(id=2+4,smin=...,var_off=(0x0; 0xff))") back to bounds. Printing omits only
+ * defaults, so the bounds are recovered exactly; precision and ids are ignored.
+ * Returns undefined for anything that is not a scalar.
+ */
+export function parseScalar(text: string): ScalarBounds | undefined {
+  let t = text.trim();
+  if (t.startsWith('P')) t = t.slice(1);
+  const k = parseNum(t);
+  if (k !== undefined) return scalarConstOf(k);
+  const m = /^scalar\((.*)\)$/.exec(t);
+  if (!m) return undefined;
+  let body = m[1];
+  const b: { -readonly [K in keyof ScalarBounds]: ScalarBounds[K] } = {
+    varOff: { value: 0n, mask: U64_MAX },
+    smin: S64_MIN, smax: S64_MAX, umin: 0n, umax: U64_MAX,
+    s32min: S32_MIN, s32max: S32_MAX, u32min: 0, u32max: U32_MAX,
+  };
+  const vo = /(?:^|,)var_off=\((0x[0-9a-f]+); (0x[0-9a-f]+)\)$/.exec(body);
+  if (vo) {
+    b.varOff = { value: BigInt(vo[1]), mask: BigInt(vo[2]) };
+    body = body.slice(0, vo.index);
+  }
+  for (const part of body.split(',')) {
+    if (!part || part.startsWith('id=')) continue;
+    const names = part.split('=');
+    const num = parseNum(names.pop() ?? '');
+    if (num === undefined || !names.every((n) => NAMES.has(n))) return undefined;
+    for (const n of names) {
+      switch (n) {
+        case 'smin': b.smin = BigInt.asIntN(64, num); break;
+        case 'smax': b.smax = BigInt.asIntN(64, num); break;
+        case 'umin': b.umin = BigInt.asUintN(64, num); break;
+        case 'umax': b.umax = BigInt.asUintN(64, num); break;
+        // Hex s32 values are printed as their u32 pattern; decimal ones as themselves.
+        case 'smin32': b.s32min = Number(BigInt.asIntN(32, num)); break;
+        case 'smax32': b.s32max = Number(BigInt.asIntN(32, num)); break;
+        case 'umin32': b.u32min = Number(BigInt.asUintN(32, num)); break;
+        case 'umax32': b.u32max = Number(BigInt.asUintN(32, num)); break;
+      }
+    }
+  }
+  return b;
+}
+
+function scalarConstOf(v: bigint): ScalarBounds {
+  const u = BigInt.asUintN(64, v);
+  const lo = Number(u & 0xffff_ffffn);
+  return {
+    varOff: { value: u, mask: 0n },
+    smin: BigInt.asIntN(64, u), smax: BigInt.asIntN(64, u), umin: u, umax: u,
+    s32min: lo | 0, s32max: lo | 0, u32min: lo, u32max: lo,
+  };
+}

@@ -89,27 +89,29 @@ export function tnumXor(a: Tnum, b: Tnum): Tnum {
   return mk((a.value ^ b.value) & ~mu, mu);
 }
 
+/** Every value of either tnum (bits where they disagree become unknown). */
+export function tnumUnion(a: Tnum, b: Tnum): Tnum {
+  const mu = (a.value ^ b.value) | a.mask | b.mask;
+  return mk(a.value & b.value & ~mu, mu);
+}
+
 /**
- * Multiplication by summing shifted partial products: known bits of `a` contribute b's
- * unknown bits, unknown bits of `a` contribute every possibly-set bit of b. The known
- * product of the values is added at the end.
+ * Long multiplication over the bits of `a` (6.18): a known-1 bit adds the shifted `b`; an
+ * unknown bit keeps both possibilities, the sum with and without that partial product.
  */
 export function tnumMul(a: Tnum, b: Tnum): Tnum {
-  const knownProduct = u64(a.value * b.value);
   let acc: Tnum = TNUM_ZERO;
   let av = a.value;
   let am = a.mask;
-  let bv = b.value;
-  let bm = b.mask;
+  let bb = b;
   while (av !== 0n || am !== 0n) {
-    if (av & 1n) acc = tnumAdd(acc, mk(0n, bm));
-    else if (am & 1n) acc = tnumAdd(acc, mk(0n, bv | bm));
+    if (av & 1n) acc = tnumAdd(acc, bb);
+    else if (am & 1n) acc = tnumUnion(acc, tnumAdd(acc, bb));
     av >>= 1n;
     am >>= 1n;
-    bv = u64(bv << 1n);
-    bm = u64(bm << 1n);
+    bb = tnumLshift(bb, 1);
   }
-  return tnumAdd(mk(knownProduct, 0n), acc);
+  return acc;
 }
 
 /** True when some value is possible under both tnums (known bits agree). */
@@ -157,6 +159,37 @@ export const tnumConstSubreg = (a: Tnum, value: number | bigint): Tnum =>
   tnumWithSubreg(a, tnumConst(BigInt.asUintN(32, BigInt(value))));
 
 export const tnumSubregIsConst = (a: Tnum): boolean => (a.mask & U32_MAX_N) === 0n;
+
+/** Smallest member of `t` that is >= y, or undefined when every member is below y. */
+function minMemberAtLeast(t: Tnum, y: bigint): bigint | undefined {
+  if (y <= t.value) return t.value;
+  // Highest bit where y disagrees with a known bit of t.
+  const conflict = ((y ^ t.value) & ~t.mask) & U64_MAX;
+  if (conflict === 0n) return y;
+  const c = BigInt(fls64(conflict) - 1);
+  const below = (1n << c) - 1n;
+  if (((y >> c) & 1n) === 0n) {
+    // t forces a 1 where y has 0: keep y's prefix, set the bit, minimal below.
+    return (y & ~((1n << (c + 1n)) - 1n)) | (1n << c) | (t.value & below);
+  }
+  // t forces a 0 where y has 1: carry into the lowest free 0-bit of y above c.
+  const free = t.mask & ~y & ~((1n << (c + 1n)) - 1n) & U64_MAX;
+  if (free === 0n) return undefined;
+  const low = free & -free; // lowest set bit
+  const lowBelow = low - 1n;
+  return (y & ~(low | lowBelow) & U64_MAX) | low | (t.value & lowBelow);
+}
+
+/**
+ * The smallest member of `t` above z (6.18 stable, tnum_step): t.value when z is below
+ * every member, the largest member when z is at or above it.
+ */
+export function tnumStep(t: Tnum, z: bigint): bigint {
+  const tmax = t.value | t.mask;
+  if (z >= tmax) return tmax;
+  if (z < t.value) return t.value;
+  return minMemberAtLeast(t, z + 1n) ?? tmax;
+}
 
 function bswapBits(x: bigint, bytes: number): bigint {
   let out = 0n;
