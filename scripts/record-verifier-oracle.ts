@@ -28,7 +28,7 @@ export interface OracleRecord {
 export function maskLog(log: string): string {
   return log
     .replace(/verification time \d+ usec/g, 'verification time <T> usec')
-    .replace(/0xffff[0-9a-f]{12}/g, '<KPTR>');
+    .replace(/0xffff(?!ffffffff)[0-9a-f]{12}/g, '<KPTR>');
 }
 
 /** Load one program into the live kernel: maps are created fresh, their fds patched in. */
@@ -63,11 +63,24 @@ function encodeLoose(insns: Insn[]): Uint8Array {
   return out;
 }
 
+/** Opcode bytes the kernel rejects with `unknown opcode` (in `r0 = 0; <op>; exit`). */
+function unknownOpcodes(): number[] {
+  const out: number[] = [];
+  for (let code = 0; code < 256; code++) {
+    if (code === LD_IMM64) continue;
+    const insns: Insn[] = [{ code: 0xb7, dst: 0, src: 0, off: 0, imm: 0 }, { code, dst: 0, src: 0, off: 0, imm: 0 }, { code: 0x95, dst: 0, src: 0, off: 0, imm: 0 }];
+    const r = bpfProgLoad({ progType: PROG_TYPES.SOCKET_FILTER, insns: encodeLoose(insns), license: 'GPL', logLevel: 1 });
+    if (r.fd >= 0) closeFd(r.fd);
+    if (r.log.includes('unknown opcode')) out.push(code);
+  }
+  return out;
+}
+
 function main(): void {
   const out: OracleRecord[] = [];
   for (const p of PROGRAMS) for (const level of LEVELS) out.push(loadInKernel(p, level));
   const file = new URL('../test/fixtures/verifier-kernel-logs.json', import.meta.url);
-  writeFileSync(file, `${JSON.stringify({ kernel: 'Linux 6.18', records: out }, null, 1)}\n`);
+  writeFileSync(file, `${JSON.stringify({ kernel: 'Linux 6.18', unknownOpcodes: unknownOpcodes(), records: out }, null, 1)}\n`);
   console.log(`recorded ${out.length} loads of ${PROGRAMS.length} programs`);
 }
 

@@ -16,9 +16,38 @@ const fixture = JSON.parse(readFileSync(new URL('./fixtures/verifier-kernel-logs
 const byName = new Map(PROGRAMS.map((p) => [p.name, p]));
 
 /** name@level -> why our text differs (verdict and errno must still agree). */
-const KNOWN_LOG_MISMATCH: Record<string, string> = {};
+const PRECISION = 'mark_precise backtracking lines are not modelled';
+const STACK_LIVENESS = '6.18 stack liveness lines `(0) frame 0 insn N +live -8` are not modelled';
+const KNOWN_LOG_MISMATCH: Record<string, string> = {
+  'r11-dead@2': PRECISION,
+  'scalar-minus-ptr@2': PRECISION,
+  'branch-known@2': PRECISION,
+  'stack-spill-fill@2': STACK_LIVENESS,
+  'stack-st-imm64@2': STACK_LIVENESS,
+  'stack-misc@2': STACK_LIVENESS,
+  'stack-uninit-read@2': STACK_LIVENESS,
+  'stack-spill-ptr@2': STACK_LIVENESS,
+  'stack-via-r2@2': STACK_LIVENESS,
+  'hash-lookup@2': STACK_LIVENESS,
+  'hash-lookup-jne@2': STACK_LIVENESS,
+  'array-write@2': STACK_LIVENESS,
+  'map-leak@2': STACK_LIVENESS,
+  'hash-update@2': STACK_LIVENESS,
+  'hash-delete@2': STACK_LIVENESS,
+};
 /** name -> the feature our model reports as not implemented. */
 const KNOWN_NOT_IMPLEMENTED: Record<string, string> = {};
+
+/** Drop mark_precise lines, 6.18 stack-liveness lines, and the state line the kernel prints
+ *  after a decided branch once mark_precise lines separate it from the insn (`1: R0=0`),
+ *  folding our `insn ; state` form back to the bare insn. */
+function dropUnmodelled(log: string): string {
+  return log
+    .split('\n')
+    .filter((l) => !l.startsWith('mark_precise: ') && !/^\(\d+\) (frame \d+ insn \d+ [+]|live stack update)/.test(l) && !/^\d+: R\d+=/.test(l))
+    .map((l) => l.replace(/^(\d+: \(\w\w\) if .*?) +; .*$/, '$1'))
+    .join('\n');
+}
 
 let verdictOk = 0;
 let logOk = 0;
@@ -44,8 +73,11 @@ for (const rec of fixture.records) {
     if (ours.accepted === rec.accepted && ours.errno === rec.errno) verdictOk++;
     const same = maskLog(ours.log) === rec.log;
     if (same) logOk++;
-    if (KNOWN_LOG_MISMATCH[key]) tt.notOk(same, `known log mismatch still differs (${KNOWN_LOG_MISMATCH[key]})`);
-    else tt.equal(maskLog(ours.log), rec.log, 'log');
+    if (KNOWN_LOG_MISMATCH[key]) {
+      tt.notOk(same, `known log mismatch still differs (${KNOWN_LOG_MISMATCH[key]})`);
+      // Everything but the unmodelled lines must still agree.
+      tt.equal(dropUnmodelled(maskLog(ours.log)), dropUnmodelled(rec.log), 'log without the unmodelled lines');
+    } else tt.equal(maskLog(ours.log), rec.log, 'log');
   });
 }
 

@@ -68,8 +68,8 @@ export function doCheckMain(env: VerifierEnv): void {
       if (log.level2 && doPrintState) {
         const st = env.curState;
         log.verbose(`\nfrom ${env.prevInsnIdx} to ${idx}:`);
+        // A full print leaves the scratch marks: the state is printed again below.
         log.verbose(printVerifierState(st, st.frames[st.curframe], true, env.scratch));
-        env.scratch.clear();
         doPrintState = false;
       }
       if (log.level1) {

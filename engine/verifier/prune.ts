@@ -102,10 +102,11 @@ export function isStateVisited(env: VerifierEnv, insnIdx: number): 0 | 1 {
     list = [];
     env.explored.set(insnIdx, list);
   }
+  // max_states_per_insn: the states already kept at this insn when one more is added.
+  if (list.length > env.maxStatesPerInsn) env.maxStatesPerInsn = list.length;
   list.push(cp);
   env.liveStates++;
   if (env.liveStates > env.peakStates) env.peakStates = env.liveStates;
-  if (list.length > env.maxStatesPerInsn) env.maxStatesPerInsn = list.length;
   cur.parent = cp;
   return 0;
 }

@@ -9,7 +9,7 @@ import {
 import { RegType, baseType, mayBeNull } from '../state/types.ts';
 import type { RegState } from '../state/types.ts';
 import { markKnown, markScalar, markUnknown, isPointer } from '../state/regs.ts';
-import { scalarAlu, scalarConst, isConst, constValue, isUnknown } from '../scalar-api.ts';
+import { scalarAlu, scalarConst, isConst, constValue } from '../scalar-api.ts';
 import { regTypeStr } from '../log/state-print.ts';
 import { NotImplementedError } from '../errors.ts';
 import { reject, EACCES, EINVAL } from '../reject.ts';
@@ -39,8 +39,7 @@ export function checkAluOp(env: VerifierEnv, insn: Insn): void {
     checkRegRead(env, insn.dst);
     if (isPointer(regs[insn.dst])) throw reject(EACCES, `R${insn.dst} pointer arithmetic prohibited`);
     checkRegWrite(env, insn.dst);
-    if (op === BPF_END) throw new NotImplementedError('BPF_END bounds');
-    markScalar(regs[insn.dst], scalarAlu(op, is64, regs[insn.dst].s, scalarConst(0n), insn.off));
+    markScalar(regs[insn.dst], scalarAlu(op, is64, regs[insn.dst].s, scalarConst(0n), insn.off, insn.imm, bpfSrc(insn.code) !== 0));
     return;
   }
 
@@ -72,11 +71,15 @@ export function checkAluOp(env: VerifierEnv, insn: Insn): void {
     if (isPointer(src)) {
       throw reject(EACCES, is64 ? `R${insn.src} sign-extension part of pointer` : `R${insn.src} partial copy of pointer`);
     }
-    if (insn.off !== 0) throw new NotImplementedError('movsx bounds');
-    // 32-bit move of a scalar: the value is truncated and zero-extended.
-    if (isConst(src.s)) markKnown(dst, constValue(src.s) & 0xffffffffn);
-    else if (isUnknown(src.s)) markScalar(dst, scalarAlu(BPF_MOV, false, src.s, src.s, 0));
-    else throw new NotImplementedError('32-bit mov of a bounded scalar');
+    if (src.type !== RegType.SCALAR_VALUE) {
+      markUnknown(dst);
+      return;
+    }
+    // movsx and 32-bit moves: the copy keeps the link id only when no bits change (6.18
+    // assign_scalar_id_before_mov rules; linked-id bookkeeping is not modelled beyond this).
+    const unlinked = isConst(src.s) || !src.id;
+    if (!unlinked) throw new NotImplementedError('scalar ids across movsx / 32-bit mov');
+    markScalar(dst, scalarAlu(BPF_MOV, is64, src.s, src.s, insn.off));
     return;
   }
 

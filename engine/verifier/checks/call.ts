@@ -55,6 +55,19 @@ function checkHelperStackRead(env: VerifierEnv, regno: number, reg: RegState, si
   }
 }
 
+/** The key's value when the stack bytes holding it are known (all STACK_ZERO). Keys in
+ *  spilled registers are not modelled. */
+function constantMapKey(env: VerifierEnv, reg: RegState, size: number): bigint | undefined {
+  const off = Number(BigInt.asIntN(64, constValue(reg.s))) + reg.off;
+  const f = env.curState.frames[reg.frameno];
+  for (let a = off; a < off + size; a++) {
+    const t = f.stack[(-a - 1) >> 3].slotType[(-a - 1) & 7];
+    if (t === SlotType.SPILL) throw new NotImplementedError('constant map keys in spilled registers');
+    if (t !== SlotType.ZERO) return undefined;
+  }
+  return 0n;
+}
+
 export function checkHelperCall(env: VerifierEnv, insn: Insn): void {
   const id = insn.imm;
   if (id < 0 || id >= HELPER_NAMES.length || id === 0) throw reject(EINVAL, `invalid func ${helperName(id)}#${id}`);
@@ -65,6 +78,7 @@ export function checkHelperCall(env: VerifierEnv, insn: Insn): void {
   }
   const regs = env.curState.frames[env.curState.curframe].regs;
   let mapRef: RegState['map'];
+  let constKey: bigint | undefined;
   for (let i = 0; i < proto.args.length; i++) {
     const regno = i + 1;
     const arg = proto.args[i];
@@ -91,6 +105,7 @@ export function checkHelperCall(env: VerifierEnv, insn: Insn): void {
           throw new NotImplementedError('map key/value argument outside the stack');
         }
         checkHelperStackRead(env, regno, reg, size, false);
+        if (arg === Arg.PTR_TO_MAP_KEY) constKey = constantMapKey(env, reg, size);
         break;
       }
       case Arg.PTR_TO_CTX:
@@ -114,6 +129,12 @@ export function checkHelperCall(env: VerifierEnv, insn: Insn): void {
       markNotInit(r0);
       break;
     case Ret.PTR_TO_MAP_VALUE_OR_NULL:
+      // 6.18: an array lookup with a constant in-range key cannot fail.
+      if (id === 1 && mapRef?.def.type === 'ARRAY' && constKey !== undefined && constKey < BigInt(mapRef.def.maxEntries)) {
+        markPtr(r0, RegType.PTR_TO_MAP_VALUE);
+        r0.map = mapRef;
+        break;
+      }
       markPtr(r0, RegType.PTR_TO_MAP_VALUE | PTR_MAYBE_NULL);
       r0.map = mapRef;
       r0.id = ++env.idGen;
@@ -166,7 +187,6 @@ export function prepareFuncExit(env: VerifierEnv): number {
   }
   st.frames.pop();
   st.curframe--;
-  env.scratch.markAll();
   return callee.callsite + 1;
 }
 

@@ -121,8 +121,9 @@ export function checkCondJmpOp(env: VerifierEnv, insn: Insn, insnIdx: number): n
   const oregs = other.frames[other.curframe].regs;
 
   if (dst.type === RegType.SCALAR_VALUE && src.type === RegType.SCALAR_VALUE) {
-    const taken = refineBranch(op, is32, dst.s, src.s, true);
-    const fall = refineBranch(op, is32, dst.s, src.s, false);
+    const same = srcX && insn.src === insn.dst;
+    const taken = refineBranch(op, is32, dst.s, src.s, true, same);
+    const fall = refineBranch(op, is32, dst.s, src.s, false, same);
     if (!taken || !fall) throw new NotImplementedError('pruning of impossible branches');
     oregs[insn.dst].s = taken.dst;
     if (srcX) oregs[insn.src].s = taken.src;
@@ -134,8 +135,9 @@ export function checkCondJmpOp(env: VerifierEnv, insn: Insn, insnIdx: number): n
   // NULL checks: `if rX == 0` / `if rX != 0` on a maybe-null pointer.
   const srcZero = src.type === RegType.SCALAR_VALUE && isConst(src.s) && constValue(src.s) === 0n;
   if (!is32 && (op === BPF_JEQ || op === BPF_JNE) && srcZero && mayBeNull(dst.type) && dst.id) {
-    markPtrOrNull(st, dst.id, op === BPF_JNE);
-    markPtrOrNull(other, dst.id, op === BPF_JEQ);
+    const id = dst.id;
+    markPtrOrNull(st, id, op === BPF_JNE);
+    markPtrOrNull(other, id, op === BPF_JEQ);
     return insnIdx + 1;
   }
   if (tryMatchPktPointers(insn, dst, src, st, other)) return insnIdx + 1;

@@ -52,7 +52,7 @@ function checkStackBounds(regno: number, reg: RegState, off: number, size: numbe
   if (!isConst(reg.s)) throw new NotImplementedError('variable-offset stack access');
   const minOff = Number(BigInt.asIntN(64, constValue(reg.s))) + off;
   const what = t === Access.READ ? ' read from' : ' write to';
-  if (minOff < -MAX_BPF_STACK) throw reject(EACCES, `invalid${what} stack R${regno} off=${off} size=${size}`);
+  if (minOff < -MAX_BPF_STACK || minOff > -1) throw reject(EACCES, `invalid${what} stack R${regno} off=${off} size=${size}`);
   if (minOff + size > 0) throw reject(EINVAL, `invalid${what} stack R${regno} off=${off} size=${size}`);
   return minOff;
 }
@@ -146,16 +146,15 @@ function checkMapValueAccess(regno: number, reg: RegState, off: number, size: nu
   if (!isConst(reg.s)) throw new NotImplementedError('variable-offset map value access');
   const o = Number(BigInt.asIntN(64, constValue(reg.s))) + off;
   if (o < 0 || o + size > vs) {
-    throw reject(EACCES, `invalid access to map value, value_size=${vs} off=${o} size=${size}`);
+    throw reject(EACCES, `invalid access to map value, value_size=${vs} off=${o} size=${size}\nR${regno} min value is outside of the allowed memory range`);
   }
-  void regno;
 }
 
 function checkPacketAccess(regno: number, reg: RegState, off: number, size: number): void {
   if (!isConst(reg.s)) throw new NotImplementedError('variable-offset packet access');
   const o = off; // reg.off already included by the caller
   if (o < 0 || o + size > reg.range) {
-    throw reject(EACCES, `invalid access to packet, off=${o - reg.off} size=${size}, R${regno}(id=${reg.id},off=${reg.off},r=${reg.range})\nR${regno} offset is outside of the packet`);
+    throw reject(EACCES, `invalid access to packet, off=${o - reg.off} size=${size}, R${regno}(id=${reg.id},off=${o - reg.off},r=${reg.range})\nR${regno} offset is outside of the packet`);
   }
 }
 
@@ -171,11 +170,11 @@ export function checkMemAccess(env: VerifierEnv, regno: number, off: number, siz
     if (t === Access.WRITE) stackWrite(env, f, o, size, src!);
     else stackRead(env, f, o, size, dst);
   } else if (reg.type === RegType.PTR_TO_MAP_VALUE) {
-    if (t === Access.WRITE && src && 'reg' in src && isPointer(src.reg)) throw reject(EACCES, `R${src.regno} leaks addr into map`);
+    if (t === Access.WRITE && src && 'reg' in src && isPointer(src.reg) && !env.allowPtrLeaks) throw reject(EACCES, `R${src.regno} leaks addr into map`);
     checkMapValueAccess(regno, reg, off + reg.off, size);
     if (dst) markUnknown(dst);
   } else if (reg.type === RegType.PTR_TO_CTX) {
-    if (t === Access.WRITE && src && 'reg' in src && isPointer(src.reg)) throw reject(EACCES, `R${src.regno} leaks addr into ctx`);
+    if (t === Access.WRITE && src && 'reg' in src && isPointer(src.reg) && !env.allowPtrLeaks) throw reject(EACCES, `R${src.regno} leaks addr into ctx`);
     if (reg.off !== 0) throw reject(EACCES, `dereference of modified ctx ptr R${regno} off=${reg.off} disallowed`);
     if (!isConst(reg.s)) throw reject(EACCES, `variable ctx access var_off=${fmtTnum(reg.s.varOff)} disallowed`);
     const o = off + reg.off;
@@ -189,7 +188,7 @@ export function checkMemAccess(env: VerifierEnv, regno: number, off: number, siz
       }
     }
   } else if (base === RegType.PTR_TO_PACKET || base === RegType.PTR_TO_PACKET_META) {
-    if (t === Access.WRITE && src && 'reg' in src && isPointer(src.reg)) throw reject(EACCES, `R${src.regno} leaks addr into packet`);
+    if (t === Access.WRITE && src && 'reg' in src && isPointer(src.reg) && !env.allowPtrLeaks) throw reject(EACCES, `R${src.regno} leaks addr into packet`);
     checkPacketAccess(regno, reg, off + reg.off, size);
     if (dst) markUnknown(dst);
   } else if (reg.type === RegType.SCALAR_VALUE || base === RegType.PTR_TO_MAP_VALUE || base === RegType.CONST_PTR_TO_MAP || base === RegType.PTR_TO_PACKET_END) {
@@ -200,6 +199,6 @@ export function checkMemAccess(env: VerifierEnv, regno: number, off: number, siz
   // Narrow loads zero-extend.
   if (dst && t === Access.READ && dst.type === RegType.SCALAR_VALUE && size < 8) {
     if (isConst(dst.s)) markKnown(dst, constValue(dst.s) & ((1n << BigInt(size * 8)) - 1n));
-    else markScalar(dst, scalarOfSize(size));
+    else markScalar(dst, scalarOfSize(size as 1 | 2 | 4));
   }
 }

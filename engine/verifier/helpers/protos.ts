@@ -43,7 +43,7 @@ const PROTOS: readonly HelperProto[] = [
   { id: 5, args: [], ret: Ret.INTEGER, progTypes: ALL }, // ktime_get_ns
   { id: 7, args: [], ret: Ret.INTEGER, progTypes: ALL }, // get_prandom_u32
   { id: 8, args: [], ret: Ret.INTEGER, progTypes: ALL }, // get_smp_processor_id
-  { id: 14, args: [], ret: Ret.INTEGER, progTypes: TRACING }, // get_current_pid_tgid
+  { id: 14, args: [], ret: Ret.INTEGER, progTypes: ALL }, // get_current_pid_tgid (6.18: base proto)
   { id: 26, args: [Arg.PTR_TO_CTX, Arg.ANYTHING, Arg.PTR_TO_UNINIT_MEM, Arg.CONST_SIZE], ret: Ret.INTEGER, progTypes: SKB_TYPES },
   { id: 42, args: [], ret: Ret.INTEGER, progTypes: ALL }, // get_numa_node_id
   { id: 118, args: [], ret: Ret.INTEGER, progTypes: ALL }, // jiffies64

@@ -72,7 +72,7 @@ export function printRegState(reg: RegState, frameno: number): string {
     parts.push(`ks=${reg.map.def.keySize},vs=${reg.map.def.valueSize}`);
   }
   if (t !== RegType.SCALAR_VALUE && reg.off) parts.push(`off=${fmtSnum(BigInt(reg.off))}`);
-  if (isPktType(base)) parts.push(`r=${fmtUnum(BigInt(reg.range))}`);
+  if (isPktType(base)) parts.push(`r=${fmtUnum(BigInt.asUintN(64, BigInt(reg.range)))}`);
   if (base === RegType.PTR_TO_MEM) parts.push(`sz=${fmtUnum(BigInt(reg.memSize))}`);
   if (isConst(reg.s)) {
     if (reg.s.varOff.value) parts.push(`imm=${fmtSnum(BigInt.asIntN(64, reg.s.varOff.value))}`);
