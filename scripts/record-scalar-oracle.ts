@@ -1,71 +1,78 @@
 // Record the live kernel's scalar tracking as test data: generate small scalar-only programs
-// (fixed seed), load each at log level 2 as a socket filter, and keep every ALU/jump
-// transition the log shows. Output: test/fixtures/verifier-scalar-kernel.json
-// (deterministic for a given kernel). Needs root (bpf(2)).
+// (fixed seed), load each at log level 2 as a socket filter, and keep every distinct
+// ALU/jump transition the log shows. Output: test/fixtures/verifier-scalar-kernel.json
+// (deterministic for a given kernel and seed). Needs root (bpf(2)).
 //
 //   node --import tsx scripts/record-scalar-oracle.ts [--programs N] [--len N] [--seed N] [--check]
 //
-// --check only prints how many recorded transitions our functions reproduce.
+// --check records nothing and prints how many transitions our functions reproduce, with
+// the first differences.
 
 import { writeFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { encode } from '../engine/isa/encode.ts';
 import { bpfProgLoad, closeFd } from '../engine/kernel/bpf.ts';
 import {
-  rng, genProgram, extractTransitions, slotTable, checkTransition, type Transition,
+  rng, genProgram, extractTransitions, slotTable, checkTransition, normalizeTransition,
+  type Transition,
 } from '../engine/verifier/scalar/oracle.ts';
 
-const args = process.argv.slice(2);
-const opt = (name: string, def: number): number => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : def;
-};
-const PROGRAMS = opt('--programs', 400);
-const LEN = opt('--len', 40);
-const SEED = opt('--seed', 0x5ca1a7);
-const OUT = 'test/fixtures/verifier-scalar-kernel.json';
+export const FIXTURE = 'test/fixtures/verifier-scalar-kernel.json';
+export const DEFAULT_SEED = 0x5ca1a7;
+export const DEFAULT_LEN = 40;
 
-export interface FixtureProgram {
-  /** Hex of the raw program, 16 digits per slot. */
-  readonly hex: string;
-  readonly errno: number;
-  readonly transitions: Transition[];
-}
-
-export function toHex(b: Uint8Array): string {
-  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+/** Load program `i`..: the transitions the kernel shows, normalized (pc 0) and in order. */
+export function recordPrograms(seed: number, count: number, len: number): { transitions: Transition[]; programs: number; rejected: number } {
+  const r = rng(seed);
+  const transitions: Transition[] = [];
+  let rejected = 0;
+  for (let p = 0; p < count; p++) {
+    const prog = genProgram(r, len);
+    const res = bpfProgLoad({ progType: 1, insns: encode(prog.insns), license: 'GPL', logLevel: 2 });
+    if (res.fd >= 0) closeFd(res.fd);
+    else rejected++;
+    for (const t of extractTransitions(res.log, slotTable(prog.insns), res.errno === 0)) {
+      transitions.push(normalizeTransition(t));
+    }
+  }
+  return { transitions, programs: count, rejected };
 }
 
 function main(): void {
-  const r = rng(SEED);
-  const programs: FixtureProgram[] = [];
-  let total = 0;
+  const args = process.argv.slice(2);
+  const opt = (name: string, def: number): number => {
+    const i = args.indexOf(name);
+    return i >= 0 ? Number(args[i + 1]) : def;
+  };
+  const programs = opt('--programs', 300);
+  const len = opt('--len', DEFAULT_LEN);
+  const seed = opt('--seed', DEFAULT_SEED);
+  const { transitions, rejected } = recordPrograms(seed, programs, len);
+  // Many paths repeat the same transition; keep the first of each.
+  const seen = new Set<string>();
+  const unique: Transition[] = [];
+  for (const t of transitions) {
+    const key = JSON.stringify(t);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    unique.push(t);
+  }
   let bad = 0;
-  const kernel = release();
-  for (let p = 0; p < PROGRAMS; p++) {
-    const prog = genProgram(r, LEN);
-    const bytes = encode(prog.insns);
-    const res = bpfProgLoad({ progType: 1, insns: bytes, license: 'GPL', logLevel: 2 });
-    if (res.fd >= 0) closeFd(res.fd);
-    const transitions = extractTransitions(res.log, slotTable(prog.insns), res.errno === 0);
-    programs.push({ hex: toHex(bytes), errno: res.errno, transitions });
-    total += transitions.length;
-    for (const t of transitions) if (checkTransition(t).length) bad++;
+  let shown = 0;
+  for (const t of unique) {
+    const m = checkTransition(t);
+    if (!m.length) continue;
+    bad++;
+    if (args.includes('--check') && shown++ < 10) console.log(JSON.stringify(t), '\n ', m.map((x) => `${x.what}: want ${x.want} got ${x.got}`).join('\n  '));
   }
-  console.log(`${PROGRAMS} programs, ${total} transitions, ${total - bad} reproduced, ${bad} differ`);
-  if (!args.includes('--check')) {
-    const body = {
-      kernel,
-      seed: SEED,
-      len: LEN,
-      programs,
-    };
-    // One program per line keeps diffs readable.
-    const text = `{"kernel":${JSON.stringify(body.kernel)},"seed":${SEED},"len":${LEN},"programs":[\n` +
-      programs.map((p) => JSON.stringify(p)).join(',\n') + '\n]}\n';
-    writeFileSync(OUT, text);
-    console.log(`wrote ${OUT}`);
-  }
+  console.log(`${programs} programs (${rejected} rejected), ${transitions.length} transitions, ` +
+    `${unique.length} distinct, ${unique.length - bad} reproduced, ${bad} differ`);
+  if (args.includes('--check')) return;
+  const head = { kernel: release(), seed, len, programs, transitions: unique.length };
+  // One transition per line keeps diffs readable.
+  const text = `${JSON.stringify(head).slice(0, -1)},"data":[\n${unique.map((t) => JSON.stringify(t)).join(',\n')}\n]}\n`;
+  writeFileSync(FIXTURE, text);
+  console.log(`wrote ${FIXTURE}`);
 }
 
-main();
+if (import.meta.url === `file://${process.argv[1]}`) main();

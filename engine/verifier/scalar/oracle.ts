@@ -378,6 +378,16 @@ export function slotTable(insns: readonly Insn[]): (readonly [number, number, nu
   return t;
 }
 
+/**
+ * The same transition independent of where it sat: pc 0, `next` kept relative (1 for the
+ * fall-through, off + 1 for the target). Lets identical transitions from different paths
+ * and programs be stored once.
+ */
+export function normalizeTransition(t: Transition): Transition {
+  if (t.k === 'alu') return { ...t, pc: 0 };
+  return { ...t, pc: 0, next: t.next < 0 ? -1 : t.next - t.pc };
+}
+
 // ---------------------------------------------------------------- the check
 
 /** Text with ids and the precision mark removed: what our functions are responsible for. */
