@@ -123,6 +123,8 @@ export function paramSuffix(name: string): KfArgSuffix | undefined {
  *  in `size` bytes (negative numbers as two's complement). */
 export function parseBytes(v: string | bigint, size: number): Parsed<Uint8Array> {
   if (typeof v === 'bigint') {
+    if (size === 0) return fail('the size is 0: there are no bytes to fill');
+    if (size > 4096) return fail(`write a ${size}-byte value in hex`);
     if (size > 8) {
       if (v < 0n) return fail(`a negative number cannot fill ${size} bytes; write the bytes in hex`);
     } else if (v >= 2n ** BigInt(8 * size) || v < -(2n ** BigInt(8 * size - 1))) {
