@@ -179,10 +179,12 @@ export class Machine {
     this.enterFrame();
   }
 
-  /** Point r10 at the top of the current frame's (zeroed) stack; reset its may_goto budget. */
+  /** Point r10 at the top of the current frame's stack; reset its may_goto budget. Stacks
+   *  start zeroed per run and are not cleared per call (the kernel does not either; the
+   *  verifier keeps programs from reading what they did not write, and a run stays
+   *  deterministic). */
   enterFrame(): void {
     const st = this.stacks[this.depth];
-    st.bytes.fill(0);
     this.lo[10] = regionLo(MAX_BPF_STACK);
     this.hi[10] = st.hi;
     this.mayGoto[this.depth] = BPF_MAX_LOOPS;
