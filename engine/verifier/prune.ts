@@ -91,6 +91,8 @@ export function isStateVisited(env: VerifierEnv, insnIdx: number): 0 | 1 {
       sl.miss++;
     }
   }
+  // max_states_per_insn: the states scanned by a lookup that found no match.
+  if (list && list.length > env.maxStatesPerInsn) env.maxStatesPerInsn = list.length;
   if (!addNew) return 0;
   env.totalStates++;
   env.prevJmpsProcessed = env.jmpsProcessed;
@@ -102,8 +104,6 @@ export function isStateVisited(env: VerifierEnv, insnIdx: number): 0 | 1 {
     list = [];
     env.explored.set(insnIdx, list);
   }
-  // max_states_per_insn: the states already kept at this insn when one more is added.
-  if (list.length > env.maxStatesPerInsn) env.maxStatesPerInsn = list.length;
   list.push(cp);
   env.liveStates++;
   if (env.liveStates > env.peakStates) env.peakStates = env.liveStates;

@@ -38,6 +38,11 @@ function markPtrOrNull(st: VerifierState, id: number, isNull: boolean): void {
   }
 }
 
+function syncLinked(st: VerifierState, known: RegState): void {
+  if (known.type !== RegType.SCALAR_VALUE || !known.id) return;
+  for (const r of allRegs(st)) if (r !== known && r.type === RegType.SCALAR_VALUE && r.id === known.id) r.s = known.s;
+}
+
 function findGoodPktPointers(st: VerifierState, dst: RegState, rightOpen: boolean): void {
   if (dst.off < 0 || (dst.off === 0 && rightOpen)) return;
   if (!isConst(dst.s)) throw new NotImplementedError('packet range from a variable-offset pointer');
@@ -129,6 +134,10 @@ export function checkCondJmpOp(env: VerifierEnv, insn: Insn, insnIdx: number): n
     if (srcX) oregs[insn.src].s = taken.src;
     dst.s = fall.dst;
     if (srcX) src.s = fall.src;
+    // Copies of a refined scalar (same id) learn the same bounds (sync_linked_regs; the
+    // 6.18 `id+off` links of BPF_ADD_CONST are not modelled).
+    for (const [s2, r] of [[st, dst], [other, oregs[insn.dst]]] as const) syncLinked(s2, r);
+    if (srcX) for (const [s2, r] of [[st, src], [other, oregs[insn.src]]] as const) syncLinked(s2, r);
     return insnIdx + 1;
   }
 

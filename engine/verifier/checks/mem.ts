@@ -69,8 +69,9 @@ function stackWrite(env: VerifierEnv, f: FuncState, off: number, size: number, s
   const reg = 'reg' in src ? src.reg : undefined;
   env.scratch.markSlot(spi);
   if (reg && aligned && reg.type === RegType.SCALAR_VALUE && env.bpfCapable) {
-    // A scalar spill keeps its value (narrow spills too).
+    // A scalar spill keeps its value, and stays linked to the register (same id).
     if (size < 8) throw new NotImplementedError('narrow scalar spill');
+    if (!reg.id && !isConst(reg.s)) reg.id = ++env.idGen;
     saveRegister(env, st, reg, size);
     return;
   }
