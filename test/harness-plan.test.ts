@@ -76,7 +76,7 @@ t.test('auxiliary programs of the same mode go with every run and are not runs',
 });
 
 t.test('xfail reason is carried', async (t) => {
-  const [i] = planSuites([suite('s.yaml', [test('a', { xfail: { reason: 'not yet' } })])], { backends: ['engine'] });
+  const [i] = planSuites([suite('s.yaml', [test('a', { xfail: { reason: 'not yet', backends: ['engine'] } })])], { backends: ['engine'] });
   t.equal(i.xfail, 'not yet');
 });
 
@@ -133,4 +133,10 @@ t.test('__arch_*: tests for other arches are skips decided before running', asyn
   t.same(items.map((i) => i.skip), [undefined, undefined, 'only for arm64, riscv64 (host is x86_64)']);
   t.equal(hostArch('x64'), 'x86_64');
   t.equal(hostArch('arm64'), 'arm64');
+});
+
+t.test('xfail applies only to the backends it lists (default: engine)', async (t) => {
+  const s = suite('s.yaml', [test('a', { xfail: { reason: 'engine lacks X', backends: ['engine'] } })]);
+  const items = planSuites([s], { backends: ['engine', 'kernel'] });
+  t.same(items.map((i) => [i.backend, i.xfail]), [['engine', 'engine lacks X'], ['kernel', undefined]]);
 });

@@ -35,7 +35,7 @@ t.test('skips and unsupported', async (t) => {
 
 t.test('xfail both ways', async (t) => {
   const io = captureIo();
-  const failing = test('reject', { xfail: { reason: 'engine lacks X' } });
+  const failing = test('reject', { xfail: { reason: 'engine lacks X', backends: ['engine'] } });
   const r1 = await runCheck([suite('a.yaml', [test('accept_1'), failing])], options(), io);
   t.equal(r1.exitCode, 0, 'a failing xfail does not fail the run');
   t.same(r1.results.map((x) => x.status), ['pass', 'xfail']);
@@ -43,7 +43,7 @@ t.test('xfail both ways', async (t) => {
   t.equal(lastLine(io.out()), 'conformance: 1 passed, 0 failed, 0 skipped, 1 xfail');
 
   const io2 = captureIo();
-  const r2 = await runCheck([suite('a.yaml', [test('accept_1', { xfail: { reason: 'old' } })])], options(), io2);
+  const r2 = await runCheck([suite('a.yaml', [test('accept_1', { xfail: { reason: 'old', backends: ['engine'] } })])], options(), io2);
   t.equal(r2.exitCode, 1, 'an xfail that passes fails the run');
   t.match(io2.out(), /not ok 1 - accept_1\n/);
   t.match(io2.out(), /xfail passed: remove the xfail/);
@@ -72,7 +72,7 @@ t.test('output is identical with --jobs 1 and --jobs 2', async (t) => {
   // Early runs are slow and later ones fast, so completion order differs from plan order.
   const mk = () => [
     suite('a.yaml', [test('slow_120'), test('accept_5', { unpriv: expect({ retval: { kind: 'value', value: 6 } }), priv: expect({ retval: { kind: 'value', value: 5 } }) }), test('slow_60'), test('reject')]),
-    suite('b.yaml', [test('slow_0'), test('skip'), test('accept_3', { xfail: { reason: 'r' } }), test('unsupported', { xfail: { reason: 'u' } })]),
+    suite('b.yaml', [test('slow_0'), test('skip'), test('accept_3', { xfail: { reason: 'r', backends: ['engine'] } }), test('unsupported', { xfail: { reason: 'u', backends: ['engine'] } })]),
   ];
   const outs: string[] = [];
   for (const jobs of [1, 2]) {

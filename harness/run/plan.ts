@@ -151,7 +151,7 @@ export function planSuites(suites: readonly SuiteSpec[], opts: PlanOptions): Run
             pos: test.pos,
             request: buildRequest(suite, test, mode, series),
             expect,
-            ...(test.xfail ? { xfail: test.xfail.reason } : {}),
+            ...(test.xfail && test.xfail.backends.includes(backend) ? { xfail: test.xfail.reason } : {}),
             ...(skip !== undefined ? { skip } : {}),
           });
         }

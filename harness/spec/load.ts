@@ -474,7 +474,7 @@ class SuiteBuilder {
       flags: sec.flags,
     };
     const series = (asStr(t.series) as Series | undefined) ?? this.series;
-    const xfail = t.xfail !== undefined ? { reason: asStr(asObj(t.xfail).reason) ?? '' } : undefined;
+    const xfail = t.xfail !== undefined ? xfailOf(asObj(t.xfail)) : undefined;
     return {
       name,
       description: asStr(t.description) ?? name,
@@ -494,3 +494,9 @@ class SuiteBuilder {
   }
 }
 
+
+/** `xfail: {reason, backends}`; without `backends` it applies to the engine only. */
+function xfailOf(o: Obj): { reason: string; backends: ('engine' | 'kernel')[] } {
+  const listed = asList(o.backends).map((b) => asStr(b)).filter((b): b is 'engine' | 'kernel' => b === 'engine' || b === 'kernel');
+  return { reason: asStr(o.reason) ?? '', backends: listed.length > 0 ? listed : ['engine'] };
+}

@@ -102,7 +102,10 @@ const test = obj({
   caps_unpriv: list(union('a CAP_* name or number', str({ nonEmpty: true }), int(0n, 63n))),
   expect: expectation,
   unpriv: expectation,
-  xfail: obj({ reason: req(str({ nonEmpty: true })) }, 'a mapping {reason: text}'),
+  xfail: obj(
+    { reason: req(str({ nonEmpty: true })), backends: list(str({ enum: ['engine', 'kernel'] })) },
+    'a mapping {reason: text, backends: [engine|kernel]}',
+  ),
 });
 
 export const SUITE_SCHEMA: Schema = obj(
