@@ -9,7 +9,9 @@ import { release } from 'node:os';
 import {
   checkTransition, type Transition, type Mismatch,
 } from '../engine/verifier/scalar/oracle.ts';
-import { BPF_ALU64, BPF_JMP32, bpfClass, bpfOp, bpfSrc } from '../engine/isa/opcodes.ts';
+import {
+  BPF_ALU64, BPF_JMP32, BPF_MEMSX, bpfClass, bpfOp, bpfSrc, bpfMode, bpfSize, sizeBytes,
+} from '../engine/isa/opcodes.ts';
 import { environmentSkip } from '../engine/kernel/load.ts';
 
 interface Fixture {
@@ -31,12 +33,13 @@ function group(tr: Transition): string {
   const code = tr.insn[0];
   const cls = bpfClass(code);
   const x = bpfSrc(code) ? 'X' : 'K';
+  if (tr.k === 'fill') return `fill ${bpfMode(code) === BPF_MEMSX ? 'ldsx' : 'ldx'} ${sizeBytes(bpfSize(code))}`;
   if (tr.k === 'alu') return `${cls === BPF_ALU64 ? 'alu64' : 'alu32'} ${OPS[bpfOp(code) >> 4]} ${x}`;
   return `${cls === BPF_JMP32 ? 'jmp32' : 'jmp64'} ${JOPS[bpfOp(code) >> 4]} ${x}`;
 }
 
 const describe = (m: Mismatch): string =>
-  `${group(m.t)} insn=${JSON.stringify(m.t.insn)} dst=${m.t.dst}${m.t.src ? ` src=${m.t.src}` : ''}\n` +
+  `${group(m.t)} insn=${JSON.stringify(m.t.insn)} dst=${m.t.dst}${m.t.k !== 'fill' && m.t.src ? ` src=${m.t.src}` : ''}\n` +
   `    ${m.what}: kernel ${m.want}\n    ${' '.repeat(m.what.length)}  ours   ${m.got}`;
 
 t.test('recorded kernel transitions', async (t) => {
@@ -61,6 +64,9 @@ t.test('recorded kernel transitions', async (t) => {
     for (const w of ['jmp32', 'jmp64']) {
       for (const x of ['K', 'X']) t.ok((byGroup.get(`${w} ${op} ${x}`)?.n ?? 0) > 0, `${w} ${op} ${x} recorded`);
     }
+  }
+  for (const g of ['fill ldx 1', 'fill ldx 2', 'fill ldx 4', 'fill ldsx 1', 'fill ldsx 2', 'fill ldsx 4']) {
+    t.ok((byGroup.get(g)?.n ?? 0) > 0, `${g} recorded`);
   }
   for (const [g, e] of [...byGroup].sort()) {
     t.equal(e.bad.length, 0, `${g}: ${e.n - e.bad.length}/${e.n} match`, {

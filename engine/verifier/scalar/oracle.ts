@@ -9,10 +9,11 @@ import {
   BPF_ADD, BPF_SUB, BPF_MUL, BPF_DIV, BPF_OR, BPF_AND, BPF_LSH, BPF_RSH, BPF_NEG, BPF_MOD,
   BPF_XOR, BPF_MOV, BPF_ARSH, BPF_END, BPF_TO_BE, BPF_EXIT, BPF_CALL,
   BPF_JEQ, BPF_JGT, BPF_JGE, BPF_JSET, BPF_JNE, BPF_JSGT, BPF_JSGE, BPF_JLT, BPF_JLE,
-  BPF_JSLT, BPF_JSLE, BPF_JA, bpfClass, bpfOp, bpfSrc,
+  BPF_JSLT, BPF_JSLE, BPF_JA, BPF_STX, BPF_DW, BPF_MEMSX, BPF_REG_FP, bpfClass, bpfOp, bpfSrc,
+  bpfMode, bpfSize, sizeBytes,
 } from '../../isa/opcodes.ts';
 import { type Insn, ldImm64 } from '../../isa/insn.ts';
-import { type ScalarBounds } from './bounds.ts';
+import { type ScalarBounds, coerceToSize, coerceToSizeSx } from './bounds.ts';
 import { scalarAlu, scalarImm, scalarMovImm, maybeForkScalars } from './alu.ts';
 import { isBranchTaken, refineBothBranches } from './branch.ts';
 import { formatScalar, parseScalar } from './print.ts';
@@ -103,6 +104,22 @@ function randAlu(r: () => number, dst: number, src: number): Insn[] {
   }
 }
 
+/**
+ * Spill src to fp-8 and fill dst from its low bytes: a narrow load (zero-extending) or a
+ * sign-extending one, which the kernel models with coerce_reg_to_size(_sx). src is then
+ * overwritten so that it shares no id with dst.
+ */
+function spillFill(r: () => number, dst: number, src: number): Insn[] {
+  const sx = r() < 0.5;
+  const size = sx ? pick(r, [BPF_B, BPF_H, BPF_W]) : pick(r, [BPF_B, BPF_H, BPF_W, BPF_DW]);
+  const out = [
+    ins(BPF_STX | BPF_MEM | BPF_DW, BPF_REG_FP, src, -8),
+    ins(BPF_LDX | (sx ? BPF_MEMSX : BPF_MEM) | size, dst, BPF_REG_FP, -8),
+  ];
+  if (src !== dst) out.push(ins(BPF_ALU64 | BPF_MOV | BPF_K, src, 0, 0, randImm(r)));
+  return out;
+}
+
 function randJmp(r: () => number, dst: number, src: number, allowX = true): Item {
   const op = pick(r, JMP_OPS);
   const cls = r() < 0.5 ? BPF_JMP : BPF_JMP32;
@@ -164,7 +181,9 @@ export function genProgram(r: () => number, len: number): GenProgram {
   for (let i = 0; i < len; i++) {
     const dst = pick(r, WORK);
     const src = r() < 0.1 ? dst : pick(r, WORK);
-    if (r() < 0.3) items.push(randJmp(r, dst, src));
+    const c = r();
+    if (c < 0.28) items.push(randJmp(r, dst, src));
+    else if (c < 0.36) for (const insn of spillFill(r, dst, src)) items.push({ insn });
     else for (const insn of randAlu(r, dst, src)) items.push({ insn });
   }
   items.push({ insn: ins(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 0) }, { insn: ins(BPF_JMP | BPF_EXIT) });
@@ -197,6 +216,14 @@ export function genProgram(r: () => number, len: number): GenProgram {
 
 /** One instruction's effect on scalars, as the kernel printed it. */
 export type Transition =
+  | {
+      /** A fill of a just-spilled scalar: `dst` is the spilled register's state. */
+      readonly k: 'fill';
+      readonly pc: number;
+      readonly insn: readonly [number, number, number, number, number];
+      readonly dst: string;
+      readonly out: string;
+    }
   | {
       readonly k: 'alu';
       readonly pc: number;
@@ -337,6 +364,16 @@ export function extractTransitions(
       for (const [k, v] of after) regs.set(k, v);
       continue;
     }
+    const prev = pc > 0 ? slots[pc - 1] : undefined;
+    if (bpfClass(code) === BPF_LDX && prev && prev[0] === (BPF_STX | BPF_MEM | BPF_DW) && prev[1] === BPF_REG_FP &&
+        prev[3] === -8 && src === BPF_REG_FP && slot[3] === -8 && after.has(dst)) {
+      const spilled = regs.get(prev[2]);
+      if (spilled !== undefined && parseScalar(spilled) !== undefined) {
+        out.push({ k: 'fill', pc, insn: slot, dst: spilled, out: after.get(dst) ?? '' });
+      }
+      for (const [k, v] of after) regs.set(k, v);
+      continue;
+    }
     const cls = bpfClass(code);
     const op = bpfOp(code);
     const isX = bpfSrc(code) === BPF_X;
@@ -384,7 +421,7 @@ export function slotTable(insns: readonly Insn[]): (readonly [number, number, nu
  * and programs be stored once.
  */
 export function normalizeTransition(t: Transition): Transition {
-  if (t.k === 'alu') return { ...t, pc: 0 };
+  if (t.k !== 'jmp') return { ...t, pc: 0 };
   return { ...t, pc: 0, next: t.next < 0 ? -1 : t.next - t.pc };
 }
 
@@ -409,6 +446,15 @@ export function checkTransition(t: Transition): Mismatch[] {
   const [code, dstReg, srcReg, off, imm] = t.insn;
   const op = bpfOp(code);
   const isX = bpfSrc(code) === BPF_X;
+  if (t.k === 'fill') {
+    const v = parseScalar(t.dst);
+    if (!v) return [{ t, what: 'parse', want: t.dst, got: '' }];
+    const size = sizeBytes(bpfSize(code));
+    const res = size === 8 ? v : bpfMode(code) === BPF_MEMSX ? coerceToSizeSx(v, size) : coerceToSize(v, size);
+    const w = normalizeScalarText(t.out);
+    const got = fmt(res);
+    return w === got ? [] : [{ t, what: 'fill', want: w, got }];
+  }
   const isMov = t.k === 'alu' && op === BPF_MOV;
   const dst = isMov ? scalarImm(0) : parseScalar(t.dst);
   const src = isX ? parseScalar(t.src ?? '') : scalarImm(imm);
