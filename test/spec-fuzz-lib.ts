@@ -181,3 +181,19 @@ export function fuzz(n: number, make: (i: number) => string): FuzzResult {
 }
 
 export { loadSuiteText };
+
+/** A byte-level campaign: characters deleted, inserted and replaced, lines duplicated. */
+export function byteCampaign(seed: number, n: number): FuzzResult {
+  reseed(seed);
+  return fuzz(n, (i) => mutateBytes(SEEDS[i % SEEDS.length]));
+}
+
+/** A structure-level campaign: keys deleted, values swapped for values of other types,
+ *  unknown keys added, list items duplicated; every 5th input is byte-mutated as well. */
+export function structureCampaign(seed: number, n: number): FuzzResult {
+  reseed(seed);
+  return fuzz(n, (i) => {
+    const s = mutateStructure(SEEDS[i % SEEDS.length]);
+    return i % 5 === 0 ? mutateBytes(s) : s;
+  });
+}

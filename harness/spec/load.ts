@@ -313,6 +313,11 @@ class SuiteBuilder {
     return out;
   }
 
+  /** The suite bindings plus `imm`; copying the ~220 entries only when there is an imm. */
+  private withImm(imm: Record<string, Binding>): Record<string, Binding> {
+    return Object.keys(imm).length === 0 ? this.bindings : { ...this.bindings, ...imm };
+  }
+
   private buildSubprogs(subprogs: Obj, names: readonly string[]): void {
     for (const [name, def] of Object.entries(subprogs)) {
       const path = pathKey('subprogs', name);
@@ -321,7 +326,7 @@ class SuiteBuilder {
         continue;
       }
       const d = asObj(def);
-      const bindings = { ...this.bindings, ...this.immBindings(d.imm, pathKey(path, 'imm')) };
+      const bindings = this.withImm(this.immBindings(d.imm, pathKey(path, 'imm')));
       const params = d.params === undefined ? undefined : this.params(d.params, pathKey(path, 'params'));
       const fn = this.guard(() =>
         assembleText(name, asStr(d.asm) ?? '', this.origin(pathKey(path, 'asm')), pathKey(path, 'asm'), bindings, names.filter((n) => n !== name)),
@@ -418,7 +423,7 @@ class SuiteBuilder {
     const ap = pathKey(path, 'asm');
     const imm = this.immBindings(t.imm, pathKey(path, 'imm'));
     const origin = this.origin(ap);
-    const main = this.guard(() => assembleText(name, asStr(t.asm) ?? '', origin, ap, { ...this.bindings, ...imm }, [...this.subprogs.keys()]));
+    const main = this.guard(() => assembleText(name, asStr(t.asm) ?? '', origin, ap, this.withImm(imm), [...this.subprogs.keys()]));
     if (main === undefined || !this.subprogsOk) return undefined;
     return this.guard(() => linkMain(name, main, this.subprogs, origin, ap));
   }
