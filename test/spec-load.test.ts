@@ -169,7 +169,7 @@ t.test('mode resolution follows test_loader', async (t) => {
   t.same(u.retval, { kind: 'pointer' });
   t.same(mapImm.capsUnpriv, [39, 38]);
   t.same(mapImm.arch, ['x86_64', 'arm64'], 'jited keys act as __arch_* tags');
-  t.same(mapImm.xfail, { reason: 'not yet' });
+  t.same(mapImm.xfail, { reason: 'not yet', backends: ['engine'] }, 'xfail defaults to the engine backend');
   t.equal(mapImm.series, 'v4');
   t.equal(calls.series, 'merged', 'the suite series is inherited');
   t.equal(mapImm.logLevel, 2);
