@@ -39,9 +39,35 @@ const PUNCTS = [
   '(', ')', '[', ']', '*', '+', '-', ',', ':', '=', '>', '<', '&', '|', '^', '~', '/', '%', '!',
 ];
 
-const isIdentStart = (c: string): boolean => /[A-Za-z_.$]/.test(c);
-const isIdentChar = (c: string): boolean => /[A-Za-z0-9_.$]/.test(c);
+/** Punctuation candidates by first character, longest first. */
+const PUNCT_BY_CHAR: ReadonlyMap<string, readonly string[]> = (() => {
+  const m = new Map<string, string[]>();
+  for (const p of PUNCTS) {
+    if (p.startsWith('s')) continue; // signed operators are found after a lone `s` name
+    const list = m.get(p[0]) ?? [];
+    list.push(p);
+    m.set(p[0], list);
+  }
+  return m;
+})();
+const SIGNED_PUNCTS = PUNCTS.filter((p) => p.startsWith('s'));
+
 const isDigit = (c: string): boolean => c >= '0' && c <= '9';
+const isIdentStart = (c: string): boolean =>
+  (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c === '_' || c === '.' || c === '$';
+const isIdentChar = (c: string): boolean => isIdentStart(c) || isDigit(c);
+
+// Sticky patterns, matched in place at `lastIndex` (no slicing, no per-call allocation).
+const HASH_NUM = /#(-?[0-9]+)/y;
+const OPCODE = /\(([0-9a-fA-F]{2})\)/y;
+const OPERAND = /%\[([A-Za-z_][A-Za-z0-9_]{0,255})\]/y;
+const LOCAL_REF = /([0-9]+)([fb])(?![A-Za-z0-9_.$])/y;
+const NUMBER = /(0[xX][0-9A-Fa-f]+|0[bB][01]+|[0-9]+)([uU]?[lL]{0,2}|[lL]{1,2}[uU]?)(?![A-Za-z0-9_.$])/y;
+
+function matchAt(re: RegExp, text: string, at: number): RegExpExecArray | null {
+  re.lastIndex = at;
+  return re.exec(text);
+}
 
 /** Reports errors in text coordinates; the caller maps them to file coordinates. */
 export type ErrorAt = (message: string, line: number, col: number) => InputError;
@@ -54,7 +80,8 @@ export function lex(text: string, errorAt: ErrorAt): Token[] {
   let spaced = true;
   const col = (): number => i - lineStart + 1;
   const push = (t: Omit<Token, 'line' | 'col' | 'spaced'>, at: number, atLine: number, atLineStart: number): void => {
-    out.push({ ...t, line: atLine, col: at - atLineStart + 1, spaced });
+    // One object shape for every token keeps the parser's property accesses monomorphic.
+    out.push({ kind: t.kind, text: t.text, value: t.value, dir: t.dir, line: atLine, col: at - atLineStart + 1, spaced });
     spaced = false;
   };
 
@@ -116,7 +143,7 @@ export function lex(text: string, errorAt: ErrorAt): Token[] {
       // The kernel log's `call name#1` / `call unknown#-5`: a `#` glued to a name and
       // followed by a number. Anything else is a comment.
       const prev = out[out.length - 1];
-      const m = /^#(-?[0-9]+)/.exec(text.slice(i, i + 24));
+      const m = matchAt(HASH_NUM, text, i);
       if (m && !spaced && prev && prev.kind === 'ident') {
         push({ kind: 'hashnum', text: m[0], value: BigInt(m[1]) }, i, line, lineStart);
         i += m[0].length;
@@ -146,7 +173,7 @@ export function lex(text: string, errorAt: ErrorAt): Token[] {
         continue;
       }
       if (text[i + 1] === '[') {
-        const m = /^%\[([A-Za-z_][A-Za-z0-9_]*)\]/.exec(text.slice(i, i + 260));
+        const m = matchAt(OPERAND, text, i);
         if (!m) throw errorAt("malformed operand reference (expected '%[name]')", line, col());
         push({ kind: 'operand', text: m[1] }, i, line, lineStart);
         i += m[0].length;
@@ -156,7 +183,7 @@ export function lex(text: string, errorAt: ErrorAt): Token[] {
     if (c === '(') {
       // `(b7)` right at the start of a statement (or after `12:`) is the log's opcode byte.
       const prev = out[out.length - 1];
-      const m = /^\(([0-9a-fA-F]{2})\)/.exec(text.slice(i, i + 4));
+      const m = matchAt(OPCODE, text, i);
       if (m && (!prev || prev.kind === 'sep' || (prev.kind === 'punct' && prev.text === ':'))) {
         push({ kind: 'opcode', text: m[0], value: BigInt(`0x${m[1]}`) }, i, line, lineStart);
         i += 4;
@@ -166,15 +193,13 @@ export function lex(text: string, errorAt: ErrorAt): Token[] {
     if (isDigit(c)) {
       const start = i;
       // GNU local label references: `1f`, `2b` (not hex digits: `0x1f` is lexed below).
-      const lm = /^([0-9]+)([fb])(?![A-Za-z0-9_.$])/.exec(text.slice(i, i + 24));
+      const lm = matchAt(LOCAL_REF, text, i);
       if (lm) {
         push({ kind: 'localref', text: lm[1], dir: lm[2] as 'f' | 'b' }, start, line, lineStart);
         i += lm[0].length;
         continue;
       }
-      const m = /^(0[xX][0-9A-Fa-f]+|0[bB][01]+|[0-9]+)([uU]?[lL]{0,2}|[lL]{1,2}[uU]?)(?![A-Za-z0-9_.$])/.exec(
-        text.slice(i, i + 120),
-      );
+      const m = matchAt(NUMBER, text, i);
       if (!m) {
         let j = i;
         while (j < text.length && isIdentChar(text[j])) j++;
@@ -202,7 +227,7 @@ export function lex(text: string, errorAt: ErrorAt): Token[] {
       }
       // Signed operators spelled with a leading `s`: `s>>=`, `s/=`, `s>`, `s<=`, ...
       if (word === 's') {
-        const p = PUNCTS.find((q) => q.startsWith('s') && text.startsWith(q, start));
+        const p = SIGNED_PUNCTS.find((q) => text.startsWith(q, start));
         if (p) {
           push({ kind: 'punct', text: p }, start, line, lineStart);
           i = start + p.length;
@@ -212,7 +237,7 @@ export function lex(text: string, errorAt: ErrorAt): Token[] {
       push({ kind: 'ident', text: word }, start, line, lineStart);
       continue;
     }
-    const p = PUNCTS.find((q) => !q.startsWith('s') && text.startsWith(q, i));
+    const p = PUNCT_BY_CHAR.get(c)?.find((q) => text.startsWith(q, i));
     if (p) {
       push({ kind: 'punct', text: p }, i, line, lineStart);
       i += p.length;

@@ -441,17 +441,23 @@ class Parser {
     }
     if (t.kind === 'ident') {
       this.next();
+      // The log's name for a kfunc without BTF: `call kernel-function#N`.
+      if (t.text === 'kernel' && this.isPunct('-') && this.isIdent('function', 1) && this.peek(2).kind === 'hashnum') {
+        this.next();
+        this.next();
+      }
       const h = this.peek();
       if (h.kind === 'hashnum') {
         // Kernel log: `call bpf_map_lookup_elem#1`, `call unknown#300`, `call kfunc_name#btf_id`.
         this.next();
         const id = h.value ?? 0n;
-        if (t.text === 'unknown') return { kind: 'helper', id };
+        if (t.text === 'unknown' || (t.text === 'bpf_unspec' && id === 0n)) return { kind: 'helper', id };
         const hid = helperId(t.text);
         if (hid !== undefined && t.text.startsWith('bpf_')) {
           if (BigInt(hid) !== id) this.err(h, `helper ${t.text} has id ${hid}, not ${id}`);
           return { kind: 'helper', id };
         }
+        // `kernel-function#N` or `<btf name>#N`: a kfunc call with BTF id N.
         return { kind: 'kfunc', btfId: id };
       }
       return { kind: 'name', name: t.text, pos };
@@ -742,8 +748,8 @@ class Parser {
     const [size, signed] = this.sizeCast();
     if (this.isIdent('skb')) {
       this.next();
+      // (u64 is not a valid packet load, but it is encodable and the kernel prints it.)
       if (signed) this.err(at, 'packet loads cannot be signed');
-      if (size === 8) this.err(at, 'packet loads are u8, u16 or u32');
       if (dst.n !== 0 || dst.w) this.err(dst.pos, 'packet loads write r0');
       this.expectPunct('[');
       if (this.regToken(this.peek())) {
