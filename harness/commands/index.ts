@@ -19,6 +19,7 @@ export interface CommandEntry {
 
 export const COMMANDS: readonly CommandEntry[] = [
   { name: 'check', summary: 'run YAML spec suites against the engine and/or the live kernel', load: () => import('./check.ts') },
+  { name: 'port', summary: 'port kernel BPF selftests (.c or .o) to YAML spec suites', load: () => import('./port.ts') },
   { name: 'conformance', summary: 'run a bpf_conformance tests directory against the interpreter', load: () => import('./conformance.ts') },
 ];
 
