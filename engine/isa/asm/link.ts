@@ -26,7 +26,7 @@ export function linkProgram(main: AsmFunction, library: ReadonlyMap<string, AsmF
     const baseSlot = slots;
     placedAt.set(name, baseSlot);
     funcs.push({ name, start: baseSlot });
-    insns.push(...fn.insns);
+    for (const insn of fn.insns) insns.push(insn);
     const offs = slotOffsets(fn.insns);
     slots += offs[fn.insns.length];
 

@@ -164,11 +164,13 @@ class Parser {
         const body: Stmt[] = [];
         this.parseBlock(body, t);
         if (count < 0n) this.err(t, '.rept count must not be negative');
-        if (count * BigInt(body.length) + BigInt(this.produced) > BigInt(this.ctx.maxStatements)) {
+        // The body's statements were counted once while parsing it.
+        const extra = (count - 1n) * BigInt(body.length);
+        if (extra + BigInt(this.produced) > BigInt(this.ctx.maxStatements)) {
           this.err(t, `.rept expands to more than ${this.ctx.maxStatements} statements`);
         }
-        for (let k = 0n; k < count; k++) out.push(...body);
-        this.produced += Number(count) * body.length;
+        for (let k = 0n; k < count; k++) for (const s of body) out.push(s);
+        this.produced += Number(extra);
         continue;
       }
       this.parseLine(out);
