@@ -8,7 +8,10 @@
 // r0..r11, edge immediates and offsets). Also exports runLlvmMc for the live test.
 
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { elfSections } from '../test/asm-selftest-source.ts';
 import { fileURLToPath } from 'node:url';
 
 export const LLVM_MC = process.env.LLVM_MC ?? 'llvm-mc-19';
@@ -60,6 +63,20 @@ export function runLlvmMc(lines: readonly string[]): (string | null)[] {
     k++;
   }
   return out;
+}
+
+/** The .text bytes llvm-mc makes of a whole program, or null if it rejects it. */
+export function llvmMcText(asm: string): string | null {
+  const dir = mkdtempSync(join(tmpdir(), 'llvm-mc-'));
+  try {
+    const obj = join(dir, 'a.o');
+    const r = spawnSync(LLVM_MC, ['-triple=bpfel', '-mcpu=v4', '-filetype=obj', '-o', obj], { input: `${asm}\n`, encoding: 'utf8' });
+    if (r.status !== 0) return null;
+    const text = elfSections(new Uint8Array(readFileSync(obj))).get('.text');
+    return text ? Array.from(text, (x) => x.toString(16).padStart(2, '0')).join('') : null;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** The generated statement list: every LLVM-dialect form with varied operands. */
@@ -133,6 +150,27 @@ export function statements(): string[] {
   return [...new Set(out)];
 }
 
+/** Whole programs (labels, local labels, directives, comments, separators): llvm-mc
+ *  assembles each into an object and we take its .text. */
+export function programs(): string[] {
+  return [
+    'r0 = 0\n  if r1 == 0 goto l0_1\n  r0 = 1\nl0_1:\n  exit',
+    '1: r0 += 1; if r0 < 10 goto 1b; goto 2f; r0 = 5; 2: exit',
+    '1: r1 = 1\n1: r2 = 2\n  goto 1b\n  goto 1f\n1: exit',
+    'start: r1 = 0x123456789 ll\n  if r1 != 0 goto end\n  r1 = 0 ll\nend: goto start',
+    '.rept 3\n r0 += 1\n .rept 2\n w1 = w2\n .endr\n.endr\nexit',
+    '.8byte 0x00000005000000b7\n.8byte 0x95\n',
+    '.byte 0xe5; .byte 0; .short -1; .long 0\nexit',
+    '.byte 0xb7, 0x01, 0x00, 0x00, 0x2a, 0, 0, 0\n.2byte 0x95, 0\n.4byte 0\n.quad 0x95',
+    'r0 = 1 // c++ comment\n/* block\n comment */ r0 = 2 # hash comment\n# whole line\nexit',
+    'l1: r0 = 0; l2: r1 = 1; l3: if r1 > r0 goto l1; if w1 s< 5 goto l2; gotol l3; may_goto l1; exit',
+    'r0 = 10 - 1; r1 = 2 * 3 + 1; r2 = -5; r3 = 1 << 4; r4 = 0xff & 0x0f; r5 = 7 / 2',
+    'call sub\n  exit\nsub:\n  r0 = 1\n  call sub2\n  exit\nsub2: r0 = 2; exit',
+    'L:L2:L3: r0 = 1; exit',
+    '.rept 40\nr0 += 1\n.endr\ngoto -41',
+  ];
+}
+
 function main(): void {
   if (!llvmMcAvailable()) {
     console.error(`${LLVM_MC} not found (set LLVM_MC)`);
@@ -141,7 +179,9 @@ function main(): void {
   const lines = statements();
   const hex = runLlvmMc(lines);
   const entries: McEntry[] = lines.map((asm, i) => ({ asm, hex: hex[i] }));
-  writeFileSync(FIXTURE, JSON.stringify({ tool: LLVM_MC, triple: 'bpfel', mcpu: 'v4', entries }, null, 1) + '\n');
+  const progs = programs().map((asm) => ({ asm, hex: llvmMcText(asm) }));
+  writeFileSync(FIXTURE, JSON.stringify({ tool: LLVM_MC, triple: 'bpfel', mcpu: 'v4', entries, programs: progs }, null, 1) + '\n');
+  console.log(`${progs.length} programs, ${progs.filter((p) => p.hex === null).length} rejected`);
   const rejected = entries.filter((e) => e.hex === null);
   console.log(`${entries.length} statements, ${rejected.length} rejected by llvm-mc`);
   for (const e of rejected) console.log(`  rejected: ${e.asm}`);

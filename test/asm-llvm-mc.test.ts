@@ -5,9 +5,9 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { assemble } from '../engine/isa/asm/index.ts';
 import { encode } from '../engine/isa/encode.ts';
-import { FIXTURE, llvmMcAvailable, runLlvmMc, type McEntry } from '../scripts/record-llvm-mc-fixture.ts';
+import { FIXTURE, llvmMcAvailable, llvmMcText, runLlvmMc, type McEntry } from '../scripts/record-llvm-mc-fixture.ts';
 
-const fixture = JSON.parse(readFileSync(FIXTURE, 'utf8')) as { entries: McEntry[] };
+const fixture = JSON.parse(readFileSync(FIXTURE, 'utf8')) as { entries: McEntry[]; programs: McEntry[] };
 const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
 
 function ours(asm: string): string {
@@ -41,4 +41,14 @@ t.test('live llvm-mc agrees with the fixture and with us', { skip: llvmMcAvailab
   });
   t.same(drift, [], 'fixture is current');
   t.same(bad, [], `${lines.length} statements re-assembled by llvm-mc live`);
+});
+
+t.test('whole programs (labels, local labels, directives, comments) equal llvm-mc .text', async (t) => {
+  const progs = fixture.programs.filter((p) => p.hex !== null);
+  t.ok(progs.length >= 10, `${progs.length} programs`);
+  for (const p of progs) t.equal(ours(p.asm), p.hex, JSON.stringify(p.asm).slice(0, 60));
+});
+
+t.test('live llvm-mc agrees on whole programs', { skip: llvmMcAvailable() ? false : 'llvm-mc-19 not installed' }, async (t) => {
+  for (const p of fixture.programs) t.equal(llvmMcText(p.asm), p.hex, JSON.stringify(p.asm).slice(0, 60));
 });
