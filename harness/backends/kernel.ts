@@ -11,6 +11,7 @@ import { loadProgram, type LoadResult } from '../../engine/kernel/load.ts';
 import { errnoName } from '../../engine/kernel/errno.ts';
 import { decode } from '../../engine/isa/decode.ts';
 import { printXlatedInsn } from '../../engine/isa/disasm.ts';
+import { formatJited } from '../../engine/jit/x86-disasm.ts';
 
 /** `N: text` per instruction, N counted in 8-byte slots, as test_loader prints xlated code.
  *  Map references show the map id the kernel's dump put in imm (test_loader prints it raw). */
@@ -29,7 +30,12 @@ export function toOutcome(req: RunRequest, r: LoadResult): RunOutcome {
   if (r.skip) out.skip = r.skip;
   if (!r.loaded) return out;
   if (req.wantXlated && r.xlated) out.xlated = xlatedText(r.xlated);
-  // TODO(JIT issue): disassemble r.jited (split by r.jitedFuncLens) into LLVM AT&T text.
+  // The selftests' LLVM AT&T text, per function (x86-64 images only: this is an x86 host
+  // whenever the kernel backend runs here; other arches have no disassembler yet).
+  if (req.wantJited && r.jited && r.jitedFuncLens) {
+    if (process.arch !== 'x64') out.unsupported = `no JIT disassembler for ${process.arch}`;
+    else out.jited = formatJited(r.jited, r.jitedFuncLens);
+  }
   if (req.execute && r.run) out.retval = retvalOutcome(r.run);
   return out;
 }
