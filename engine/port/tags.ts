@@ -46,9 +46,14 @@ export function versionCompare(a: string, b: string): number {
     const dx = /^\d/.test(x);
     const dy = /^\d/.test(y);
     if (dx && dy) {
+      // strverscmp: a run with a leading zero is a fraction and sorts before an integer;
+      // two fractions compare as text (a prefix sorts after: "000" < "00"); two integers by value.
+      const fx = x.length > 1 && x.startsWith('0');
+      const fy = y.length > 1 && y.startsWith('0');
+      if (fx !== fy) return fx ? -1 : 1;
+      if (fx) return x.startsWith(y) ? -1 : y.startsWith(x) ? 1 : x < y ? -1 : 1;
       const d = BigInt(x) - BigInt(y);
-      if (d !== 0n) return d < 0n ? -1 : 1;
-      return x.length - y.length;
+      return d < 0n ? -1 : 1;
     }
     return x < y ? -1 : 1;
   }
