@@ -19,6 +19,9 @@ export const X86 = {
 export const BPF_TO_X86: readonly number[] = [
   X86.rax, X86.rdi, X86.rsi, X86.rdx, X86.rcx, X86.r8,
   X86.rbx, X86.r13, X86.r14, X86.r15, X86.rbp,
+  // BPF_REG_AX (11): the verifier's own scratch register in its rewrites (sdiv/smod
+  // guards, may_goto, constant blinding); never visible to programs.
+  X86.r10,
 ];
 
 /** The kernel's BPF_REG_AX: constant blinding's scratch register, also used by the

@@ -1,0 +1,76 @@
+// Record what the live kernel's x86-64 JIT makes of every program in
+// test/fixtures/jit-programs.ts: the xlated program (the JIT's input), the verifier's stack
+// depth per function, and the JIT image with its function lengths and addresses.
+// Run as root: node --import tsx scripts/record-jit-oracle.ts [--check]
+// --check prints the parity of our JIT against the live kernel without writing anything.
+
+import { writeFileSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { loadProgram } from '../engine/kernel/load.ts';
+import { jitCases, type JitCase } from '../test/fixtures/jit-programs.ts';
+
+export const FIXTURE = new URL('../test/fixtures/jit-kernel-oracle.json', import.meta.url);
+
+export interface OracleEntry {
+  readonly name: string;
+  readonly loaded: boolean;
+  readonly errno?: number;
+  /** Tail calls in this program were made direct by the verifier (known from the program). */
+  readonly directTailCalls?: boolean;
+  readonly xlated?: string;
+  readonly stackDepths?: number[];
+  readonly jited?: string;
+  readonly funcLens?: number[];
+  readonly ksyms?: string[];
+  /** Last lines of the log of a rejected load. */
+  readonly logTail?: string;
+}
+
+export interface OracleFile {
+  readonly kernel: string;
+  readonly cpuFlags: string[];
+  readonly entries: OracleEntry[];
+}
+
+/** `stack depth 0+16+8` (BPF_LOG_STATS) -> [0, 16, 8]. */
+export function parseStackDepths(log: string): number[] | undefined {
+  const m = /^stack depth ([\d+]+)$/m.exec(log);
+  return m ? m[1].split('+').map(Number) : undefined;
+}
+
+const hex = (u: Uint8Array): string => Buffer.from(u).toString('hex');
+
+export function recordOne(c: JitCase): OracleEntry {
+  const r = loadProgram(c.prog, { logLevel: 4, flags: 0, wantXlated: true, wantJited: true });
+  if (r.skip || !r.loaded || !r.xlated || !r.jited) {
+    return { name: c.prog.name, loaded: false, errno: r.errno, logTail: (r.skip ?? r.log).trim().split('\n').slice(-3).join('\n') };
+  }
+  return {
+    name: c.prog.name,
+    loaded: true,
+    ...(c.directTailCalls ? { directTailCalls: true } : {}),
+    xlated: hex(r.xlated),
+    stackDepths: parseStackDepths(r.log) ?? [],
+    jited: hex(r.jited),
+    funcLens: [...(r.jitedFuncLens ?? [])],
+    ksyms: (r.jitedKsyms ?? []).map((a) => '0x' + a.toString(16)),
+  };
+}
+
+function cpuFlags(): string[] {
+  const info = readFileSync('/proc/cpuinfo', 'utf8');
+  const line = /^flags\s*:(.*)$/m.exec(info)?.[1] ?? '';
+  const want = ['bmi2', 'ibt', 'la57'];
+  return line.trim().split(/\s+/).filter((f) => want.includes(f));
+}
+
+function main(): void {
+  const entries = jitCases().map(recordOne);
+  const file: OracleFile = { kernel: execFileSync('uname', ['-r']).toString().trim(), cpuFlags: cpuFlags(), entries };
+  const rejected = entries.filter((e) => !e.loaded);
+  for (const e of rejected) console.error(`rejected: ${e.name} (errno ${e.errno}): ${e.logTail}`);
+  writeFileSync(FIXTURE, JSON.stringify(file, null, 1) + '\n');
+  console.log(`recorded ${entries.length} programs (${rejected.length} rejected) from ${file.kernel}`);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) main();
