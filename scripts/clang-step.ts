@@ -115,12 +115,14 @@ function flowSeq(doc: Document, words: string[]): YAMLSeq {
 /** Add (or refresh the prototype of) each kfunc the program calls to the suite's kfuncs:. */
 function addKfuncs(doc: Document, root: YAMLMap, obj: BpfObject, names: readonly string[]): void {
   if (!names.length || !obj.btf) return;
-  let kfuncs = root.get('kfuncs', true);
-  if (!isMap(kfuncs)) {
-    kfuncs = doc.createNode({}) as YAMLMap;
-    root.set('kfuncs', kfuncs);
+  const found: unknown = root.get('kfuncs', true);
+  let km: YAMLMap;
+  if (isMap(found)) {
+    km = found;
+  } else {
+    km = doc.createNode({}) as YAMLMap;
+    root.set('kfuncs', km);
   }
-  const km = kfuncs as YAMLMap;
   for (const name of [...new Set(names)].sort()) {
     const ext = obj.externs.find((e) => e.name === name);
     if (ext?.btfId === undefined) continue;
