@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Series } from '../../engine/program/types.ts';
+import { buildDiffReport, formatDiffSummary, formatDiffTable, tablePath } from '../diff/report.ts';
 import { countResults, exitStatus } from '../report/counts.ts';
 import { buildJsonReport, JsonReporter } from '../report/json.ts';
 import { progressBar } from '../report/progress.ts';
@@ -32,7 +33,10 @@ options:
   --jobs N             parallel runs (default: CPU count; 1 runs in this process)
   --shard K/N          run the K-th of N deterministic partitions of the tests (1 <= K <= N)
   --reporter R         tap (default, TAP 14), json, or summary (one line per failure)
-  --report FILE        also write the JSON report to FILE
+  --report FILE        also write the JSON report to FILE (with --backend both it holds the
+                       backend diff too, under "diff")
+  --diff-report FILE   with --backend both: write the engine-vs-kernel diff as JSON to FILE
+                       and as a table to FILE with .txt for .json (or FILE.txt)
   --timeout MS         fail a run that takes longer (default 120000; 0 = none; needs --jobs > 1
                        to stop a run stuck in synchronous code)
   --backend-module M   take backends from module M exporting createBackend(name) (testing)
@@ -45,6 +49,8 @@ Counting: every run (one test, one mode, one backend) is exactly one of
   skipped  the backend could not run it here (reason given);
   xfail    a test marked xfail failed as expected (TAP "not ok ... # TODO reason").
 stdout ends with "conformance: N passed, N failed, N skipped, N xfail".
+With --backend both, a table of engine-vs-kernel differences per kind (verdict, errno, first
+error line, log, xlated, JIT bytes, retval) goes to stderr at the end.
 Exit status: 0 nothing failed, 1 a failure (or an internal error), 2 bad input or usage.
 `;
 
@@ -57,6 +63,7 @@ export interface CheckOptions {
   readonly shard?: { readonly index: number; readonly count: number };
   readonly reporter: 'tap' | 'json' | 'summary';
   readonly report?: string;
+  readonly diffReport?: string;
   readonly timeoutMs?: number;
   readonly source: BackendSource;
 }
@@ -88,6 +95,7 @@ export function parseCheckArgs(argv: readonly string[]): CheckOptions | 'help' {
         shard: { type: 'string' },
         reporter: { type: 'string' },
         report: { type: 'string' },
+        'diff-report': { type: 'string' },
         timeout: { type: 'string' },
         'backend-module': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -115,6 +123,7 @@ export function parseCheckArgs(argv: readonly string[]): CheckOptions | 'help' {
   const backend = oneOf('--backend', v.backend, ['engine', 'kernel', 'both'] as const) ?? 'engine';
   const series = oneOf('--series', v.series, ['v4', 'merged'] as const);
   const timeoutMs = nonNegativeInt('--timeout', v.timeout, 0) ?? 120_000;
+  if (v['diff-report'] !== undefined && backend !== 'both') throw new UsageError('--diff-report needs --backend both');
   return {
     paths: parsed.positionals.length ? parsed.positionals : ['specs'],
     ...(filter ? { filter } : {}),
@@ -124,6 +133,7 @@ export function parseCheckArgs(argv: readonly string[]): CheckOptions | 'help' {
     ...(shard ? { shard } : {}),
     reporter: oneOf('--reporter', v.reporter, ['tap', 'json', 'summary'] as const) ?? 'tap',
     ...(v.report !== undefined ? { report: v.report } : {}),
+    ...(v['diff-report'] !== undefined ? { diffReport: v['diff-report'] } : {}),
     ...(timeoutMs > 0 ? { timeoutMs } : {}),
     source: v['backend-module'] !== undefined ? { kind: 'module', url: pathToFileURL(resolve(v['backend-module'])).href } : { kind: 'builtin' },
   };
@@ -169,10 +179,18 @@ export async function runCheck(suites: readonly SuiteSpec[], opts: CheckOptions,
   });
   progress.finish();
   const counts = countResults(results);
+  const diff = opts.backends.length > 1 ? buildDiffReport(items, results, meta) : undefined;
   if (opts.report !== undefined) {
-    writeFileSync(opts.report, `${JSON.stringify(buildJsonReport(items, results, counts, meta), null, 2)}\n`);
+    const report = buildJsonReport(items, results, counts, meta);
+    writeFileSync(opts.report, `${JSON.stringify(diff ? { ...report, diff } : report, null, 2)}\n`);
+  }
+  if (diff && opts.diffReport !== undefined) {
+    writeFileSync(opts.diffReport, `${JSON.stringify(diff, null, 2)}\n`);
+    writeFileSync(tablePath(opts.diffReport), formatDiffTable(diff));
   }
   reporter.end(counts, results);
+  // stderr, so the TAP stream and its final summary line stay as they are.
+  if (diff) io.stderr(formatDiffSummary(diff));
   if (items.length === 0) io.stderr('bpfconform check: no tests selected\n');
   return { items, results, exitCode: exitStatus(counts) };
 }

@@ -33,6 +33,8 @@ export interface JsonReport {
   readonly counts: Counts & { readonly total: number };
   readonly summary: string;
   readonly results: readonly JsonRunEntry[];
+  /** --backend both: the engine-vs-kernel comparison (harness/diff/report.ts). */
+  readonly diff?: import('../diff/report.ts').DiffReport;
 }
 
 export function jsonEntry(item: RunItem, r: RunResult): JsonRunEntry {
