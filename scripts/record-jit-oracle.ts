@@ -8,6 +8,8 @@ import { writeFileSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { loadProgram } from '../engine/kernel/load.ts';
 import { jitCases, type JitCase } from '../test/fixtures/jit-programs.ts';
+import { findSpecFiles, loadSuiteFile } from '../harness/spec/load.ts';
+import { relative } from 'node:path';
 
 export const FIXTURE = new URL('../test/fixtures/jit-kernel-oracle.json', import.meta.url);
 
@@ -41,7 +43,7 @@ export function parseStackDepths(log: string): number[] | undefined {
 const hex = (u: Uint8Array): string => Buffer.from(u).toString('hex');
 
 export function recordOne(c: JitCase): OracleEntry {
-  const r = loadProgram(c.prog, { logLevel: 4, flags: 0, wantXlated: true, wantJited: true });
+  const r = loadProgram(c.prog, { logLevel: 4, flags: c.prog.flags, wantXlated: true, wantJited: true });
   if (r.skip || !r.loaded || !r.xlated || !r.jited) {
     return { name: c.prog.name, loaded: false, errno: r.errno, logTail: (r.skip ?? r.log).trim().split('\n').slice(-3).join('\n') };
   }
@@ -64,11 +66,24 @@ function cpuFlags(): string[] {
   return line.trim().split(/\s+/).filter((f) => want.includes(f));
 }
 
+/** Every program of specs/*.yaml, named `spec/<file>/<test>`; the kernel rejects some of
+ *  them on purpose (those are recorded as not loaded and skipped by the parity test). */
+export function specCases(root = new URL('../specs', import.meta.url).pathname): JitCase[] {
+  const out: JitCase[] = [];
+  for (const file of findSpecFiles([root])) {
+    const suite = loadSuiteFile(file);
+    for (const test of suite.tests) {
+      out.push({ prog: { ...test.program, name: `spec/${relative(root, file)}/${test.name}` } });
+    }
+  }
+  return out;
+}
+
 function main(): void {
-  const entries = jitCases().map(recordOne);
+  const entries = [...jitCases(), ...specCases()].map(recordOne);
   const file: OracleFile = { kernel: execFileSync('uname', ['-r']).toString().trim(), cpuFlags: cpuFlags(), entries };
   const rejected = entries.filter((e) => !e.loaded);
-  for (const e of rejected) console.error(`rejected: ${e.name} (errno ${e.errno}): ${e.logTail}`);
+  for (const e of rejected) if (!e.name.startsWith('spec/')) console.error(`rejected: ${e.name} (errno ${e.errno}): ${e.logTail}`);
   writeFileSync(FIXTURE, JSON.stringify(file, null, 1) + '\n');
   console.log(`recorded ${entries.length} programs (${rejected.length} rejected) from ${file.kernel}`);
 }
