@@ -24,6 +24,7 @@ import { Access, checkMemAccess } from './checks/mem.ts';
 import { checkCondJmpOp } from './checks/jmp.ts';
 import { checkHelperCall, checkFuncCall, prepareFuncExit, checkReturnCode } from './checks/call.ts';
 import { isStateVisited, updateBranchCounts } from './prune.ts';
+import { pushJmpHistory } from './precision/history.ts';
 import { insnTextOpts } from './cfg/liveness.ts';
 
 const BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000;
@@ -45,15 +46,18 @@ export function doCheckMain(env: VerifierEnv): void {
   env.insnIdx = 0;
 
   for (;;) {
+    // A new insn: later history pushes start a new entry.
+    env.curHistEnt = undefined;
     env.prevInsnIdx = prevInsnIdx;
     const idx = env.insnIdx;
     if (idx >= env.insnCnt) throw reject(14, `invalid insn idx ${idx} insn_cnt ${env.insnCnt}`);
     const insn = env.insn(idx);
-    const cls = bpfClass(insn.code);
 
     if (++env.insnProcessed > BPF_COMPLEXITY_LIMIT_INSNS) {
       throw reject(E2BIG, `BPF program is too large. Processed ${env.insnProcessed} insn`);
     }
+    env.curState.lastInsnIdx = env.prevInsnIdx;
+    env.curState.insnIdx = idx;
 
     let exited = false;
     if (env.aux[idx].prunePoint && isStateVisited(env, idx) === 1) {
@@ -65,6 +69,8 @@ export function doCheckMain(env: VerifierEnv): void {
     }
 
     if (!exited) {
+      // Jump targets record how the path got here (backtracking cannot guess it).
+      if (env.aux[idx].jmpPoint) pushJmpHistory(env, env.curState);
       if (log.level2 && doPrintState) {
         const st = env.curState;
         log.verbose(`\nfrom ${env.prevInsnIdx} to ${idx}:`);
@@ -81,7 +87,9 @@ export function doCheckMain(env: VerifierEnv): void {
       }
       env.aux[idx].seen = true;
       prevInsnIdx = idx;
+      env.stackLive.resetWriteMarks(idx);
       const r = stepInsn(env, insn, idx);
+      env.stackLive.commitWriteMarks();
       if (r.kind === 'next') {
         env.insnIdx = r.idx;
         if (r.printState) doPrintState = true;
@@ -92,7 +100,8 @@ export function doCheckMain(env: VerifierEnv): void {
 
     // The path ended (exit of the main frame, or pruned): take the next pending branch.
     env.scratch.markAll();
-    updateBranchCounts(env.curState);
+    updateBranchCounts(env, env.curState);
+    env.stackLive.update();
     const next = env.stack.pop();
     if (!next) return;
     if (!log.level2) log.reset(next.logPos);

@@ -8,8 +8,11 @@ import { LD_IMM64 } from '../isa/opcodes.ts';
 import type { Program } from '../program/types.ts';
 import { VerifierLog } from './log/log.ts';
 import { Scratch } from './log/state-print.ts';
-import type { Checkpoint, VerifierState } from './state/types.ts';
+import type { Checkpoint, HistEntry, VerifierState } from './state/types.ts';
 import type { VerifyOptions } from './index.ts';
+import { Bt } from './precision/backtrack.ts';
+import { StackLiveness } from './liveness/stack-live.ts';
+import type { SccVisit } from './scc.ts';
 
 export interface SubprogInfo {
   start: number;
@@ -66,14 +69,26 @@ export class VerifierEnv {
   curState!: VerifierState;
   readonly stack: StackElem[] = [];
   readonly explored = new Map<number, Checkpoint[]>();
-  /** Checkpoints currently kept (6.18 frees some; we keep all, so peak = total). */
-  liveStates = 0;
+  /** Checkpoints in the explored lists (explored_states_size). */
+  exploredStates = 0;
+  /** Evicted checkpoints not freed yet because paths below them are unfinished. */
+  freeListSize = 0;
+  /** Loop back-edges waiting for their SCC to be left. */
+  numBackedges = 0;
+  /** Backtracking masks (env->bt), shared by every precision walk. */
+  readonly bt = new Bt();
+  /** History entry of the insn being checked, if one was pushed (merges later pushes). */
+  curHistEnt: HistEntry | undefined;
+  readonly stackLive: StackLiveness;
+  /** Loop (SCC) visits by call chain key. */
+  readonly sccVisits = new Map<string, SccVisit>();
 
   constructor(
     readonly prog: Program,
     readonly opts: VerifyOptions,
   ) {
     this.log = new VerifierLog(opts.logLevel);
+    this.stackLive = new StackLiveness(this);
     this.bpfCapable = !opts.unpriv;
     this.allowPtrLeaks = !opts.unpriv;
     for (const insn of prog.insns) {

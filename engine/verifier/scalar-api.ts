@@ -6,13 +6,16 @@
 import {
   scalarConst, scalarUnknown, scalarOfSize, isConst, constValue, isUnknown, boundsEqual,
   scalarAlu as coreAlu, isBranchTaken, refineBranch, formatScalar, formatScalarRanges, fmtSnum, fmtUnum,
-  tnumStrn, tnumIn,
+  tnumStrn, tnumIn, coerceToSize, coerceToSizeSx, fls64,
 } from './scalar/index.ts';
 import type { ScalarBounds, Tnum } from './scalar/index.ts';
 import { BPF_END } from '../isa/opcodes.ts';
 
 export type { ScalarBounds, Tnum };
-export { scalarConst, scalarUnknown, scalarOfSize, isConst, constValue, isUnknown, boundsEqual, isBranchTaken, refineBranch, formatScalar, fmtSnum, fmtUnum };
+export { scalarConst, scalarUnknown, scalarOfSize, isConst, constValue, isUnknown, boundsEqual, isBranchTaken, refineBranch, formatScalar, fmtSnum, fmtUnum, coerceToSize, coerceToSizeSx };
+
+/** get_reg_width: bits needed for the largest unsigned value. */
+export const regWidth = (b: ScalarBounds): number => fls64(b.umax);
 
 /** dst <op>= src; for BPF_END, `endImm` and `endToBe` come from the instruction. */
 export function scalarAlu(op: number, is64: boolean, dst: ScalarBounds, src: ScalarBounds, insnOff: number, endImm = 64, endToBe = false): ScalarBounds {

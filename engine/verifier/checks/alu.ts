@@ -15,6 +15,7 @@ import { NotImplementedError } from '../errors.ts';
 import { reject, EACCES, EINVAL } from '../reject.ts';
 import type { VerifierEnv } from '../env.ts';
 import { checkRegRead, checkRegWrite } from './regs.ts';
+import { markChainPrecision } from '../precision/backtrack.ts';
 
 // bpf_alu_string, as the messages print it.
 const ALU_STR = ['+=', '-=', '*=', '/=', '|=', '&=', '<<=', '>>=', 'neg', '%=', '^=', '=', 's>>=', 'endian'];
@@ -114,14 +115,19 @@ function adjustRegMinMaxVals(env: VerifierEnv, insn: Insn, regs: RegState[], op:
       }
       throw reject(EACCES, `R${insn.dst} pointer ${ALU_STR[op >> 4]} pointer prohibited`);
     }
+    // scalar += pointer: the scalar's value becomes part of a pointer.
+    markChainPrecision(env, insn.dst);
     const off = { ...dst };
     adjustPtr(env, insn, op, is64, dst, src, off);
     return;
   }
   if (isPointer(dst)) {
+    if (srcX) markChainPrecision(env, insn.src);
     adjustPtr(env, insn, op, is64, dst, dst, src);
     return;
   }
+  // A precise result needs a precise operand.
+  if (srcX && dst.precise) markChainPrecision(env, insn.src);
   // Scalar op scalar: the numeric core decides. Copies lose their link id.
   const s = scalarAlu(op, is64, dst.s, src.s, insn.off);
   markScalar(dst, s);

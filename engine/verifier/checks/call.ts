@@ -15,6 +15,7 @@ import { reject, EACCES, EINVAL, E2BIG } from '../reject.ts';
 import type { VerifierEnv } from '../env.ts';
 import { Arg, Ret, helperProto, helperAllowed } from '../helpers/protos.ts';
 import { checkRegRead } from './regs.ts';
+import { markChainPrecision } from '../precision/backtrack.ts';
 import { MAX_BPF_STACK } from './mem.ts';
 import { SlotType } from '../state/types.ts';
 
@@ -44,6 +45,7 @@ function checkHelperStackRead(env: VerifierEnv, regno: number, reg: RegState, si
   for (let a = off; a < off + size; a++) {
     const spi = (-a - 1) >> 3;
     const t = f.stack[spi].slotType[(-a - 1) & 7];
+    if (!write) env.stackLive.markRead(f.frameno, env.insnIdx, 1n << BigInt(spi));
     if (write) {
       if (t === SlotType.SPILL) throw new NotImplementedError('helper writes over spilled registers');
       f.stack[spi].slotType[(-a - 1) & 7] = SlotType.MISC;
@@ -159,6 +161,7 @@ export function checkFuncCall(env: VerifierEnv, insn: Insn, insnIdx: number): nu
   for (const r of CALLER_SAVED) markNotInit(caller.regs[r]);
   st.frames.push(callee);
   st.curframe++;
+  env.stackLive.resetCallchain();
   if (env.log.level1) {
     env.log.verbose('caller:\n');
     env.log.verbose(printVerifierState(st, caller, true, env.scratch));
@@ -179,6 +182,8 @@ export function prepareFuncExit(env: VerifierEnv): number {
     throw reject(EINVAL, 'cannot return stack pointer to the caller');
   }
   caller.regs[BPF_REG_0] = cloneReg(r0);
+  // The callee's stack facts flow to its call site before its frame goes away.
+  env.stackLive.update();
   if (env.log.level1) {
     env.log.verbose('returning from callee:\n');
     env.log.verbose(printVerifierState(st, callee, true, env.scratch));
@@ -190,18 +195,57 @@ export function prepareFuncExit(env: VerifierEnv): number {
   return callee.callsite + 1;
 }
 
+/** The return values a program type may produce, or undefined when any is fine (6.18
+ *  check_return_code). */
+function retvalRange(env: VerifierEnv): [number, number] | undefined {
+  const attach = env.prog.expectedAttachType ?? '';
+  switch (env.prog.progType) {
+    case 'CGROUP_SKB':
+      return attach === 'CGROUP_INET_EGRESS' ? [0, 3] : [0, 1];
+    case 'CGROUP_SOCK': case 'SOCK_OPS': case 'CGROUP_DEVICE': case 'CGROUP_SYSCTL': case 'CGROUP_SOCKOPT':
+    case 'SK_LOOKUP': case 'NETFILTER':
+      return [0, 1];
+    case 'CGROUP_SOCK_ADDR':
+      if (/^(CGROUP_(UDP[46]|UNIX)_RECVMSG|CGROUP_(INET[46]|UNIX)_GET(PEER|SOCK)NAME)$/.test(attach)) return [1, 1];
+      if (/^CGROUP_INET[46]_BIND$/.test(attach)) return [0, 3];
+      return [0, 1];
+    case 'RAW_TRACEPOINT':
+      if (env.prog.attachTo) throw new NotImplementedError('return code of BTF raw tracepoints');
+      return undefined;
+    case 'TRACING': case 'LSM': case 'STRUCT_OPS': case 'EXT':
+      throw new NotImplementedError(`return code check for ${env.prog.progType} programs`);
+    case 'KPROBE':
+      if (attach === 'TRACE_KPROBE_SESSION') return [0, 1];
+      return undefined;
+    default:
+      return undefined;
+  }
+}
+
 /** check_return_code for the main program's exit. */
 export function checkReturnCode(env: VerifierEnv): void {
   const st = env.curState;
   const r0 = st.frames[st.curframe].regs[BPF_REG_0];
   if (isPointer(r0) && !env.allowPtrLeaks) throw reject(EACCES, 'R0 leaks addr as return value');
-  switch (env.prog.progType) {
-    case 'SOCKET_FILTER': case 'SCHED_CLS': case 'SCHED_ACT': case 'XDP': case 'KPROBE': case 'TRACEPOINT':
-    case 'PERF_EVENT': case 'LWT_IN': case 'LWT_OUT': case 'LWT_XMIT': case 'SK_SKB': case 'SK_MSG': case 'FLOW_DISSECTOR':
-      return;
-    default:
-      throw new NotImplementedError(`return code check for ${env.prog.progType} programs`);
+  const range = retvalRange(env);
+  if (!range) return;
+  const ctx = 'At program exit';
+  if (r0.type !== RegType.SCALAR_VALUE) throw reject(EINVAL, `${ctx} the register R0 is not a known value (${regTypeStr(r0.type)})`);
+  markChainPrecision(env, BPF_REG_0);
+  const [lo, hi] = range;
+  if (BigInt(lo) <= r0.s.smin && r0.s.smax <= BigInt(hi)) return;
+  let text = `${ctx} the register R0 has`;
+  let unknown = true;
+  if (r0.s.smin > -(1n << 63n)) {
+    text += ` smin=${r0.s.smin}`;
+    unknown = false;
   }
+  if (r0.s.smax < (1n << 63n) - 1n) {
+    text += ` smax=${r0.s.smax}`;
+    unknown = false;
+  }
+  if (unknown) text += ' unknown scalar value';
+  throw reject(EINVAL, `${text} should have been in [${lo}, ${hi}]`);
 }
 
 export { BPF_REG_FP };

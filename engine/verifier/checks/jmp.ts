@@ -12,6 +12,11 @@ import { reject, EACCES, EINVAL } from '../reject.ts';
 import type { VerifierEnv } from '../env.ts';
 import { checkRegRead } from './regs.ts';
 import { pushStack } from '../branch-stack.ts';
+import { markChainPrecision } from '../precision/backtrack.ts';
+import { pushJmpHistory } from '../precision/history.ts';
+import { frameInsnIdx } from '../scc.ts';
+import { SlotType } from '../state/types.ts';
+import type { LinkedReg } from '../state/types.ts';
 import { printInsnState } from '../log/insn-state.ts';
 
 const NOT_NULL_TYPES = new Set<number>([RegType.PTR_TO_SOCKET, RegType.PTR_TO_TCP_SOCK, RegType.PTR_TO_MAP_VALUE, RegType.PTR_TO_MAP_KEY, RegType.PTR_TO_SOCK_COMMON, RegType.PTR_TO_STACK, RegType.PTR_TO_CTX, RegType.CONST_PTR_TO_MAP]);
@@ -38,9 +43,33 @@ function markPtrOrNull(st: VerifierState, id: number, isNull: boolean): void {
   }
 }
 
-function syncLinked(st: VerifierState, known: RegState): void {
+const MAX_LINKED = 6;
+
+/** collect_linked_regs: scalars sharing `id`, in registers live at each frame's insn (6.18)
+ *  and in spilled slots; past six, the extra ones lose their id. */
+function collectLinked(env: VerifierEnv, st: VerifierState, id: number, out: LinkedReg[]): void {
+  for (let fr = st.curframe; fr >= 0; fr--) {
+    const live = env.aux[frameInsnIdx(st, fr)].liveBefore;
+    const f = st.frames[fr];
+    const add = (r: RegState, n: number, isReg: boolean): void => {
+      if (r.type !== RegType.SCALAR_VALUE || r.id !== id) return;
+      if (out.length < MAX_LINKED) out.push({ frameno: fr, n, isReg });
+      else r.id = 0;
+    };
+    for (let j = 0; j < 10; j++) if (live & (1 << j)) add(f.regs[j], j, true);
+    for (let j = 0; j < f.allocatedStack / 8; j++) if (f.stack[j].slotType[7] === SlotType.SPILL) add(f.stack[j].spilled, j, false);
+  }
+}
+
+/** sync_linked_regs: the collected copies of a refined scalar take its new state. */
+function syncLinked(st: VerifierState, known: RegState, linked: readonly LinkedReg[]): void {
   if (known.type !== RegType.SCALAR_VALUE || !known.id) return;
-  for (const r of allRegs(st)) if (r !== known && r.type === RegType.SCALAR_VALUE && r.id === known.id) r.s = known.s;
+  for (const e of linked) {
+    const f = st.frames[e.frameno];
+    const r = e.isReg ? f.regs[e.n] : f.stack[e.n].spilled;
+    if (r === known || r.id !== known.id) continue;
+    Object.assign(r, known);
+  }
 }
 
 function findGoodPktPointers(st: VerifierState, dst: RegState, rightOpen: boolean): void {
@@ -115,11 +144,18 @@ export function checkCondJmpOp(env: VerifierEnv, insn: Insn, insnIdx: number): n
 
   const pred = branchTaken(dst, src, op, is32);
   if (pred !== -1) {
-    // 6.18 prints the state at a decided branch before following it. Precision marking of
-    // the compared scalars (mark_precise lines at level 2) is not modelled.
+    // The decision rests on the operands' values: they must be precise.
+    if (!isPointer(dst)) markChainPrecision(env, insn.dst);
+    if (srcX && !isPointer(src)) markChainPrecision(env, insn.src);
     printInsnState(env, insnIdx);
     return pred === 1 ? insnIdx + insn.off + 1 : insnIdx + 1;
   }
+
+  // Scalars linked to the operands are recorded before the fork, so both branches share it.
+  const linked: LinkedReg[] = [];
+  if (srcX && src.type === RegType.SCALAR_VALUE && src.id) collectLinked(env, st, src.id, linked);
+  if (dst.type === RegType.SCALAR_VALUE && dst.id) collectLinked(env, st, dst.id, linked);
+  if (linked.length > 1) pushJmpHistory(env, st, undefined, linked);
 
   const other = cloneState(st);
   pushStack(env, other, insnIdx + insn.off + 1, insnIdx);
@@ -134,10 +170,10 @@ export function checkCondJmpOp(env: VerifierEnv, insn: Insn, insnIdx: number): n
     if (srcX) oregs[insn.src].s = taken.src;
     dst.s = fall.dst;
     if (srcX) src.s = fall.src;
-    // Copies of a refined scalar (same id) learn the same bounds (sync_linked_regs; the
-    // 6.18 `id+off` links of BPF_ADD_CONST are not modelled).
-    for (const [s2, r] of [[st, dst], [other, oregs[insn.dst]]] as const) syncLinked(s2, r);
-    if (srcX) for (const [s2, r] of [[st, src], [other, oregs[insn.src]]] as const) syncLinked(s2, r);
+    // Live copies of a refined scalar (same id) learn the same bounds (the 6.18 `id+off`
+    // links of BPF_ADD_CONST are not modelled).
+    if (srcX) for (const [s2, r] of [[st, src], [other, oregs[insn.src]]] as const) syncLinked(s2, r, linked);
+    for (const [s2, r] of [[st, dst], [other, oregs[insn.dst]]] as const) syncLinked(s2, r, linked);
     return insnIdx + 1;
   }
 

@@ -4,7 +4,9 @@
 import { RegType, SlotType, baseType } from '../state/types.ts';
 import type { FuncState, RegState } from '../state/types.ts';
 import { markKnown, markNotInit, markPtr, markScalar, markUnknown, isPointer } from '../state/regs.ts';
-import { scalarOfSize, isConst, constValue, fmtTnum } from '../scalar-api.ts';
+import { scalarOfSize, isConst, constValue, fmtTnum, regWidth, coerceToSize, coerceToSizeSx } from '../scalar-api.ts';
+import { markChainPrecision } from '../precision/backtrack.ts';
+import { pushJmpHistory } from '../precision/history.ts';
 import { regTypeStr } from '../log/state-print.ts';
 import { NotImplementedError } from '../errors.ts';
 import { reject, EACCES, EINVAL } from '../reject.ts';
@@ -59,53 +61,64 @@ function checkStackBounds(regno: number, reg: RegState, off: number, size: numbe
 
 const isSpilled = (types: Uint8Array): boolean => types[7] === SlotType.SPILL;
 
-/** check_stack_write_fixed_off. */
-function stackWrite(env: VerifierEnv, f: FuncState, off: number, size: number, src: StoreSrc): void {
+/** The stack slot an insn spilled to / filled from, for backtracking. */
+const stackFlags = (f: FuncState, spi: number): { frameno: number; spi: number } => ({ frameno: f.frameno, spi });
+
+/** mark_stack_slot_misc: keep ZERO (more precise) and INVALID (equivalent for root). */
+function slotMisc(types: Uint8Array, i: number): void {
+  if (types[i] === SlotType.ZERO || types[i] === SlotType.INVALID) return;
+  types[i] = SlotType.MISC;
+}
+
+/** check_stack_write_fixed_off. `regno` is the stored register, -1 for BPF_ST. */
+function stackWrite(env: VerifierEnv, f: FuncState, off: number, size: number, src: StoreSrc, ptrRegno: number): void {
   growStack(env, f, -off);
   const spi = (-off - 1) >> 3;
   const slot = -off - 1;
   const st = f.stack[spi];
   const aligned = off % 8 === 0;
   const reg = 'reg' in src ? src.reg : undefined;
+  let hist = true;
   env.scratch.markSlot(spi);
+  // 6.18 stack liveness: only a full slot write kills what was there.
+  if (size === 8) env.stackLive.markWrite(f.frameno, 1n << BigInt(spi));
   if (reg && aligned && reg.type === RegType.SCALAR_VALUE && env.bpfCapable) {
-    // A scalar spill keeps its value, and stays linked to the register (same id).
-    if (size < 8) throw new NotImplementedError('narrow scalar spill');
-    if (!reg.id && !isConst(reg.s)) reg.id = ++env.idGen;
-    saveRegister(env, st, reg, size);
-    return;
-  }
-  if (!('reg' in src) && aligned && env.bpfCapable) {
+    // A scalar spill keeps its value, and stays linked to the register (same id) unless the
+    // store narrows it.
+    const fits = regWidth(reg.s) <= 8 * size;
+    if (fits && !reg.id && !isConst(reg.s)) reg.id = ++env.idGen;
+    saveRegister(st, reg, size);
+    if (!fits) st.spilled.id = 0;
+  } else if (!reg && aligned && env.bpfCapable) {
     const fake = newSpill();
-    markKnown(fake, BigInt(src.imm));
-    saveRegister(env, st, fake, size);
-    return;
-  }
-  if (reg && isPointer(reg)) {
+    markKnown(fake, BigInt((src as { imm: number }).imm));
+    saveRegister(st, fake, size);
+  } else if (reg && isPointer(reg)) {
     if (size !== 8) throw reject(EACCES, 'invalid size of register spill');
     if (f !== env.curState.frames[env.curState.curframe] && reg.type === RegType.PTR_TO_STACK) {
       throw reject(EINVAL, 'cannot spill pointers to stack into stack frame of the caller');
     }
-    saveRegister(env, st, reg, size);
-    return;
+    saveRegister(st, reg, size);
+  } else {
+    markNotInit(st.spilled);
+    if (st.slotType.some((t) => t === SlotType.SPILL || t === SlotType.DYNPTR || t === SlotType.ITER)) {
+      for (let i = 0; i < 8; i++) if (st.slotType[i] !== SlotType.ZERO && st.slotType[i] !== SlotType.INVALID) st.slotType[i] = SlotType.MISC;
+    }
+    const zero = reg ? reg.type === RegType.SCALAR_VALUE && isConst(reg.s) && constValue(reg.s) === 0n : !('reg' in src) && src.imm === 0;
+    // STACK_ZERO from a register only holds if that register stays exactly zero.
+    if (zero && 'reg' in src) markChainPrecision(env, src.regno);
+    const type = zero ? SlotType.ZERO : SlotType.MISC;
+    for (let i = 0; i < size; i++) st.slotType[(slot - i) & 7] = type;
+    hist = false;
   }
-  markNotInit(st.spilled);
-  if (st.slotType.some((t) => t === SlotType.SPILL || t === SlotType.DYNPTR || t === SlotType.ITER)) {
-    for (let i = 0; i < 8; i++) if (st.slotType[i] !== SlotType.ZERO && st.slotType[i] !== SlotType.INVALID) st.slotType[i] = SlotType.MISC;
-  }
-  const zero = reg ? reg.type === RegType.SCALAR_VALUE && isConst(reg.s) && constValue(reg.s) === 0n : !('reg' in src) && src.imm === 0;
-  const type = zero ? SlotType.ZERO : SlotType.MISC;
-  for (let i = 0; i < size; i++) st.slotType[(slot - i) & 7] = type;
+  void ptrRegno;
+  if (hist) pushJmpHistory(env, env.curState, stackFlags(f, spi));
 }
 
-function saveRegister(env: VerifierEnv, st: { slotType: Uint8Array; spilled: RegState }, reg: RegState, size: number): void {
+function saveRegister(st: { slotType: Uint8Array; spilled: RegState }, reg: RegState, size: number): void {
   st.spilled = { ...reg };
   for (let i = 8; i > 8 - size; i--) st.slotType[i - 1] = SlotType.SPILL;
-  for (let i = 8 - size; i > 0; i--) {
-    const t = st.slotType[i - 1];
-    if (t === SlotType.ZERO || (env.allowPtrLeaks && t === SlotType.INVALID)) continue;
-    st.slotType[i - 1] = SlotType.MISC;
-  }
+  for (let i = 8 - size; i > 0; i--) slotMisc(st.slotType, i - 1);
 }
 
 /** check_stack_read_fixed_off. */
@@ -114,15 +127,42 @@ function stackRead(env: VerifierEnv, f: FuncState, off: number, size: number, ds
   const slot = -off - 1;
   const st = spi < f.stack.length ? f.stack[spi] : undefined;
   env.scratch.markSlot(spi);
+  env.stackLive.markRead(f.frameno, env.insnIdx, 1n << BigInt(spi));
   if (st && isSpilled(st.slotType)) {
-    if (size !== 8) {
-      if (st.spilled.type !== RegType.SCALAR_VALUE) throw reject(EACCES, 'invalid size of register fill');
-      throw new NotImplementedError('narrow fill of a spilled scalar');
+    let spillSize = 1;
+    for (let i = 7; i > 0 && st.slotType[i - 1] === SlotType.SPILL; i--) spillSize++;
+    const reg = st.spilled;
+    if (size !== 8 || spillSize !== 8) {
+      if (reg.type !== RegType.SCALAR_VALUE) throw reject(EACCES, 'invalid size of register fill');
+      if (!dst) return;
+      if (size <= spillSize && off % 8 === 0) {
+        // The low bytes of a spilled scalar: its value, narrowed by the caller.
+        Object.assign(dst, reg);
+        if (regWidth(reg.s) > size * 8) dst.id = 0;
+      } else {
+        let spills = 0;
+        let zeros = 0;
+        for (let i = 0; i < size; i++) {
+          const t = st.slotType[(slot - i) & 7];
+          if (t === SlotType.SPILL) spills++;
+          else if (t === SlotType.ZERO) zeros++;
+          else if (t === SlotType.MISC || (t === SlotType.INVALID && env.bpfCapable)) continue;
+          else throw reject(EACCES, `invalid read from stack off ${off}+${i} size ${size}`);
+        }
+        if (spills === size && isConst(reg.s) && constValue(reg.s) === 0n) {
+          markKnown(dst, 0n);
+        } else {
+          if (zeros === size) markKnown(dst, 0n);
+          else markUnknown(dst);
+          return; // not a register fill: no history entry
+        }
+      }
+      pushJmpHistory(env, env.curState, stackFlags(f, spi));
+      return;
     }
-    for (let i = 0; i < 8; i++) {
-      if (st.slotType[i] !== SlotType.SPILL) throw new NotImplementedError('fill of a partially spilled slot');
-    }
-    if (dst) Object.assign(dst, st.spilled);
+    if (dst) Object.assign(dst, reg);
+    else if (isPointer(reg) && !env.allowPtrLeaks) throw reject(EACCES, `leaking pointer from stack off ${off}`);
+    pushJmpHistory(env, env.curState, stackFlags(f, spi));
     return;
   }
   let zeros = 0;
@@ -134,7 +174,7 @@ function stackRead(env: VerifierEnv, f: FuncState, off: number, size: number, ds
       continue;
     }
     if (t === SlotType.INVALID && env.allowPtrLeaks) continue;
-    if (t === SlotType.INVALID) throw reject(EACCES, `invalid read from stack off ${off}+${0} size ${size}`);
+    if (t === SlotType.INVALID) throw reject(EACCES, `invalid read from stack off ${off}+${i} size ${size}`);
     throw new NotImplementedError('stack read of dynptr/iter slots');
   }
   if (!dst) return;
@@ -161,14 +201,14 @@ function checkPacketAccess(regno: number, reg: RegState, off: number, size: numb
 
 /** check_mem_access: `regno` + `off` is accessed with `size` bytes. For a read, `dst` gets
  *  the loaded value; for a write, `src` says what is stored. */
-export function checkMemAccess(env: VerifierEnv, regno: number, off: number, size: number, t: Access, dst: RegState | undefined, src: StoreSrc | undefined): void {
+export function checkMemAccess(env: VerifierEnv, regno: number, off: number, size: number, t: Access, dst: RegState | undefined, src: StoreSrc | undefined, signExtend = false): void {
   const reg = env.curState.frames[env.curState.curframe].regs[regno];
   const base = baseType(reg.type);
   if (reg.type === RegType.PTR_TO_STACK) {
     checkStackAlignment(reg, off, size);
     const f = frameOf(env, reg);
     const o = checkStackBounds(regno, reg, off + reg.off, size, t);
-    if (t === Access.WRITE) stackWrite(env, f, o, size, src!);
+    if (t === Access.WRITE) stackWrite(env, f, o, size, src!, regno);
     else stackRead(env, f, o, size, dst);
   } else if (reg.type === RegType.PTR_TO_MAP_VALUE) {
     if (t === Access.WRITE && src && 'reg' in src && isPointer(src.reg) && !env.allowPtrLeaks) throw reject(EACCES, `R${src.regno} leaks addr into map`);
@@ -197,9 +237,8 @@ export function checkMemAccess(env: VerifierEnv, regno: number, off: number, siz
   } else {
     throw new NotImplementedError(`memory access through ${regTypeStr(reg.type)}`);
   }
-  // Narrow loads zero-extend.
+  // Narrow loads zero-extend (sign-extend for BPF_MEMSX).
   if (dst && t === Access.READ && dst.type === RegType.SCALAR_VALUE && size < 8) {
-    if (isConst(dst.s)) markKnown(dst, constValue(dst.s) & ((1n << BigInt(size * 8)) - 1n));
-    else markScalar(dst, scalarOfSize(size as 1 | 2 | 4));
+    dst.s = signExtend ? coerceToSizeSx(dst.s, size) : coerceToSize(dst.s, size);
   }
 }

@@ -66,7 +66,10 @@ export function newFuncState(frameno: number, callsite: number, subprogno: numbe
 }
 
 export function newVerifierState(): VerifierState {
-  return { frames: [newFuncState(0, -1, 0)], curframe: 0, refs: [], branches: 1, insnIdx: 0, mayGotoDepth: 0, speculative: false, parent: undefined };
+  return {
+    frames: [newFuncState(0, -1, 0)], curframe: 0, refs: [], branches: 1, insnIdx: 0, mayGotoDepth: 0, speculative: false,
+    parent: undefined, firstInsnIdx: 0, lastInsnIdx: -1, jmpHistory: [], cleaned: false,
+  };
 }
 
 export const isPointer = (r: RegState): boolean => r.type !== RegType.SCALAR_VALUE && r.type !== RegType.NOT_INIT;

@@ -110,6 +110,25 @@ export interface RefState {
   insnIdx: number;
 }
 
+/** One jmp-history record (bpf_jmp_history_entry): how the path reached `idx` (from
+ *  `prevIdx`), whether the insn spilled/filled a stack slot, and which scalars a
+ *  conditional jump linked. Backtracking walks these in reverse. */
+export interface HistEntry {
+  readonly idx: number;
+  readonly prevIdx: number;
+  /** Stack slot the insn spilled to / filled from: frame and spi; undefined otherwise. */
+  stack: { frameno: number; spi: number } | undefined;
+  /** Registers / spilled slots sharing a scalar id at a conditional jump (live ones only). */
+  linked: readonly LinkedReg[] | undefined;
+}
+
+export interface LinkedReg {
+  readonly frameno: number;
+  /** Register number, or stack slot index when !isReg. */
+  readonly n: number;
+  readonly isReg: boolean;
+}
+
 export interface VerifierState {
   frames: FuncState[];
   curframe: number;
@@ -123,6 +142,14 @@ export interface VerifierState {
   /** The checkpoint this path last passed (shared, not copied): its `branches` counts the
    *  unfinished paths below it; only finished checkpoints may prune. */
   parent: Checkpoint | undefined;
+  /** First insn of this state's segment (after its parent checkpoint). */
+  firstInsnIdx: number;
+  /** Insn processed just before the checkpoint was taken (last_insn_idx). */
+  lastInsnIdx: number;
+  /** Jumps and stack accesses since the parent checkpoint. */
+  jmpHistory: HistEntry[];
+  /** Dead registers and stack slots already cleared (clean_verifier_state). */
+  cleaned: boolean;
 }
 
 export interface Checkpoint {
@@ -131,6 +158,8 @@ export interface Checkpoint {
   readonly parent: Checkpoint | undefined;
   hit: number;
   miss: number;
+  /** Evicted from the explored list by the miss heuristic; freed once finished. */
+  inFreeList: boolean;
 }
 
 export const cloneReg = (r: RegState): RegState => ({ ...r });
@@ -160,6 +189,10 @@ export function cloneState(st: VerifierState): VerifierState {
     mayGotoDepth: st.mayGotoDepth,
     speculative: st.speculative,
     parent: st.parent,
+    firstInsnIdx: st.firstInsnIdx,
+    lastInsnIdx: st.lastInsnIdx,
+    jmpHistory: st.jmpHistory.map((e) => ({ ...e })),
+    cleaned: st.cleaned,
   };
 }
 
