@@ -66,6 +66,7 @@ export function normalizeLog(log: string): string {
 /** First differing line of two texts (1-based), with both lines ("" past the end). */
 export function firstDifferentLine(a: string, b: string): { line: number; a: string; b: string } | undefined {
   if (a === b) return undefined;
+  if (a === '' || b === '') return { line: 1, a: a === '' ? '(empty)' : a.split('\n')[0], b: b === '' ? '(empty)' : b.split('\n')[0] };
   const la = a.split('\n');
   const lb = b.split('\n');
   for (let i = 0; i < Math.max(la.length, lb.length); i++) {
