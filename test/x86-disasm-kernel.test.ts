@@ -2,9 +2,10 @@
 // text libLLVM 19's C API gives, by the selftests' procedure; see x86-disasm-record.ts), and,
 // when this machine is root with libLLVM installed, fresh images from the live kernel.
 
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import t from 'tap';
-import { formatJited } from '../engine/jit/x86-disasm.ts';
+import { formatFunction, formatJited } from '../engine/jit/x86-disasm.ts';
 import { environmentSkip, loadProgram } from '../engine/kernel/load.ts';
 import { randomProgram, structuredPrograms } from './x86-disasm-corpus.ts';
 import { llvmAvailable, llvmJitedText } from './x86-disasm-llvm.ts';
@@ -89,4 +90,47 @@ t.test('kernel backend, live: a __jited-style pattern list matches', { skip: env
     { text: 'func #1:', negative: false, anyLine: true },
   ], 'lines');
   t.ok(r.ok, formatMatchReport(r, out.jited ?? ''));
+});
+
+const mcSkip = (() => {
+  try {
+    execFileSync('llvm-mc-19', ['--version'], { stdio: 'ignore' });
+    return false;
+  } catch {
+    return 'llvm-mc-19 is not installed';
+  }
+})();
+
+t.test('every distinct fixture instruction against llvm-mc-19 --disassemble', { skip: mcSkip }, async (t) => {
+  const uniq = new Set<string>();
+  for (const s of fixture.samples) {
+    for (const line of s.llvm.split('\n')) {
+      const m = /^[0-9a-f]+:\t((?:[0-9a-f]{2} )+)/.exec(line);
+      if (m && m[1] !== 'f0 ') uniq.add(m[1].trim());
+    }
+  }
+  const list = [...uniq];
+  const input = list.map((h) => h.split(' ').map((b) => `0x${b}`).join(' ')).join('\n') + '\n';
+  const mc = execFileSync('llvm-mc-19', ['--disassemble', '-triple=x86_64', '--print-imm-hex'], { input, encoding: 'utf8' })
+    .split('\n')
+    .filter((l) => l.startsWith('\t') && !l.startsWith('\t.text'))
+    .map((l) => l.replace(/\s+# imm = .*$/, ''));
+  t.equal(mc.length, list.length, 'llvm-mc decoded each encoding as one instruction');
+  let same = 0;
+  let branches = 0;
+  const bad: string[] = [];
+  list.forEach((hex, i) => {
+    const code = Uint8Array.from(Buffer.from(hex.replace(/ /g, ''), 'hex'));
+    // llvm-mc prints branch operands as displacements, the selftests as addresses: compare
+    // branches by mnemonic only.
+    let isBranch = false;
+    const ours = `\t${formatFunction(code).split('\t').slice(2).join('\t').replace(/\n$/, '')}`;
+    if (/^\t(j|call)/.test(ours) && /\t0x[0-9a-f]+$/.test(ours)) isBranch = true;
+    if (isBranch) {
+      branches++;
+      if (ours.split('\t')[1] !== mc[i].split('\t')[1]) bad.push(`${hex}: ${ours} vs ${mc[i]}`);
+    } else if (ours === mc[i]) same++;
+    else bad.push(`${hex}: ${JSON.stringify(ours)} vs ${JSON.stringify(mc[i])}`);
+  });
+  t.same(bad.slice(0, 10), [], `${list.length} encodings: ${same} identical texts, ${branches} branches with the same mnemonic`);
 });
