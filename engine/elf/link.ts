@@ -18,6 +18,8 @@ import {
 } from '../isa/opcodes.ts';
 import type { FuncDef } from '../program/types.ts';
 import { funcSignature } from '../btf/resolve.ts';
+import type { Btf } from '../btf/types.ts';
+import { APPLIED_KINDS, coreValue, patchCore } from './core.ts';
 import { R_BPF, SHN_UNDEF, STT, type ElfRel, type ElfSymbol } from './format.ts';
 import type { BpfObject, ObjExtern, ObjFunction } from './object.ts';
 
@@ -33,6 +35,9 @@ export type KsymResolver = (name: string, kind: 'func' | 'var') => number | unde
 
 export interface LinkOptions {
   readonly resolveKsym?: KsymResolver;
+  /** Apply CO-RE relocations against this BTF (the running kernel's); absent: keep clang's
+   *  values. */
+  readonly coreTarget?: Btf;
 }
 
 export interface LinkedFunc extends FuncDef {
@@ -49,6 +54,8 @@ export interface LinkedObjProgram {
   readonly refs: ReadonlyMap<number, LinkRef>;
   /** Externs the resolver did not find (weak ones are left as libbpf leaves them). */
   readonly unresolved: readonly string[];
+  /** CO-RE relocations left with clang's value ("func+slot kind access": why). */
+  readonly coreUnapplied: readonly string[];
 }
 
 const isCall = (s: RawSlot): boolean => s.code === (BPF_JMP | BPF_CALL);
@@ -67,6 +74,7 @@ class Linker {
   private readonly placed = new Map<string, number>();
   private readonly refs = new Map<number, LinkRef>();
   private readonly unresolved = new Set<string>();
+  private readonly coreUnapplied: string[] = [];
   private readonly externBySym = new Map<number, ObjExtern>();
 
   constructor(
@@ -88,6 +96,7 @@ class Linker {
       funcs: this.funcs,
       refs: this.refs,
       unresolved: [...this.unresolved].sort(),
+      coreUnapplied: this.coreUnapplied,
     };
   }
 
@@ -98,6 +107,7 @@ class Linker {
     this.placed.set(key, start);
     this.out.push(...f.slots);
     this.funcs.push(this.funcDef(f, start));
+    this.applyCore(f, start);
     const rels = new Map<number, ElfRel>();
     for (const r of this.obj.elf.rels.get(f.sectionIndex) ?? []) {
       if (r.offset >= f.offset && r.offset < f.offset + f.size) rels.set((r.offset - f.offset) / INSN_SIZE, r);
@@ -120,6 +130,27 @@ class Linker {
       }
     }
     return start;
+  }
+
+  private applyCore(f: ObjFunction, start: number): void {
+    const { btf, btfExt } = this.obj;
+    const target = this.opts.coreTarget;
+    if (!btf || !btfExt || !target) return;
+    for (const sec of btfExt.coreRelos) {
+      if (sec.section !== f.section) continue;
+      for (const r of sec.records) {
+        if (r.insnOff < f.offset || r.insnOff >= f.offset + f.size) continue;
+        const at = start + (r.insnOff - f.offset) / INSN_SIZE;
+        const what = `${f.name}+${(r.insnOff - f.offset) / INSN_SIZE} ${r.kind} ${r.access}`;
+        if (!APPLIED_KINDS.has(r.kind)) {
+          this.coreUnapplied.push(`${what}: kind kept as compiled`);
+          continue;
+        }
+        const v = coreValue(btf, target, r);
+        if (v === undefined) this.coreUnapplied.push(`${what}: no match in the target BTF`);
+        else if (!patchCore(this.out, at, v)) this.coreUnapplied.push(`${what}: cannot patch this instruction`);
+      }
+    }
   }
 
   private funcDef(f: ObjFunction, start: number): LinkedFunc {

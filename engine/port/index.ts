@@ -129,7 +129,9 @@ export function portFile(input: PortInput, ctx: PortContext): PortFileResult {
   }
   const obj = readBpfObject(bytes, input.kind === 'o' ? input.path : `${input.suite}.o`);
   const resolveKsym = ctx.resolveKsym ?? kernelKsymResolver;
-  let suite = portObject(obj, { suite: input.suite, resolveKsym });
+  const coreTarget = vmlinuxBtf();
+  const base = { suite: input.suite, resolveKsym, ...(coreTarget ? { coreTarget } : {}) };
+  let suite = portObject(obj, base);
   const header = { source, ...(build ? { build } : {}) };
   let yaml = suiteYaml(suite, header);
   let rawFallbacks: string[] = [];
@@ -137,7 +139,7 @@ export function portFile(input: PortInput, ctx: PortContext): PortFileResult {
     const bad = ctx.verify(yaml, `${input.suite}.yaml`, suite);
     if (bad.size) {
       rawFallbacks = [...bad].sort();
-      suite = portObject(obj, { suite: input.suite, resolveKsym, rawInsns: bad });
+      suite = portObject(obj, { ...base, rawInsns: bad });
       yaml = suiteYaml(suite, header);
     }
   }

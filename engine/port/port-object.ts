@@ -43,6 +43,8 @@ export interface PortOptions {
   readonly resolveKsym?: KsymResolver;
   /** Test programs to write as raw `insns` instead of asm (set by the round-trip check). */
   readonly rawInsns?: ReadonlySet<string>;
+  /** Target BTF for CO-RE relocations (the running kernel's vmlinux). */
+  readonly coreTarget?: Btf;
 }
 
 export function portObject(obj: BpfObject, opts: PortOptions): PortedSuite {
@@ -56,7 +58,10 @@ export function portObject(obj: BpfObject, opts: PortOptions): PortedSuite {
   const linked: { prog: (typeof obj.programs)[number]; l: LinkedObjProgram; ann: TestAnnotations }[] = [];
   for (const prog of obj.programs) {
     try {
-      const l = linkObjectProgram(obj, prog.name, opts.resolveKsym ? { resolveKsym: opts.resolveKsym } : {});
+      const l = linkObjectProgram(obj, prog.name, {
+        ...(opts.resolveKsym ? { resolveKsym: opts.resolveKsym } : {}),
+        ...(opts.coreTarget ? { coreTarget: opts.coreTarget } : {}),
+      });
       const payloads = prog.btfId !== undefined ? testTagPayloads(rawTestTags(btf, prog.btfId), encoding) : [];
       linked.push({ prog, l, ann: parseAnnotations(payloads) });
     } catch (e) {
@@ -123,6 +128,7 @@ export function portObject(obj: BpfObject, opts: PortOptions): PortedSuite {
       if (ann[r].stderr.length) notes.push(`${r} __stderr: ${JSON.stringify(ann[r].stderr)}`);
       if (ann[r].stdout.length) notes.push(`${r} __stdout: ${JSON.stringify(ann[r].stdout)}`);
     }
+    if (l.coreUnapplied.length) notes.push(`CO-RE relocations not applied: ${l.coreUnapplied.length} (first: ${l.coreUnapplied[0]})`);
     if (l.unresolved.length) notes.push(`externs not in the running kernel's BTF: ${l.unresolved.join(', ')}`);
     return { name: prog.name, auxiliary: ann.auxiliary || ann.auxiliaryUnpriv, insns: l.insns, yaml: y, notes };
   });
