@@ -167,6 +167,7 @@ function alu(c: Code, insn: Insn, x: InsnContext): void {
       }
       return;
     case BPF_DIV: case BPF_MOD:
+      if (x.mode === 'native') return guardedDivMod(c, insn, is64, op, isX);
       return divMod(c, insn, is64, op, isX);
     case BPF_LSH: case BPF_RSH: case BPF_ARSH:
       if (!isX) {
@@ -216,6 +217,47 @@ function divMod(c: Code, insn: Insn, is64: boolean, op: number, isX: boolean): v
   else if (op === BPF_DIV && dstB !== 0) movRR(c, is64, dst, X86.rax);
   if (dstB !== 3) c.b(0x5a);
   if (dstB !== 0) c.b(0x58);
+}
+
+/**
+ * native mode: the kernel JIT relies on the verifier having guarded division (by zero gives
+ * 0, modulo by zero keeps dst, signed by -1 negates / gives 0, since x86 idiv would trap).
+ * Without that rewrite pass here, the same rules are emitted around the division itself.
+ */
+function guardedDivMod(c: Code, insn: Insn, is64: boolean, op: number, isX: boolean): void {
+  const dst = R(insn.dst);
+  const signed = insn.off === 1;
+  const byMinusOne = (out: Code): void => {
+    if (op === BPF_DIV) {
+      rex1If(out, is64, dst);
+      out.b(0xf7, modrmExt(dst, 3)); // neg
+    } else movImm32(out, false, dst, 0);
+  };
+  if (!isX) {
+    if (signed && insn.imm === -1) return byMinusOne(c);
+    return divMod(c, insn, is64, op, isX);
+  }
+  const src = R(insn.src);
+  const body = new Code();
+  divMod(body, insn, is64, op, isX);
+  const minusOne = new Code();
+  if (signed) {
+    const neg = new Code();
+    byMinusOne(neg);
+    rex1If(minusOne, is64, src);
+    minusOne.b(0x83, modrmExt(src, 7), 0xff); // cmp src, -1
+    minusOne.b(0x75, neg.length + 2); // jne -> the division
+    minusOne.append(neg);
+    minusOne.b(0xeb, body.length); // jmp end
+  }
+  const zero = new Code();
+  if (op === BPF_DIV) movImm32(zero, false, dst, 0);
+  else if (!is64) movRR32(zero, dst, dst);
+  zero.b(0xeb, minusOne.length + body.length);
+  rexIf(c, is64, src, src);
+  c.b(0x85, modrmRR(src, src)); // test src, src
+  c.b(0x75, zero.length); // jnz -> past the by-zero result
+  c.append(zero).append(minusOne).append(body);
 }
 
 /** With BMI2 (and the count not already in rcx) a VEX shlx/shrx/sarx; otherwise the count

@@ -23,8 +23,13 @@ const CALL = BPF_JMP | BPF_CALL;
 export interface XlatedInfo {
   /** Stack depth of each function (the verifier log's `stack depth A+B+..`). */
   readonly stackDepths: readonly number[];
+  /** Instead: this depth for every function (e.g. 512 when no verifier ran). */
+  readonly uniformStackDepth?: number;
   /** Tail calls (by index into the whole program) the verifier made direct. */
   readonly directTailCalls?: ReadonlySet<number>;
+  /** Where a bpf-to-bpf call keeps its relative target: `off` in the kernel's xlated dump
+   *  after a multi-function JIT (default), `imm` in a program as loaded (before the JIT). */
+  readonly callOffsetIn?: 'off' | 'imm';
 }
 
 export const isPseudoCall = (i: Insn): boolean => i.code === CALL && i.src === BPF_PSEUDO_CALL;
@@ -32,21 +37,24 @@ export const isPseudoFunc = (i: Insn): boolean => i.code === LD_IMM64 && i.src =
 const isTailCallDump = (i: Insn): boolean => i.code === CALL && i.src === 0 && i.imm === BPF_FUNC_tail_call;
 
 /** Slot where the function a call/func reference points to starts. */
-function refTarget(insn: Insn, slot: number): number {
-  return isPseudoCall(insn) ? slot + insn.off + 1 : slot + insn.imm + 1;
+function refTarget(insn: Insn, slot: number, callOffsetIn: 'off' | 'imm'): number {
+  return isPseudoCall(insn) && callOffsetIn === 'off' ? slot + insn.off + 1 : slot + insn.imm + 1;
 }
 
 /** Split an xlated dump (bytes or decoded) into the JIT's per-function inputs. */
 export function fromXlated(xlated: Uint8Array | readonly Insn[], info: XlatedInfo): JitFunction[] {
   const insns = xlated instanceof Uint8Array ? decode(xlated) : [...xlated];
   const slots = slotOffsets(insns);
+  const where = info.callOffsetIn ?? 'off';
+  const refTarget_ = (insn: Insn, slot: number): number => refTarget(insn, slot, where);
   const starts = new Set<number>([0]);
   insns.forEach((insn, k) => {
-    if (isPseudoCall(insn) || isPseudoFunc(insn)) starts.add(refTarget(insn, slots[k]));
+    if (isPseudoCall(insn) || isPseudoFunc(insn)) starts.add(refTarget_(insn, slots[k]));
   });
   const startList = [...starts].sort((a, b) => a - b);
-  if (startList.length !== info.stackDepths.length) {
-    throw new JitError(`found ${startList.length} functions but ${info.stackDepths.length} stack depths`);
+  const depths = info.uniformStackDepth !== undefined ? startList.map(() => info.uniformStackDepth!) : info.stackDepths;
+  if (startList.length !== depths.length) {
+    throw new JitError(`found ${startList.length} functions but ${depths.length} stack depths`);
   }
   const funcOfSlot = (slot: number): number => {
     const f = startList.indexOf(slot);
@@ -72,7 +80,7 @@ export function fromXlated(xlated: Uint8Array | readonly Insn[], info: XlatedInf
         return;
       }
       if (isPseudoCall(insn) || isPseudoFunc(insn)) {
-        const target = funcOfSlot(refTarget(insn, slots[k]));
+        const target = funcOfSlot(refTarget_(insn, slots[k]));
         refs.set(local, target);
         if (isPseudoCall(insn)) callees.push(target);
       }
@@ -81,7 +89,7 @@ export function fromXlated(xlated: Uint8Array | readonly Insn[], info: XlatedInf
     if (slots[insns.length] !== end && f === startList.length - 1 && body.length === 0) {
       throw new JitError('empty function');
     }
-    return { body, refs, direct, hasTailCall, callees, stackDepth: info.stackDepths[f] };
+    return { body, refs, direct, hasTailCall, callees, stackDepth: depths[f] };
   });
 
   const reachable = tailCallReachable(funcs.map((f) => ({ hasTailCall: f.hasTailCall, callees: f.callees })));
