@@ -158,7 +158,10 @@ t.test('backend outcome mapping', async (t) => {
   const xl = toOutcome(request(RET7, { wantXlated: true, wantJited: true }),
     { ...base, xlated: Uint8Array.from([0xb7, 0, 0, 0, 7, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]), jited: new Uint8Array(3) });
   t.equal(xl.xlated, '0: r0 = 7\n1: exit\n');
-  t.equal(xl.jited, undefined, 'JIT text is not produced yet');
+  t.equal(xl.jited, undefined, 'no JIT text without jited_func_lens');
+  const jt = toOutcome(request(RET7, { wantJited: true }),
+    { ...base, jited: Uint8Array.from([0x55, 0xc9, 0xc3]), jitedFuncLens: [3] });
+  t.equal(jt.jited, 'func #0:\n0:\t55                                  \tpushq\t%rbp\n1:\tc9                                  \tleave\n2:\tc3                                  \tretq\n\n');
 });
 
 // r1 = 0; call sub; r0 = 0; exit; sub (slot 4): r0 = r1; exit — the oracle's func_info table.
