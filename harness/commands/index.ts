@@ -21,6 +21,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'check', summary: 'run YAML spec suites against the engine and/or the live kernel', load: () => import('./check.ts') },
   { name: 'port', summary: 'port kernel BPF selftests (.c or .o) to YAML spec suites', load: () => import('./port.ts') },
   { name: 'conformance', summary: 'run a bpf_conformance tests directory against the interpreter', load: () => import('./conformance.ts') },
+  { name: 'jit', summary: 'show the x86-64 JIT image of spec programs (hex or --disasm), check it against the kernel', load: () => import('./jit.ts') },
 ];
 
 export function findCommand(name: string): CommandEntry | undefined {
