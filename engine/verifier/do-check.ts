@@ -19,6 +19,8 @@ import { NotImplementedError } from './errors.ts';
 import { reject, EINVAL, E2BIG } from './reject.ts';
 import type { VerifierEnv } from './env.ts';
 import { checkAluOp } from './checks/alu.ts';
+import { checkAtomic } from './checks/atomic.ts';
+import { checkLdAbs } from './checks/ld-abs.ts';
 import { checkRegRead, checkRegWrite } from './checks/regs.ts';
 import { Access, checkMemAccess } from './checks/mem.ts';
 import { checkCondJmpOp } from './checks/jmp.ts';
@@ -125,14 +127,16 @@ function stepInsn(env: VerifierEnv, insn: Insn, idx: number): Step {
     case BPF_LDX: {
       checkRegRead(env, insn.src);
       checkRegWrite(env, insn.dst);
-      if (bpfMode(insn.code) === BPF_MEMSX) throw new NotImplementedError('sign-extending loads');
       const dst = { ...regs[insn.dst] };
-      checkMemAccess(env, insn.src, insn.off, sizeBytes(bpfSize(insn.code)), Access.READ, dst, undefined);
+      checkMemAccess(env, insn.src, insn.off, sizeBytes(bpfSize(insn.code)), Access.READ, dst, undefined, bpfMode(insn.code) === BPF_MEMSX);
       Object.assign(regs[insn.dst], dst);
       return { kind: 'next', idx: idx + 1 };
     }
     case BPF_STX: {
-      if (bpfMode(insn.code) === BPF_ATOMIC) throw new NotImplementedError('atomic instructions');
+      if (bpfMode(insn.code) === BPF_ATOMIC) {
+        checkAtomic(env, insn);
+        return { kind: 'next', idx: idx + 1 };
+      }
       if (bpfMode(insn.code) !== BPF_MEM || insn.imm !== 0) throw reject(EINVAL, 'BPF_STX uses reserved fields');
       checkRegRead(env, insn.src);
       checkRegRead(env, insn.dst);
@@ -150,7 +154,10 @@ function stepInsn(env: VerifierEnv, insn: Insn, idx: number): Step {
       return stepJmp(env, insn, idx);
     case BPF_LD: {
       const mode = bpfMode(insn.code);
-      if (mode === BPF_ABS || mode === BPF_IND) throw new NotImplementedError('LD_ABS/LD_IND');
+      if (mode === BPF_ABS || mode === BPF_IND) {
+        checkLdAbs(env, insn);
+        return { kind: 'next', idx: idx + 1 };
+      }
       if (mode !== BPF_IMM) throw reject(EINVAL, 'invalid BPF_LD mode');
       checkLdImm(env, insn);
       return { kind: 'next', idx: idx + 2 };

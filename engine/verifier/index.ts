@@ -19,6 +19,7 @@ import { Reject, E2BIG } from './reject.ts';
 import { addSubprogs, checkSubprogs, resolveInsns, checkCfg } from './cfg/prepare.ts';
 import { computeLiveRegisters, printLiveRegs } from './cfg/liveness.ts';
 import { doCheckMain } from './do-check.ts';
+import { checkMaxStackDepth } from './cfg/stack-depth.ts';
 import { NotImplementedError } from './not-implemented.ts';
 import { BPF_LOG_STATS } from './log/log.ts';
 
@@ -82,13 +83,6 @@ export function verify(prog: Program, opts: VerifyOptions): VerifyResult {
   return result(env, errno === 0, errno, env.log.text);
 }
 
-function checkMaxStackDepth(env: VerifierEnv): void {
-  if (env.subprogs.length > 1) {
-    // The combined depth along call chains (check_max_stack_depth) is not modelled yet.
-    const total = env.subprogs.reduce((a, s) => a + s.stackDepth, 0);
-    if (total > 512) throw new NotImplementedError('combined stack depth check');
-  }
-}
 
 function printStats(env: VerifierEnv, started: bigint): void {
   const log = env.log;

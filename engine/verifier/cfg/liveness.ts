@@ -40,7 +40,8 @@ export function useDef(env: VerifierEnv, i: number): { use: number; def: number 
       return { use: bit(s.dst) | bit(s.src), def: 0 };
     case BPF_LD:
       if (s.code === LD_IMM64 || bpfMode(s.code) === BPF_IMM) return { use: 0, def: bit(s.dst) };
-      return { use: bit(6) | (bpfMode(s.code) === BPF_IND ? bit(s.src) : 0), def: R0_5 };
+      // LD_ABS/IND may end the program (an implicit exit): 6.18 keeps every register live.
+      return { use: 0x3ff, def: R0_5 };
     case BPF_JMP:
     case BPF_JMP32:
       if (op === BPF_EXIT) return { use: 1, def: 0 };

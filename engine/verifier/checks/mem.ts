@@ -21,7 +21,7 @@ export const enum Access {
 }
 
 /** Where the value of a store comes from: a register, or an immediate (BPF_ST). */
-export type StoreSrc = { readonly reg: RegState; readonly regno: number } | { readonly imm: number };
+export type StoreSrc = { readonly reg: RegState; readonly regno: number } | { readonly imm: number } | { readonly unknown: true };
 
 const frameOf = (env: VerifierEnv, reg: RegState): FuncState => env.curState.frames[reg.frameno];
 
@@ -89,7 +89,7 @@ function stackWrite(env: VerifierEnv, f: FuncState, off: number, size: number, s
     if (fits && !reg.id && !isConst(reg.s)) reg.id = ++env.idGen;
     saveRegister(st, reg, size);
     if (!fits) st.spilled.id = 0;
-  } else if (!reg && aligned && env.bpfCapable) {
+  } else if ('imm' in src && aligned && env.bpfCapable) {
     const fake = newSpill();
     markKnown(fake, BigInt((src as { imm: number }).imm));
     saveRegister(st, fake, size);
@@ -104,7 +104,7 @@ function stackWrite(env: VerifierEnv, f: FuncState, off: number, size: number, s
     if (st.slotType.some((t) => t === SlotType.SPILL || t === SlotType.DYNPTR || t === SlotType.ITER)) {
       for (let i = 0; i < 8; i++) if (st.slotType[i] !== SlotType.ZERO && st.slotType[i] !== SlotType.INVALID) st.slotType[i] = SlotType.MISC;
     }
-    const zero = reg ? reg.type === RegType.SCALAR_VALUE && isConst(reg.s) && constValue(reg.s) === 0n : !('reg' in src) && src.imm === 0;
+    const zero = reg ? reg.type === RegType.SCALAR_VALUE && isConst(reg.s) && constValue(reg.s) === 0n : 'imm' in src && src.imm === 0;
     // STACK_ZERO from a register only holds if that register stays exactly zero.
     if (zero && 'reg' in src) markChainPrecision(env, src.regno);
     const type = zero ? SlotType.ZERO : SlotType.MISC;
