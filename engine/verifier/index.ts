@@ -4,11 +4,14 @@
 // Layout of engine/verifier/:
 //   env.ts            per-run environment (slots, aux facts, counters, branch stack)
 //   reject.ts         how a check fails (message + errno)
-//   cfg/              pre-passes: subprogs, insn sanity, CFG walk, liveness table
+//   cfg/              pre-passes: subprogs, insn sanity, CFG walk, liveness table; stack depth
 //   state/            register / stack / frame state types and constructors
 //   checks/           what must hold per instruction class (alu, mem, ctx, jmp, call, regs)
 //   helpers/          helper prototypes
-//   prune.ts          is_state_visited / states_equal
+//   prune.ts          is_state_visited / states_equal (precision-aware, dead slots cleaned)
+//   precision/        jmp history and mark_chain_precision backtracking
+//   liveness/         6.18 call-chain stack liveness (the `+live -8` lines)
+//   scc.ts            loop (SCC) enter/exit and back-edge precision
 //   do-check.ts       the main loop
 //   log/              the log buffer and the state printer
 //   scalar-api.ts     the bridge to the numeric core (engine/verifier/scalar)
