@@ -1,11 +1,13 @@
-# bpfconform: `make check` runs every spec (the main job); `make test` runs everything.
+# bpfconform. `make check` runs every spec on the engine (the main job); `make test` runs
+# everything: type check, unit tests, every spec on the engine and on the live kernel.
 # Both install the node dependencies on a fresh clone.
 
 SHELL := /bin/bash
 TSX := node --import tsx
 SPECS ?= specs
+BACKEND ?= engine
 
-.PHONY: all setup check test unit typecheck bench clean
+.PHONY: all setup check check-kernel check-both test unit typecheck oracles clean
 
 all: test
 
@@ -24,9 +26,26 @@ unit: setup
 	npx tap
 
 check: setup
-	$(TSX) harness/cli.ts check $(SPECS)
+	$(TSX) harness/cli.ts check $(SPECS) --backend $(BACKEND)
 
-test: typecheck unit check
+check-kernel: setup
+	$(TSX) harness/cli.ts check $(SPECS) --backend kernel
+
+# Engine and kernel side by side; the per-kind difference table goes to .cache/diff.{json,txt}.
+check-both: setup
+	mkdir -p .cache
+	$(TSX) harness/cli.ts check $(SPECS) --backend both --diff-report .cache/diff.json
+
+test: setup
+	scripts/test-all.sh
+
+# Re-record the fixtures that pin our text and semantics to the live kernel (root, Linux 6.18).
+oracles: setup
+	$(TSX) scripts/record-disasm-oracle.ts
+	$(TSX) scripts/record-ctx-oracle.ts
+	$(TSX) scripts/record-scalar-oracle.ts
+	$(TSX) scripts/record-verifier-oracle.ts
+	$(TSX) scripts/record-llvm-mc-fixture.ts
 
 clean:
-	rm -rf node_modules .cache
+	rm -rf node_modules .cache .tap

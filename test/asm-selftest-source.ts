@@ -6,7 +6,8 @@ import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const TREE = '/work/kernel-src/linux-source-6.12';
+// The unpacked tree: $KERNEL_SRC, else the cache `make kernel-selftests` fills.
+const TREE = process.env.KERNEL_SRC ?? join(import.meta.dirname, '..', '.cache', 'linux-source-6.12');
 const TARBALL = '/usr/src/linux-source-6.12.tar.xz';
 const PROGS = 'tools/testing/selftests/bpf/progs';
 
