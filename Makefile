@@ -7,7 +7,7 @@ TSX := node --import tsx
 SPECS ?= specs
 BACKEND ?= engine
 
-.PHONY: all setup check check-kernel check-both test unit typecheck oracles clean
+.PHONY: all setup check check-kernel check-both test unit typecheck oracles progs kernel-selftests clean
 
 all: test
 
@@ -25,8 +25,18 @@ typecheck: setup
 unit: setup
 	npx tap
 
+# With clang-19 present, first make sure the bytecode embedded from progs/*.c is current.
 check: setup
+	@if command -v clang-19 >/dev/null; then $(TSX) scripts/clang-step.ts --check $(SPECS); fi
 	$(TSX) harness/cli.ts check $(SPECS) --backend $(BACKEND)
+
+# The clang step: compile progs/*.c and write their bytecode into the specs that use them.
+progs: setup
+	$(TSX) scripts/clang-step.ts $(SPECS)
+
+# Port the 6.12 verifier selftests into .cache/ (git-ignored) and run them; BACKEND=kernel|engine|both.
+kernel-selftests: setup
+	$(TSX) scripts/kernel-selftests.ts --backend $(BACKEND)
 
 check-kernel: setup
 	$(TSX) harness/cli.ts check $(SPECS) --backend kernel

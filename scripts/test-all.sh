@@ -11,6 +11,10 @@ add() { passed=$((passed + $1)); failed=$((failed + $2)); skipped=$((skipped + $
 echo "== typecheck"
 if npx tsc --noEmit -p .; then add 1 0 0; else add 0 1 0; status=1; fi
 
+echo "== clang step: embedded bytecode is current"
+if ! command -v clang-19 >/dev/null; then echo "skip: clang-19 not installed"; add 0 0 1
+elif node --import tsx scripts/clang-step.ts --check specs; then add 1 0 0; else add 0 1 0; status=1; fi
+
 echo "== unit tests"
 out=$(mktemp)
 npx tap 2>&1 | tee "$out" | grep -E '^(not ok|# \{)' || true
