@@ -59,7 +59,7 @@ export function markPtr(r: RegState, type: number): void {
 export function newFuncState(frameno: number, callsite: number, subprogno: number): FuncState {
   const regs: RegState[] = [];
   for (let i = 0; i < MAX_BPF_REG; i++) regs.push(newReg());
-  const f: FuncState = { regs, frameno, callsite, subprogno, stack: [], allocatedStack: 0 };
+  const f: FuncState = { regs, frameno, callsite, subprogno, stack: [], allocatedStack: 0, stackArgs: [], noStackArgLoad: false };
   markPtr(regs[BPF_REG_FP], RegType.PTR_TO_STACK);
   regs[BPF_REG_FP].frameno = frameno;
   return f;

@@ -103,6 +103,11 @@ export interface FuncState {
   stack: StackSlot[];
   /** Bytes of stack ever touched (allocated_stack), a multiple of 8. */
   allocatedStack: number;
+  /** Outgoing stack-argument slots (stack-arg/): slot i is at base-8*(i+1); NOT_INIT when
+   *  unwritten or invalidated. Empty under series `none`. */
+  stackArgs: RegState[];
+  /** merged: an r11 store or a call happened in this frame, so r11 loads are over. */
+  noStackArgLoad: boolean;
 }
 
 export interface RefState {
@@ -118,6 +123,8 @@ export interface HistEntry {
   readonly prevIdx: number;
   /** Stack slot the insn spilled to / filled from: frame and spi; undefined otherwise. */
   stack: { frameno: number; spi: number } | undefined;
+  /** Stack-argument slot the insn wrote (own frame) or read (caller's frame): stack-arg/. */
+  stackArg?: { frameno: number; spi: number };
   /** Registers / spilled slots sharing a scalar id at a conditional jump (live ones only). */
   linked: readonly LinkedReg[] | undefined;
 }
@@ -176,6 +183,8 @@ export function cloneFunc(f: FuncState): FuncState {
     subprogno: f.subprogno,
     stack: f.stack.map(cloneSlot),
     allocatedStack: f.allocatedStack,
+    stackArgs: f.stackArgs.map(cloneReg),
+    noStackArgLoad: f.noStackArgLoad,
   };
 }
 
