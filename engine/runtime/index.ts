@@ -2,12 +2,13 @@
 // and report r0 or a runtime fault. Nothing here throws for a bad program: an invalid
 // instruction, an out-of-bounds access or an unknown helper is a fault in the result.
 
-import type { Program } from '../program/types.ts';
+import type { Program, Series } from '../program/types.ts';
 import { buildContext } from './context.ts';
 import { defaultHelpers } from './helpers.ts';
-import { type HelperFn, type KfuncFn, Machine } from './machine.ts';
+import { type HelperFn, type KfuncFn, Machine, MAX_CALL_FRAMES } from './machine.ts';
 import { MapStore } from './maps.ts';
 import { RuntimeFault } from './memory.ts';
+import { StackArgState } from './stack-args.ts';
 
 export { MapStore, RtMap } from './maps.ts';
 export { Machine, MAX_CALL_FRAMES, MAX_BPF_STACK, MAX_TAIL_CALL_CNT, BPF_MAX_LOOPS } from './machine.ts';
@@ -33,6 +34,8 @@ export interface RunEnv {
   kfuncs?: ReadonlyMap<number, KfuncFn>;
   /** Registers to set at entry after r1 = ctx (e.g. r2 = memory length for bpf_conformance). */
   regs?: Readonly<Record<number, bigint>>;
+  /** Stack-argument dialect (default 'none': r11/r12 instructions fault). */
+  series?: Series;
 }
 
 export interface RunResult {
@@ -59,6 +62,9 @@ export function runProgram(prog: Program, env: RunEnv = {}): RunResult {
   const m = new Machine(maps, helpers, env.kfuncs ?? new Map(), env.maxInsns ?? DEFAULT_MAX_INSNS, progs);
   m.progType = prog.progType;
   m.rngState = (env.seed ?? 0) >>> 0;
+  // stack args: set before load, which rewrites r11/r12 forms for the series.
+  m.series = env.series ?? 'none';
+  if (m.series !== 'none') m.sa = new StackArgState(m.series, MAX_CALL_FRAMES);
   try {
     const code = m.load(prog);
     const ctx = buildContext(m, prog.progType, env.data ?? new Uint8Array(DEFAULT_PACKET_SIZE), env.ctx);

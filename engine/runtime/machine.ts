@@ -12,6 +12,12 @@ import {
 } from './alu.ts';
 import { AddressSpace, FUNC_ADDR_HI, type Region, RuntimeFault, regionLo, fmtAddr } from './memory.ts';
 import type { MapStore, RtMap } from './maps.ts';
+// stack args: the r11/r12 forms and argument passing (engine/runtime/stack-args.ts)
+import {
+  OP_SA_FAULT, OP_SA_LOAD, OP_SA_STORE_IMM, OP_SA_STORE_REG, type StackArgState, calleeArgCounts, prepareStackArgCode,
+} from './stack-args.ts';
+import type { Series } from '../program/types.ts';
+import { MAX_REG_ARGS } from '../program/series.ts';
 
 /** Frames a call chain may hold (6.18 MAX_CALL_FRAMES). */
 export const MAX_CALL_FRAMES = 8;
@@ -72,6 +78,12 @@ export class Machine {
   clockNs = 1_000_000_000n;
   /** XDP packet bounds, moved by bpf_xdp_adjust_head/tail/meta. */
   xdp?: { region: Region; data: number; dataEnd: number; dataMeta: number };
+  /** stack args: the series the program was loaded for (set before `load`), and the
+   *  per-frame slots when that series has stack arguments. */
+  series: Series = 'none';
+  sa?: StackArgState;
+  private readonly saFaults: (ReadonlyMap<number, string> | undefined)[] = [];
+  private readonly saArgCounts: (ReadonlyMap<number, number> | undefined)[] = [];
 
   constructor(
     readonly maps: MapStore,
@@ -98,7 +110,11 @@ export class Machine {
     const shared = decodeProgram(prog);
     let code = this.codes.find((c) => c.prog === prog);
     if (code) return code;
-    code = { ...shared, id: this.codes.length };
+    // stack args: r11/r12 instructions get private opcodes (or a fault) for this series.
+    const sa = prepareStackArgCode(shared, this.series);
+    code = { ...shared, id: this.codes.length, ...(sa ? { op: sa.op } : {}) };
+    this.saFaults.push(sa?.faults);
+    this.saArgCounts.push(undefined);
     this.codes.push(code);
     this.codeMaps.push(prog.maps.map((d) => this.maps.ensure(d)));
     return code;
@@ -158,6 +174,7 @@ export class Machine {
     for (let i = 0; i < 5; i++) this.setReg(i + 1, args[i] ?? 0n);
     const caller = this.current;
     this.pushFrame(-1, caller);
+    this.sa?.enter(this.depth, []); // stack args: a callback takes at most 5 args
     this.exec(code, pc, this.depth);
     this.popFrame();
     this.current = caller;
@@ -379,7 +396,9 @@ export class Machine {
             if (target < 0 || target >= code.len) {
               this.fault(code, i, `call to pc ${target} outside the program`);
             }
+            const incoming = this.sa ? this.stackArgsFor(code, target) : undefined; // stack args
             this.pushFrame(pc, code);
+            if (incoming) this.sa?.enter(this.depth, incoming);
             pc = target;
             break;
           }
@@ -387,6 +406,7 @@ export class Machine {
             const k = this.kfuncs.get(imm);
             if (!k) this.fault(code, i, `unknown kfunc (btf_id ${imm})`);
             k(this);
+            this.sa?.afterCall(this.depth); // stack args: merged forgets outgoing slots
           } else if (s === 0 && imm === 12) { // bpf_tail_call
             const next = this.tailCall();
             if (next) {
@@ -394,6 +414,7 @@ export class Machine {
               this.current = code;
               op = code.op; D = code.dst; S = code.src; OFF = code.off; IMM = code.imm;
               this.mayGoto[this.depth] = BPF_MAX_LOOPS;
+              this.sa?.enter(this.depth, []); // stack args: a tail call starts a fresh frame
               pc = 0;
             }
           } else if (s === 0) {
@@ -401,6 +422,7 @@ export class Machine {
             if (!h) this.fault(code, i, `unknown helper ${helperName(imm) ?? 'id'}#${imm}`);
             h(this);
             this.current = code;
+            this.sa?.afterCall(this.depth); // stack args
           } else this.fault(code, i, `invalid call src_reg ${s}`);
           n = this.insns;
           break;
@@ -413,6 +435,7 @@ export class Machine {
           pc = this.retPc[this.depth];
           code = this.retCode[this.depth] as Code;
           this.popFrame();
+          this.sa?.afterCall(this.depth); // stack args
           this.current = code;
           op = code.op; D = code.dst; S = code.src; OFF = code.off; IMM = code.imm;
           break;
@@ -469,11 +492,25 @@ export class Machine {
             pc = this.retPc[this.depth];
             code = this.retCode[this.depth] as Code;
             this.popFrame();
+            this.sa?.afterCall(this.depth); // stack args
             this.current = code;
             op = code.op; D = code.dst; S = code.src; OFF = code.off; IMM = code.imm;
           } else { L[0] = v; H[0] = 0; }
           break;
         }
+        // ---- stack args (engine/runtime/stack-args.ts) ----------------------------------------
+        case OP_SA_LOAD: {
+          if (!this.sa) this.fault(code, i, 'stack-arg load without a stack-argument series');
+          this.setReg(d, this.sa.load(this.depth, OFF[i]));
+          break;
+        }
+        case OP_SA_STORE_REG: case OP_SA_STORE_IMM: {
+          if (!this.sa) this.fault(code, i, 'stack-arg store without a stack-argument series');
+          this.sa.store(this.depth, OFF[i], c === OP_SA_STORE_REG ? this.argU64(s) : BigInt(imm));
+          break;
+        }
+        case OP_SA_FAULT:
+          this.fault(code, i, this.saFaults[code.id]?.get(i) ?? 'invalid stack-arg instruction');
         default:
           if (i < 0 || i >= code.len) this.fault(code, i, 'jumped out of the program');
           this.fault(code, i, `invalid opcode 0x${(c ?? 0).toString(16).padStart(2, '0')}`);
@@ -488,6 +525,21 @@ export class Machine {
       if (this.insns < n) this.insns = n;
       throw e;
     }
+  }
+
+  /** stack args: the incoming stack args of a bpf-to-bpf call from `code` to `target`. The
+   *  callee's argument count comes from its declared parameters; merged can do without
+   *  (the leading initialized slots are passed), v4 cannot (its layout depends on it). */
+  private stackArgsFor(code: Code, target: number): readonly bigint[] {
+    const sa = this.sa as StackArgState;
+    const counts = (this.saArgCounts[code.id] ??= calleeArgCounts(code.prog));
+    const nargs = counts.get(target);
+    if (nargs !== undefined) return nargs > MAX_REG_ARGS ? sa.gather(this.depth, nargs) : [];
+    if (sa.series === 'merged') return sa.leadingSlots(this.depth);
+    if (sa.hasOutgoing(this.depth)) {
+      throw new RuntimeFault(`v4 call to pc ${target}: the callee's argument count is unknown (no declared params), so its stack args cannot be placed`);
+    }
+    return [];
   }
 
   private ldImm64Pseudo(code: Code, i: number, d: number, s: number, imm: number, imm2: number): void {
