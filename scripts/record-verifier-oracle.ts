@@ -11,6 +11,7 @@ import { encode } from '../engine/isa/encode.ts';
 import type { Insn } from '../engine/isa/insn.ts';
 import { LD_IMM64 } from '../engine/isa/opcodes.ts';
 import { MAP_TYPES, PROG_TYPES } from '../engine/program/types.ts';
+import { ATTACH_TYPES } from '../engine/kernel/uapi.ts';
 import { PROGRAMS } from '../test/fixtures/verifier-programs/index.ts';
 import type { OracleProgram } from '../test/fixtures/verifier-programs/index.ts';
 
@@ -43,7 +44,10 @@ export function loadInKernel(p: OracleProgram, level: number): OracleRecord {
     }
     const insns: Insn[] = p.insns.map((i) => (i.code === LD_IMM64 && (i.src === 1 || i.src === 2) ? { ...i, imm: fds[i.imm] ?? -1 } : i));
     const bytes = encodeLoose(insns);
-    const r = bpfProgLoad({ progType: PROG_TYPES[p.progType], insns: bytes, license: 'GPL', logLevel: level });
+    const r = bpfProgLoad({
+      progType: PROG_TYPES[p.progType], insns: bytes, license: 'GPL', logLevel: level, progFlags: p.flags ?? 0,
+      expectedAttachType: p.attach ? ATTACH_TYPES[p.attach] ?? 0 : 0,
+    });
     if (r.fd >= 0) closeFd(r.fd);
     return { name: p.name, level, accepted: r.fd >= 0, errno: r.errno, log: maskLog(r.log) };
   } finally {

@@ -21,13 +21,7 @@ const KNOWN_LOG_MISMATCH: Record<string, string> = {};
 /** name@level -> why the text differs beyond those lines (verdict and errno must still agree). */
 const KNOWN_LOG_DIFFERS: Record<string, string> = {};
 /** name -> the feature our model reports as not implemented. */
-const VAR_PTR = 'pointer arithmetic with a variable offset';
 const KNOWN_NOT_IMPLEMENTED: Record<string, string> = {
-  'prec-ptr-add': VAR_PTR,
-  'prec-scalar-plus-ptr': VAR_PTR,
-  'stack-var-write': VAR_PTR,
-  'stack-var-read': VAR_PTR,
-  'stack-var-oob': VAR_PTR,
   'may-goto-loop': 'may_goto',
 };
 

@@ -6,6 +6,7 @@
 import type { Insn, RawSlot } from '../isa/insn.ts';
 import { LD_IMM64 } from '../isa/opcodes.ts';
 import type { Program } from '../program/types.ts';
+import { PROG_FLAGS } from '../program/types.ts';
 import { VerifierLog } from './log/log.ts';
 import { Scratch } from './log/state-print.ts';
 import type { Checkpoint, HistEntry, VerifierState } from './state/types.ts';
@@ -55,6 +56,12 @@ export class VerifierEnv {
   readonly scratch = new Scratch();
   readonly bpfCapable: boolean;
   readonly allowPtrLeaks: boolean;
+  /** Root may read stack bytes never written (allow_uninit_stack). */
+  readonly allowUninitStack: boolean;
+  /** BPF_F_STRICT_ALIGNMENT without BPF_F_ANY_ALIGNMENT (x86-64 is otherwise lenient). */
+  readonly strictAlignment: boolean;
+  /** BPF_F_TEST_STATE_FREQ: a checkpoint at every jump and jump target. */
+  readonly testStateFreq: boolean;
 
   insnIdx = 0;
   prevInsnIdx = -1;
@@ -91,6 +98,9 @@ export class VerifierEnv {
     this.stackLive = new StackLiveness(this);
     this.bpfCapable = !opts.unpriv;
     this.allowPtrLeaks = !opts.unpriv;
+    this.allowUninitStack = !opts.unpriv;
+    this.strictAlignment = (prog.flags & PROG_FLAGS.BPF_F_STRICT_ALIGNMENT) !== 0 && (prog.flags & PROG_FLAGS.BPF_F_ANY_ALIGNMENT) === 0;
+    this.testStateFreq = (prog.flags & PROG_FLAGS.BPF_F_TEST_STATE_FREQ) !== 0;
     for (const insn of prog.insns) {
       this.insnAt.push(insn);
       this.slots.push(insn);

@@ -9,7 +9,7 @@ import {
 import { RegType, baseType, mayBeNull } from '../state/types.ts';
 import type { RegState } from '../state/types.ts';
 import { markKnown, markScalar, markUnknown, isPointer } from '../state/regs.ts';
-import { scalarAlu, scalarConst, isConst, constValue } from '../scalar-api.ts';
+import { scalarAlu, scalarConst, isConst, constValue, ptrAddVar, ptrSubVar, ptrKeep, S64_MIN } from '../scalar-api.ts';
 import { regTypeStr } from '../log/state-print.ts';
 import { NotImplementedError } from '../errors.ts';
 import { reject, EACCES, EINVAL } from '../reject.ts';
@@ -135,6 +135,12 @@ function adjustRegMinMaxVals(env: VerifierEnv, insn: Insn, regs: RegState[], op:
 
 function adjustPtr(env: VerifierEnv, insn: Insn, op: number, is64: boolean, dst: RegState, ptr: RegState, offReg: RegState): void {
   const known = isConst(offReg.s);
+  const o = offReg.s;
+  // Bounds that contradict each other (a dead branch's leftovers) taint the result.
+  if ((known && (o.smin !== o.smax || o.umin !== o.umax)) || o.smin > o.smax || o.umin > o.umax) {
+    markUnknown(dst);
+    return;
+  }
   if (!is64) {
     if (op === BPF_SUB && env.allowPtrLeaks) {
       markUnknown(dst);
@@ -146,7 +152,7 @@ function adjustPtr(env: VerifierEnv, insn: Insn, op: number, is64: boolean, dst:
     throw reject(EACCES, `R${insn.dst} pointer arithmetic on ${regTypeStr(ptr.type)} prohibited, null-check it first`);
   }
   const base = baseType(ptr.type);
-  const v = known ? BigInt.asIntN(64, constValue(offReg.s)) : 0n;
+  const v = known ? BigInt.asIntN(64, constValue(o)) : 0n;
   switch (base) {
     case RegType.PTR_TO_CTX: case RegType.PTR_TO_MAP_VALUE: case RegType.PTR_TO_MAP_KEY: case RegType.PTR_TO_STACK:
     case RegType.PTR_TO_PACKET_META: case RegType.PTR_TO_PACKET: case RegType.PTR_TO_TP_BUFFER: case RegType.PTR_TO_BTF_ID:
@@ -158,30 +164,62 @@ function adjustPtr(env: VerifierEnv, insn: Insn, op: number, is64: boolean, dst:
       if (!allowed) throw reject(EACCES, `R${insn.dst} pointer arithmetic on ${regTypeStr(ptr.type)} prohibited`);
     }
   }
-  if (op === BPF_ADD || op === BPF_SUB) {
-    if (op === BPF_SUB && dst !== ptr) throw reject(EACCES, `R${insn.dst} tried to subtract pointer from scalar`);
-    if (op === BPF_SUB && ptr.type === RegType.PTR_TO_STACK) throw reject(EACCES, `R${insn.dst} subtraction from stack pointer prohibited`);
-    if (!known) throw new NotImplementedError('pointer arithmetic with a variable offset');
-    const newOff = op === BPF_ADD ? BigInt(ptr.off) + v : BigInt(ptr.off) - v;
-    if (newOff !== BigInt.asIntN(32, newOff)) throw new NotImplementedError('pointer offset overflowing s32');
-    const p = { ...ptr };
-    Object.assign(dst, p);
-    dst.off = Number(newOff);
-    checkRegSaneOffset(dst, insn.dst);
-    return;
-  }
-  if (op === BPF_AND || op === BPF_OR || op === BPF_XOR) {
+  // `scalar += pointer`: the destination becomes a copy of the pointer first.
+  const p: RegState = { ...ptr };
+  if (dst !== ptr) Object.assign(dst, p);
+  checkRegSaneOffset(offReg, ptr.type);
+  checkRegSaneOffset(p, ptr.type);
+  const isPkt = base === RegType.PTR_TO_PACKET || base === RegType.PTR_TO_PACKET_META;
+  if (op === BPF_ADD) {
+    const sum = BigInt(p.off) + v;
+    if (known && sum === BigInt.asIntN(32, sum)) {
+      // ptr += K folds into the fixed offset.
+      dst.s = ptrKeep(p.s);
+      dst.off = Number(sum);
+    } else {
+      dst.s = ptrAddVar(p.s, o);
+      dst.off = p.off;
+      if (isPkt) {
+        // A new variable offset: a new packet pointer with nothing known readable.
+        dst.id = ++env.idGen;
+        dst.range = 0;
+      }
+    }
+  } else if (op === BPF_SUB) {
+    if (dst !== ptr) throw reject(EACCES, `R${insn.dst} tried to subtract pointer from scalar`);
+    if (ptr.type === RegType.PTR_TO_STACK) throw reject(EACCES, `R${insn.dst} subtraction from stack pointer prohibited`);
+    const diff = BigInt(p.off) - v;
+    if (known && diff === BigInt.asIntN(32, diff)) {
+      dst.s = ptrKeep(p.s);
+      dst.off = Number(diff);
+    } else {
+      dst.s = ptrSubVar(p.s, o);
+      dst.off = p.off;
+      if (isPkt) {
+        dst.id = ++env.idGen;
+        // Subtracting a non-negative amount keeps what is known readable past the pointer.
+        if (o.smin < 0n) dst.range = 0;
+      }
+    }
+  } else if (op === BPF_AND || op === BPF_OR || op === BPF_XOR) {
     throw reject(EACCES, `R${insn.dst} bitwise operator ${ALU_STR[op >> 4]} on pointer prohibited`);
+  } else {
+    throw reject(EACCES, `R${insn.dst} pointer arithmetic with ${ALU_STR[op >> 4]} operator prohibited`);
   }
-  throw reject(EACCES, `R${insn.dst} pointer arithmetic with ${ALU_STR[op >> 4]} operator prohibited`);
+  checkRegSaneOffset(dst, ptr.type);
 }
 
 const BPF_MAX_VAR_OFF = 1 << 29;
+const MAX_VAR_OFF = BigInt(BPF_MAX_VAR_OFF);
 
-function checkRegSaneOffset(reg: RegState, regno: number): void {
-  if (reg.off >= BPF_MAX_VAR_OFF || reg.off <= -BPF_MAX_VAR_OFF) {
-    throw reject(EACCES, `${regTypeStr(reg.type)} pointer offset ${reg.off} is not allowed`);
+/** check_reg_sane_offset: offsets far beyond any object are refused outright. */
+function checkRegSaneOffset(reg: RegState, ptrType: number): void {
+  const t = regTypeStr(ptrType);
+  if (isConst(reg.s)) {
+    const val = BigInt.asIntN(64, constValue(reg.s));
+    if (val >= MAX_VAR_OFF || val <= -MAX_VAR_OFF) throw reject(EINVAL, `math between ${t} pointer and ${val} is not allowed`);
   }
-  void regno;
+  if (reg.off >= BPF_MAX_VAR_OFF || reg.off <= -BPF_MAX_VAR_OFF) throw reject(EINVAL, `${t} pointer offset ${reg.off} is not allowed`);
+  if (reg.s.smin === S64_MIN) throw reject(EINVAL, `math between ${t} pointer and register with unbounded min value is not allowed`);
+  if (reg.s.smin >= MAX_VAR_OFF || reg.s.smin <= -MAX_VAR_OFF) throw reject(EINVAL, `value ${reg.s.smin} makes ${t} pointer be out of bounds`);
 }
-

@@ -4,6 +4,7 @@
 
 import { RegType } from '../state/types.ts';
 import { NotImplementedError } from '../errors.ts';
+import type { Program } from '../../program/types.ts';
 
 export interface CtxAccess {
   /** Register type a load produces (SCALAR_VALUE for plain fields). */
@@ -91,8 +92,8 @@ const CHECKS: Partial<Record<string, Check>> = {
 };
 
 /** The access's meaning, or undefined when the kernel says `invalid bpf_context access`. */
-export function ctxAccess(progType: string, off: number, size: number, write: boolean): CtxAccess | undefined {
-  const c = CHECKS[progType];
-  if (!c) throw new NotImplementedError(`context access for ${progType} programs`);
+export function ctxAccess(prog: Program, off: number, size: number, write: boolean): CtxAccess | undefined {
+  const c = CHECKS[prog.progType];
+  if (!c) throw new NotImplementedError(`context access for ${prog.progType} programs`);
   return c(off, size, write);
 }

@@ -1,15 +1,15 @@
 // What must hold for a load or store (check_mem_access and its per-region helpers), and
 // what a load yields. Regions: stack (fixed offsets), context, map values, packet.
 
-import { RegType, SlotType, baseType } from '../state/types.ts';
+import { RegType, SlotType, baseType, mayBeNull } from '../state/types.ts';
 import type { FuncState, RegState } from '../state/types.ts';
 import { markKnown, markNotInit, markPtr, markScalar, markUnknown, isPointer } from '../state/regs.ts';
-import { scalarOfSize, isConst, constValue, fmtTnum, regWidth, coerceToSize, coerceToSizeSx } from '../scalar-api.ts';
+import { scalarOfSize, isConst, constValue, fmtTnum, regWidth, coerceToSize, coerceToSizeSx, isAlignedWith, S64_MIN } from '../scalar-api.ts';
 import { markChainPrecision } from '../precision/backtrack.ts';
 import { pushJmpHistory } from '../precision/history.ts';
 import { regTypeStr } from '../log/state-print.ts';
 import { NotImplementedError } from '../errors.ts';
-import { reject, EACCES, EINVAL } from '../reject.ts';
+import { reject, EACCES, EINVAL, EFAULT } from '../reject.ts';
 import type { VerifierEnv } from '../env.ts';
 import { ctxAccess } from './ctx.ts';
 
@@ -41,22 +41,78 @@ function newSpill(): RegState {
   return r;
 }
 
-/** check_ptr_alignment for the regions that are always strict (stack). */
-function checkStackAlignment(reg: RegState, off: number, size: number): void {
-  const total = BigInt.asIntN(64, reg.s.varOff.value) + BigInt(reg.off + off);
-  if (isConst(reg.s) && total % BigInt(size) !== 0n) {
-    throw reject(EACCES, `misaligned stack access off ${fmtTnum(reg.s.varOff)}+${reg.off}+${off} size ${size}`);
+const BPF_MAX_VAR_OFF = 1n << 29n;
+const BPF_F_RDONLY_PROG = 1 << 7;
+const BPF_F_WRONLY_PROG = 1 << 8;
+
+/** check_ptr_alignment. Stack accesses are always strict (spill tracking needs aligned
+ *  slots); other regions only under BPF_F_STRICT_ALIGNMENT (x86-64 has efficient unaligned
+ *  access). Packet pointers are checked as if NET_IP_ALIGN were 2. */
+function checkPtrAlignment(env: VerifierEnv, reg: RegState, off: number, size: number): void {
+  let strict = env.strictAlignment;
+  let desc = '';
+  switch (reg.type) {
+    case RegType.PTR_TO_PACKET:
+    case RegType.PTR_TO_PACKET_META:
+      if (!strict || size === 1) return;
+      if (!isAlignedWith(reg.s.varOff, 2 + reg.off + off, size)) {
+        throw reject(EACCES, `misaligned packet access off 2+${fmtTnum(reg.s.varOff)}+${reg.off}+${off} size ${size}`);
+      }
+      return;
+    case RegType.PTR_TO_FLOW_KEYS: desc = 'flow keys '; break;
+    case RegType.PTR_TO_MAP_KEY: desc = 'key '; break;
+    case RegType.PTR_TO_MAP_VALUE: desc = 'value '; break;
+    case RegType.PTR_TO_CTX: desc = 'context '; break;
+    case RegType.PTR_TO_STACK: desc = 'stack '; strict = true; break;
+    case RegType.PTR_TO_SOCKET: desc = 'sock '; break;
+    case RegType.PTR_TO_SOCK_COMMON: desc = 'sock_common '; break;
+    case RegType.PTR_TO_TCP_SOCK: desc = 'tcp_sock '; break;
+    case RegType.PTR_TO_XDP_SOCK: desc = 'xdp_sock '; break;
+    case RegType.PTR_TO_ARENA: return;
+    default: break;
   }
-  if (!isConst(reg.s)) throw new NotImplementedError('variable-offset stack access');
+  if (!strict || size === 1) return;
+  if (!isAlignedWith(reg.s.varOff, reg.off + off, size)) {
+    throw reject(EACCES, `misaligned ${desc}access off ${fmtTnum(reg.s.varOff)}+${reg.off}+${off} size ${size}`);
+  }
 }
 
-function checkStackBounds(regno: number, reg: RegState, off: number, size: number, t: Access): number {
-  if (!isConst(reg.s)) throw new NotImplementedError('variable-offset stack access');
-  const minOff = Number(BigInt.asIntN(64, constValue(reg.s))) + off;
-  const what = t === Access.READ ? ' read from' : ' write to';
-  if (minOff < -MAX_BPF_STACK || minOff > -1) throw reject(EACCES, `invalid${what} stack R${regno} off=${off} size=${size}`);
-  if (minOff + size > 0) throw reject(EINVAL, `invalid${what} stack R${regno} off=${off} size=${size}`);
-  return minOff;
+/** The stack bytes [min, max) an access may touch (check_stack_access_within_bounds); the
+ *  frame grows to cover them. `off` includes the pointer's fixed offset. */
+export function checkStackAccessWithinBounds(env: VerifierEnv, regno: number, reg: RegState, off: number, size: number, t: Access): { min: number; max: number } {
+  // 6.18 names helper accesses by direction too (no more " indirect access to").
+  const extra = t === Access.READ ? ' read from' : ' write to';
+  let min: bigint;
+  let max: bigint;
+  const known = isConst(reg.s);
+  if (known) {
+    min = BigInt.asIntN(64, constValue(reg.s)) + BigInt(off);
+    max = min + BigInt(size);
+  } else {
+    if (reg.s.smax >= BPF_MAX_VAR_OFF || reg.s.smin <= -BPF_MAX_VAR_OFF) {
+      throw reject(EACCES, `invalid unbounded variable-offset${extra} stack R${regno}`);
+    }
+    min = reg.s.smin + BigInt(off);
+    max = reg.s.smax + BigInt(off) + BigInt(size);
+  }
+  // Privileged loads may read uninitialised stack, so reads and writes share the bound.
+  let errno = 0;
+  if (min < -MAX_BPF_STACK || min > -1) errno = EACCES;
+  else if (max > 0) errno = EINVAL;
+  else if (size < 0) errno = EFAULT;
+  if (errno) {
+    if (known) throw reject(errno, `invalid${extra} stack R${regno} off=${off} size=${size}`);
+    throw reject(errno, `invalid variable-offset${extra} stack R${regno} var_off=${fmtTnum(reg.s.varOff)} off=${off} size=${size}`);
+  }
+  growStack(env, frameOf(env, reg), Number(-min));
+  return { min: Number(min), max: Number(max) };
+}
+
+/** spis (as a bit mask) covering stack bytes [min, max). */
+export function spiMask(min: number, max: number): bigint {
+  let m = 0n;
+  for (let a = min; a < max; a++) m |= 1n << BigInt((-a - 1) >> 3);
+  return m;
 }
 
 const isSpilled = (types: Uint8Array): boolean => types[7] === SlotType.SPILL;
@@ -182,21 +238,127 @@ function stackRead(env: VerifierEnv, f: FuncState, off: number, size: number, ds
   else markUnknown(dst);
 }
 
-function checkMapValueAccess(regno: number, reg: RegState, off: number, size: number): void {
-  const vs = reg.map!.def.valueSize;
-  if (!isConst(reg.s)) throw new NotImplementedError('variable-offset map value access');
-  const o = Number(BigInt.asIntN(64, constValue(reg.s))) + off;
-  if (o < 0 || o + size > vs) {
-    throw reject(EACCES, `invalid access to map value, value_size=${vs} off=${o} size=${size}\nR${regno} min value is outside of the allowed memory range`);
+/** check_stack_range_initialized for a direct load, or a helper's read: every byte an
+ *  access may touch must hold data (root may read uninitialised bytes). `min`/`max` bound
+ *  the first byte (max inclusive); `size` bytes are read from there. */
+export function checkStackRangeReadable(env: VerifierEnv, regno: number, reg: RegState, f: FuncState, min: number, max: number, size: number, helper: boolean): void {
+  for (let a = min; a < max + size; a++) {
+    const spi = (-a - 1) >> 3;
+    const st = f.stack[spi];
+    const t = st.slotType[(-a - 1) & 7];
+    env.stackLive.markRead(f.frameno, env.insnIdx, 1n << BigInt(spi));
+    if (t === SlotType.MISC || t === SlotType.ZERO || (t === SlotType.INVALID && env.allowUninitStack)) continue;
+    if (t === SlotType.SPILL && (st.spilled.type === RegType.SCALAR_VALUE || env.allowPtrLeaks)) continue;
+    const what = helper ? ' indirect' : '';
+    if (isConst(reg.s)) throw reject(EACCES, `invalid${what} read from stack R${regno} off ${min}+${a - min} size ${size}`);
+    throw reject(EACCES, `invalid${what} read from stack R${regno} var_off ${fmtTnum(reg.s.varOff)}+${a - min} size ${size}`);
   }
 }
 
-function checkPacketAccess(regno: number, reg: RegState, off: number, size: number): void {
-  if (!isConst(reg.s)) throw new NotImplementedError('variable-offset packet access');
-  const o = off; // reg.off already included by the caller
-  if (o < 0 || o + size > reg.range) {
-    throw reject(EACCES, `invalid access to packet, off=${o - reg.off} size=${size}, R${regno}(id=${reg.id},off=${o - reg.off},r=${reg.range})\nR${regno} offset is outside of the packet`);
+/** check_stack_read_var_off: a load at an unknown place in [min, max+size): no fill, the
+ *  value is zero only if every byte is. */
+function stackReadVarOff(env: VerifierEnv, regno: number, reg: RegState, f: FuncState, min: number, max: number, size: number, dst: RegState): void {
+  checkStackRangeReadable(env, regno, reg, f, min, max, size, false);
+  let zeros = true;
+  for (let a = min; a < max + size; a++) {
+    const spi = (-a - 1) >> 3;
+    env.scratch.markSlot(spi);
+    if (f.stack[spi].slotType[(-a - 1) & 7] !== SlotType.ZERO) {
+      zeros = false;
+      break;
+    }
   }
+  if (zeros) markKnown(dst, 0n);
+  else markUnknown(dst);
+}
+
+/** check_stack_write_var_off: any byte of [min, max) may be written, so none keeps a spilled
+ *  register (except spilled zeros under a zero store); STACK_ZERO survives a zero store. */
+function stackWriteVarOff(env: VerifierEnv, f: FuncState, min: number, max: number, src: StoreSrc): void {
+  const writingZero = 'reg' in src
+    ? src.reg.type === RegType.SCALAR_VALUE && isConst(src.reg.s) && constValue(src.reg.s) === 0n
+    : 'imm' in src && src.imm === 0;
+  let zeroUsed = false;
+  for (let a = min; a < max; a++) {
+    const spi = (-a - 1) >> 3;
+    const st = f.stack[spi];
+    const i = (-a - 1) & 7;
+    env.scratch.markSlot(spi);
+    if (writingZero && st.slotType[i] === SlotType.SPILL && st.spilled.type === RegType.SCALAR_VALUE &&
+      isConst(st.spilled.s) && constValue(st.spilled.s) === 0n) {
+      zeroUsed = true;
+      continue;
+    }
+    // The slot no longer holds a register: spilled / special bytes become plain data.
+    markNotInit(st.spilled);
+    if (st.slotType.some((x) => x === SlotType.SPILL || x === SlotType.DYNPTR || x === SlotType.ITER || x === SlotType.IRQ_FLAG)) {
+      for (let j = 0; j < 8; j++) if (st.slotType[j] !== SlotType.INVALID) st.slotType[j] = SlotType.MISC;
+    }
+    let type = SlotType.MISC;
+    if (writingZero && st.slotType[i] === SlotType.ZERO) {
+      type = SlotType.ZERO;
+      zeroUsed = true;
+    }
+    st.slotType[i] = type;
+  }
+  if (zeroUsed && 'reg' in src) markChainPrecision(env, src.regno);
+}
+
+function memRegionName(reg: RegState, memSize: number, off: number, size: number, regno: number): string {
+  switch (reg.type) {
+    case RegType.PTR_TO_MAP_KEY: return `invalid access to map key, key_size=${memSize} off=${off} size=${size}`;
+    case RegType.PTR_TO_MAP_VALUE: return `invalid access to map value, value_size=${memSize} off=${off} size=${size}`;
+    case RegType.PTR_TO_PACKET: case RegType.PTR_TO_PACKET_META: case RegType.PTR_TO_PACKET_END:
+      return `invalid access to packet, off=${off} size=${size}, R${regno}(id=${reg.id},off=${off},r=${memSize})`;
+    default: return `invalid access to memory, mem_size=${memSize} off=${off} size=${size}`;
+  }
+}
+
+/** __check_mem_access: the message when [off, off+size) leaves [0, memSize). */
+function memAccessError(reg: RegState, regno: number, off: bigint, size: number, memSize: number, zeroSizeOk: boolean): string | undefined {
+  const sizeOk = size > 0 || (size === 0 && zeroSizeOk);
+  // The kernel computes the offset in an int.
+  const o = Number(BigInt.asIntN(32, off));
+  if (o >= 0 && sizeOk && o + size <= memSize) return undefined;
+  return memRegionName(reg, memSize, o, size, regno);
+}
+
+/** check_mem_region_access: both ends of a possibly variable offset stay inside the region. */
+export function checkMemRegionAccess(regno: number, reg: RegState, off: number, size: number, memSize: number, zeroSizeOk: boolean): void {
+  const { smin, umax } = reg.s;
+  const o = BigInt(off);
+  if (smin < 0n && (smin === S64_MIN || o + smin !== BigInt.asIntN(32, o + smin) || smin + o < 0n)) {
+    throw reject(EACCES, `R${regno} min value is negative, either use unsigned index or do a if (index >=0) check.`);
+  }
+  const lo = memAccessError(reg, regno, smin + o, size, memSize, zeroSizeOk);
+  if (lo) throw reject(EACCES, `${lo}\nR${regno} min value is outside of the allowed memory range`);
+  if (umax >= BPF_MAX_VAR_OFF) throw reject(EACCES, `R${regno} unbounded memory access, make sure to bounds check any such access`);
+  const hi = memAccessError(reg, regno, umax + o, size, memSize, zeroSizeOk);
+  if (hi) throw reject(EACCES, `${hi}\nR${regno} max value is outside of the allowed memory range`);
+}
+
+/** check_map_access_type: BPF_F_RDONLY_PROG / BPF_F_WRONLY_PROG maps. */
+export function checkMapAccessType(reg: RegState, off: number, size: number, t: Access): void {
+  const def = reg.map!.def;
+  const flags = def.flags & (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG);
+  const canRead = !(flags & BPF_F_WRONLY_PROG) || !!(flags & BPF_F_RDONLY_PROG);
+  const canWrite = !(flags & BPF_F_RDONLY_PROG);
+  if (t === Access.WRITE && !canWrite) throw reject(EACCES, `write into map forbidden, value_size=${def.valueSize} off=${off} size=${size}`);
+  if (t === Access.READ && !canRead) throw reject(EACCES, `read from map forbidden, value_size=${def.valueSize} off=${off} size=${size}`);
+}
+
+/** check_packet_access: the fixed offset against the range proven by a comparison with
+ *  pkt_end; the variable part must not be negative. */
+export function checkPacketAccess(regno: number, reg: RegState, off: number, size: number, zeroSizeOk: boolean): void {
+  if (reg.s.smin < 0n) throw reject(EACCES, `R${regno} min value is negative, either use unsigned index or do a if (index >=0) check.`);
+  if (reg.range < 0) throw reject(EINVAL, `R${regno} offset is outside of the packet`);
+  const e = memAccessError(reg, regno, BigInt(off), size, reg.range, zeroSizeOk);
+  if (e) throw reject(EACCES, `${e}\nR${regno} offset is outside of the packet`);
+}
+
+/** may_access_direct_pkt_data for loads and stores (helpers are not modelled here). */
+function mayWritePacket(progType: string): boolean {
+  return ['SCHED_CLS', 'SCHED_ACT', 'XDP', 'LWT_XMIT', 'SK_SKB', 'SK_MSG', 'CGROUP_SOCKOPT'].includes(progType);
 }
 
 /** check_mem_access: `regno` + `off` is accessed with `size` bytes. For a read, `dst` gets
@@ -204,35 +366,55 @@ function checkPacketAccess(regno: number, reg: RegState, off: number, size: numb
 export function checkMemAccess(env: VerifierEnv, regno: number, off: number, size: number, t: Access, dst: RegState | undefined, src: StoreSrc | undefined, signExtend = false): void {
   const reg = env.curState.frames[env.curState.curframe].regs[regno];
   const base = baseType(reg.type);
+  const leaks = (where: string): void => {
+    if (t === Access.WRITE && src && 'reg' in src && isPointer(src.reg) && !env.allowPtrLeaks) throw reject(EACCES, `R${src.regno} leaks addr into ${where}`);
+  };
+  checkPtrAlignment(env, reg, off, size);
+  const o = off + reg.off;
   if (reg.type === RegType.PTR_TO_STACK) {
-    checkStackAlignment(reg, off, size);
+    const { min, max } = checkStackAccessWithinBounds(env, regno, reg, o, size, t);
     const f = frameOf(env, reg);
-    const o = checkStackBounds(regno, reg, off + reg.off, size, t);
-    if (t === Access.WRITE) stackWrite(env, f, o, size, src!, regno);
-    else stackRead(env, f, o, size, dst);
+    if (isConst(reg.s)) {
+      const fixed = o + Number(BigInt.asIntN(64, constValue(reg.s)));
+      if (t === Access.WRITE) stackWrite(env, f, fixed, size, src!, regno);
+      else stackRead(env, f, fixed, size, dst);
+    } else if (t === Access.WRITE) {
+      stackWriteVarOff(env, f, min, max, src!);
+    } else {
+      if (!dst) {
+        throw reject(EACCES, `variable offset stack pointer cannot be passed into helper function; var_off=${fmtTnum(reg.s.varOff)} off=${o} size=${size}`);
+      }
+      stackReadVarOff(env, regno, reg, f, min, max - size, size, dst);
+    }
   } else if (reg.type === RegType.PTR_TO_MAP_VALUE) {
-    if (t === Access.WRITE && src && 'reg' in src && isPointer(src.reg) && !env.allowPtrLeaks) throw reject(EACCES, `R${src.regno} leaks addr into map`);
-    checkMapValueAccess(regno, reg, off + reg.off, size);
+    leaks('map');
+    checkMapAccessType(reg, o, size, t);
+    checkMemRegionAccess(regno, reg, o, size, reg.map!.def.valueSize, false);
+    if (dst) markUnknown(dst);
+  } else if (reg.type === RegType.PTR_TO_MAP_KEY) {
+    if (t === Access.WRITE) throw reject(EACCES, `write to change key R${regno} not allowed`);
+    checkMemRegionAccess(regno, reg, o, size, reg.map!.def.keySize, false);
     if (dst) markUnknown(dst);
   } else if (reg.type === RegType.PTR_TO_CTX) {
-    if (t === Access.WRITE && src && 'reg' in src && isPointer(src.reg) && !env.allowPtrLeaks) throw reject(EACCES, `R${src.regno} leaks addr into ctx`);
+    leaks('ctx');
+    if (reg.off < 0) throw reject(EACCES, `negative offset ctx ptr R${regno} off=${reg.off} disallowed`);
     if (reg.off !== 0) throw reject(EACCES, `dereference of modified ctx ptr R${regno} off=${reg.off} disallowed`);
-    if (!isConst(reg.s)) throw reject(EACCES, `variable ctx access var_off=${fmtTnum(reg.s.varOff)} disallowed`);
-    const o = off + reg.off;
-    const a = ctxAccess(env.prog.progType, o, size, t === Access.WRITE);
+    if (!isConst(reg.s) || constValue(reg.s) !== 0n) throw reject(EACCES, `variable ctx access var_off=${fmtTnum(reg.s.varOff)} disallowed`);
+    const a = ctxAccess(env.prog, o, size, t === Access.WRITE);
     if (!a) throw reject(EACCES, `invalid bpf_context access off=${o} size=${size}`);
     if (dst) {
       if (a.regType === RegType.SCALAR_VALUE) markUnknown(dst);
       else {
         markPtr(dst, a.regType);
-        dst.id = 0;
+        dst.id = mayBeNull(a.regType) ? ++env.idGen : 0;
       }
     }
   } else if (base === RegType.PTR_TO_PACKET || base === RegType.PTR_TO_PACKET_META) {
-    if (t === Access.WRITE && src && 'reg' in src && isPointer(src.reg) && !env.allowPtrLeaks) throw reject(EACCES, `R${src.regno} leaks addr into packet`);
-    checkPacketAccess(regno, reg, off + reg.off, size);
+    if (t === Access.WRITE && !mayWritePacket(env.prog.progType)) throw reject(EACCES, 'cannot write into packet');
+    leaks('packet');
+    checkPacketAccess(regno, reg, o, size, false);
     if (dst) markUnknown(dst);
-  } else if (reg.type === RegType.SCALAR_VALUE || base === RegType.PTR_TO_MAP_VALUE || base === RegType.CONST_PTR_TO_MAP || base === RegType.PTR_TO_PACKET_END) {
+  } else if (reg.type === RegType.SCALAR_VALUE || mayBeNull(reg.type) || base === RegType.CONST_PTR_TO_MAP || base === RegType.PTR_TO_PACKET_END) {
     throw reject(EACCES, `R${regno} invalid mem access '${regTypeStr(reg.type)}'`);
   } else {
     throw new NotImplementedError(`memory access through ${regTypeStr(reg.type)}`);
