@@ -2,23 +2,43 @@
 // write it, flip it to RX, call it through koffi. A bad program can crash the process, so
 // callers that must survive use the child-process pool (pool.ts), which runs this there.
 //
-// Native memory model (first cut): r1 points to a zeroed context buffer; ARRAY maps live in
-// native memory and bpf_map_lookup_elem returns real pointers into it; the map "pointer"
-// a program loads is the map's index. Helpers are koffi callbacks.
+// Memory model: the interpreter's own (engine/runtime) with native backing (space.ts). The
+// ctx, the packet and every map live in native memory that both the program and the
+// interpreter's helpers (bridge.ts) use; a map ld_imm64 loads the runtime's map handle (or a
+// value's native address), so helpers recognise maps exactly as in the interpreter.
 
 import koffi from 'koffi';
+import type { Insn } from '../../isa/insn.ts';
 import type { Program } from '../../program/types.ts';
 import { jitProgram } from '../x86_64/compile.ts';
 import { fromXlated } from '../x86_64/xlated.ts';
 import type { JitFunction } from '../x86_64/types.ts';
-import { nextRandom } from '../../runtime/helpers.ts';
-import type { Machine } from '../../runtime/machine.ts';
+import { buildContext } from '../../runtime/context.ts';
+import { defaultHelpers } from '../../runtime/helpers.ts';
+import { DEFAULT_PACKET_SIZE, type HelperFn, type KfuncFn, type MapStore } from '../../runtime/index.ts';
+import { getLibc, mapAnon, pageRound, PROT_RX } from './libc.ts';
+import { NativeMapStore } from './space.ts';
+import { Bridge, NativeMachine, helperTrampoline, kfuncTrampoline, setActiveBridge, syncCtxPointers } from './bridge.ts';
 
 export interface NativeEnv {
-  /** Seed for bpf_get_prandom_u32 (same generator as the interpreter's). */
+  /** Seed for bpf_get_prandom_u32 (same generator and state as the interpreter's). */
   readonly seed?: number;
-  /** Bytes of the zeroed buffer r1 points to. */
-  readonly ctxSize?: number;
+  /** The packet (default 64 zero bytes), as the interpreter's RunEnv.data. */
+  readonly data?: Uint8Array;
+  /** ctx_in, as the interpreter's RunEnv.ctx. */
+  readonly ctx?: Uint8Array;
+  /** Programs PROG_ARRAY init values index (map contents only: no native tail calls). */
+  readonly progs?: readonly (Program | undefined)[];
+  /** Stack depth per function (the verifier's); default 512 for every function. */
+  readonly stackDepths?: readonly number[];
+  /** Also return every map's contents and the packet after the run (differential tests). */
+  readonly snapshot?: boolean;
+}
+
+/** In-process extras that cannot cross to a child (functions). */
+export interface NativeImpl {
+  readonly helpers?: ReadonlyMap<number, HelperFn>;
+  readonly kfuncs?: ReadonlyMap<number, KfuncFn>;
 }
 
 export interface NativeResult {
@@ -31,118 +51,110 @@ export interface NativeResult {
   /** Image size and JIT time (ns), for benchmarks. */
   readonly codeSize?: number;
   readonly jitNs?: number;
+  /** Time of the native call itself (ns). */
+  readonly runNs?: number;
+  /** With `snapshot`: map name -> entries as `key-hex=value-hex`, and the packet. */
+  readonly maps?: Readonly<Record<string, readonly string[]>>;
+  readonly dataOut?: Uint8Array;
 }
 
 const MAX_BPF_STACK = 512;
-const PROT_RW = 3;
-const PROT_RX = 5;
-const MAP_PRIVATE_ANON = 0x22;
+const EntryProto = koffi.proto('uint64_t BpfNativeEntry(uint64_t ctx)');
+const HELPERS = defaultHelpers();
 
-type CFunc = ReturnType<ReturnType<typeof koffi.load>['func']>;
-interface Libc {
-  mmap: CFunc;
-  mprotect: CFunc;
-  munmap: CFunc;
+/** The program's functions as the native JIT takes them. Without a verifier run every
+ *  function gets the full 512-byte frame, which is always enough. */
+export function nativeFunctions(prog: Program, stackDepths?: readonly number[]): JitFunction[] {
+  return fromXlated(prog.insns, stackDepths ? { stackDepths, callOffsetIn: 'imm' } : { stackDepths: [], uniformStackDepth: MAX_BPF_STACK, callOffsetIn: 'imm' });
 }
-let libc: Libc | undefined;
-function getLibc(): Libc {
-  if (!libc) {
-    const lib = koffi.load('libc.so.6');
-    libc = {
-      mmap: lib.func('void *mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t off)'),
-      mprotect: lib.func('int mprotect(void *addr, size_t len, int prot)'),
-      munmap: lib.func('int munmap(void *addr, size_t len)'),
-    };
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+
+/** Every map's contents, comparable between the interpreter and a native run. */
+export function snapshotMaps(store: MapStore): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const m of store.maps) {
+    if (m.holdsRefs) continue;
+    out[m.def.name] = m.keys().map((k) => `${hex(k)}=${hex(m.read(k) ?? new Uint8Array(0))}`);
   }
-  return libc;
+  return out;
 }
 
-const HelperProto = koffi.proto('uint64_t BpfHelper(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t)');
-const EntryProto = koffi.proto('uint64_t BpfEntry(void *ctx)');
-
-/** The program's functions as the native JIT takes them. Without a verifier run we give
- *  every function the full 512-byte frame, which is always enough. */
-export function nativeFunctions(prog: Program): JitFunction[] {
-  return fromXlated(prog.insns, { stackDepths: [], uniformStackDepth: MAX_BPF_STACK, callOffsetIn: 'imm' });
-}
-
-type Native = { buf: bigint; len: number };
-
-/** JIT `prog` natively and run it once. Throws only for problems of this process (no koffi). */
-export function runNativeInProcess(prog: Program, env: NativeEnv = {}): NativeResult {
+/** JIT `prog` natively and run it once. Never throws for what the program does; a crash
+ *  takes the process down (use the pool). */
+export function runNativeInProcess(prog: Program, env: NativeEnv = {}, impl: NativeImpl = {}): NativeResult {
   const c = getLibc();
-  const rng = { rngState: (env.seed ?? 0) >>> 0 };
-  const allocs: Native[] = [];
-  const callbacks: bigint[] = [];
-  const alloc = (len: number): bigint => {
-    const buf = c.mmap(null, len, PROT_RW, MAP_PRIVATE_ANON, -1, 0) as bigint;
-    if (!buf || buf === 0xffffffffffffffffn) throw new Error('mmap failed');
-    allocs.push({ buf, len });
-    return buf;
-  };
+  const store = new NativeMapStore();
+  let code = 0n;
+  let codeLen = 0;
+  let m: NativeMachine | undefined;
   try {
-    // Maps: ARRAY only, in native memory, with their initial values.
-    const arrays = prog.maps.map((m) => {
-      if (m.type !== 'ARRAY') return undefined;
-      const size = Math.max(4096, m.valueSize * m.maxEntries);
-      const base = alloc(size);
-      const view = new Uint8Array(koffi.view(base, size));
-      for (const e of m.init ?? []) {
-        const k = new DataView(e.key.buffer, e.key.byteOffset).getUint32(0, true);
-        if (k < m.maxEntries) view.set(e.value.subarray(0, m.valueSize), k * m.valueSize);
+    for (const d of prog.maps) store.ensure(d);
+    store.applyInit(prog.maps, env.progs ?? []);
+    const helpers = impl.helpers ? new Map([...HELPERS, ...impl.helpers]) : HELPERS;
+    m = new NativeMachine(store, helpers, impl.kfuncs ?? new Map(), Number.MAX_SAFE_INTEGER, env.progs ?? []);
+    m.progType = prog.progType;
+    m.rngState = (env.seed ?? 0) >>> 0;
+    const rtMaps = prog.maps.map((d) => store.ensure(d));
+    const ctx = buildContext(m, prog.progType, env.data ?? new Uint8Array(DEFAULT_PACKET_SIZE), env.ctx);
+    syncCtxPointers(m);
+    const space = store.space;
+
+    const ldImm64Value = (insn: Insn): bigint => {
+      const map = rtMaps[insn.imm];
+      if (!map) throw new Error(`ld_imm64 names map #${insn.imm}, which does not exist`);
+      if (insn.src === 2 || insn.src === 6) {
+        const slot = map.isArray ? map.lookup(new Uint8Array(4)) : undefined;
+        if (!slot || slot.kind !== 'value') throw new Error(`map ${map.def.name} has no direct value address`);
+        return space.nativeOf(slot.ref.region, slot.ref.off + (insn.next?.imm ?? 0));
       }
-      return { base, def: m };
-    });
-    const helpers = new Map<number, (...a: bigint[]) => bigint>([
-      [1, (mapIdx, keyPtr) => {
-        const a = arrays[Number(mapIdx)];
-        if (!a) throw new Error(`map ${mapIdx} is not an ARRAY map (native mode supports ARRAY only)`);
-        const key = Number(koffi.decode(keyPtr, 'uint32_t'));
-        return key < a.def.maxEntries ? a.base + BigInt(key * a.def.valueSize) : 0n;
-      }],
-      // The interpreter's generator, which only reads and advances rngState.
-      [7, () => BigInt(nextRandom(rng as unknown as Machine))],
-    ]);
-    const addrs = new Map<number, bigint>();
+      return (BigInt(map.handle.hi) << 32n) | BigInt(map.handle.lo);
+    };
     const callTarget = (src: number, imm: number): bigint => {
-      const fn = src === 0 ? helpers.get(imm) : undefined;
-      if (!fn) throw new Error(`helper ${src === 0 ? imm : `kfunc ${imm}`} is not available natively`);
-      let a = addrs.get(imm);
-      if (a === undefined) {
-        const cb = koffi.register((...args: (number | bigint)[]) => fn(...args.map((v) => BigInt.asUintN(64, BigInt(v)))), koffi.pointer(HelperProto));
-        callbacks.push(cb);
-        a = cb;
-        addrs.set(imm, a);
-      }
-      return a;
+      if (src === 0) return helperTrampoline(imm);
+      if (src === 2) return kfuncTrampoline(imm);
+      throw new Error(`call with src_reg ${src} has no native target`);
     };
 
     const t0 = process.hrtime.bigint();
-    const funcs = nativeFunctions(prog);
+    const funcs = nativeFunctions(prog, env.stackDepths);
     // Sizes do not depend on addresses in native mode: lay out once, then emit for real.
-    const sizing = jitProgram(funcs, { mode: 'native', callTarget: () => 0n });
-    const total = sizing.code.length;
-    const mapLen = (total + 4095) & ~4095;
-    const code = alloc(mapLen);
+    const sizing = jitProgram(funcs, { mode: 'native', callTarget: () => 0n, ldImm64Value: () => 0n });
+    codeLen = pageRound(sizing.code.length);
+    code = mapAnon(codeLen);
     const funcAddrs: bigint[] = [];
     let at = 0n;
     for (const len of sizing.funcLens) {
       funcAddrs.push(code + at);
       at += BigInt(len);
     }
-    const img = jitProgram(funcs, { mode: 'native', callTarget, funcAddrs });
+    const img = jitProgram(funcs, { mode: 'native', callTarget, funcAddrs, ldImm64Value });
     const jitNs = Number(process.hrtime.bigint() - t0);
-    new Uint8Array(koffi.view(code, mapLen)).set(img.code);
-    if (c.mprotect(code, mapLen, PROT_RX) !== 0) throw new Error('mprotect failed');
+    new Uint8Array(koffi.view(code, codeLen)).set(img.code);
+    if (c.mprotect(code, codeLen, PROT_RX) !== 0) throw new Error('mprotect failed');
 
-    const ctx = alloc(Math.max(4096, env.ctxSize ?? 256));
-    const r = koffi.call(code, EntryProto, ctx) as number | bigint;
-    return { ok: true, retval: BigInt.asUintN(64, BigInt(r)), codeSize: total, jitNs };
+    const bridge = new Bridge(m);
+    setActiveBridge(bridge);
+    const r1 = space.toNative((BigInt(ctx.r1.hi) << 32n) | BigInt(ctx.r1.lo));
+    const t1 = process.hrtime.bigint();
+    let r: number | bigint;
+    try {
+      r = koffi.call(code, EntryProto, r1) as number | bigint;
+    } finally {
+      setActiveBridge(undefined);
+      space.dropAliases();
+    }
+    const runNs = Number(process.hrtime.bigint() - t1);
+    const base = { codeSize: img.code.length, jitNs, runNs };
+    const snap = env.snapshot ? { maps: snapshotMaps(store), dataOut: ctx.dataOut() } : {};
+    if (bridge.fault) return { ok: false, retval: 0n, error: bridge.fault, ...base, ...snap };
+    return { ok: true, retval: BigInt.asUintN(64, BigInt(r)), ...base, ...snap };
   } catch (e) {
     return { ok: false, retval: 0n, error: (e as Error).message };
   } finally {
-    for (const cb of callbacks) koffi.unregister(cb);
-    for (const a of allocs) c.munmap(a.buf, a.len);
+    m?.release();
+    if (code) c.munmap(code, codeLen);
+    store.space.arena.free();
   }
 }
 

@@ -86,6 +86,7 @@ export interface InsnContext {
   readonly funcAddr?: bigint;
   readonly funcAddrs?: readonly bigint[];
   readonly callTarget?: (src: number, imm: number) => bigint;
+  readonly ldImm64Value?: (insn: Insn) => bigint;
 }
 
 export function translate(insn: Insn, x: InsnContext): Code {
@@ -354,7 +355,7 @@ function ldImm64(c: Code, insn: Insn, x: InsnContext): void {
     case BPF_PSEUDO_MAP_FD: case BPF_PSEUDO_MAP_VALUE: case BPF_PSEUDO_MAP_IDX: case BPF_PSEUDO_MAP_IDX_VALUE:
       // A kernel pointer (map or value address): never a 32-bit immediate.
       if (x.mode === 'kernel') return movImm64(c, dst, 0n, true, { kind: 'map' });
-      return movImm64(c, dst, imm64(insn), true, { kind: 'map' });
+      return movImm64(c, dst, x.ldImm64Value?.(insn) ?? imm64(insn), true, { kind: 'map' });
     case BPF_PSEUDO_FUNC: {
       const target = x.fn.subprogRefs?.get(x.index);
       if (target === undefined) throw new JitError('BPF_PSEUDO_FUNC without a known target function', x.index);

@@ -7,7 +7,7 @@
 // image. From pass 15 on (and in the final pass of a multi-function program) a jump that
 // would shrink is padded with nops instead, so the loop must end.
 
-import { insnSlots } from '../../isa/insn.ts';
+import { insnSlots, type Insn } from '../../isa/insn.ts';
 import { Code } from './code.ts';
 import { prologue, type TailCallLabels } from './frame.ts';
 import { translate } from './body.ts';
@@ -36,6 +36,7 @@ interface PassEnv {
   readonly funcAddr?: bigint;
   readonly funcAddrs?: readonly bigint[];
   readonly callTarget?: (src: number, imm: number) => bigint;
+  readonly ldImm64Value?: (insn: Insn) => bigint;
 }
 
 interface PassOut {
@@ -58,7 +59,7 @@ function pass(env: PassEnv, st: PassState, padding: boolean, final: boolean): Pa
     const code = translate(insn, {
       fn, cfg: env.cfg, mode: env.mode, stackDepth: env.stackDepth, addrs: st.addrs, i: slot, index,
       padding, labels: st.labels, at, exit, funcAddr: env.funcAddr, funcAddrs: env.funcAddrs,
-      callTarget: env.callTarget,
+      callTarget: env.callTarget, ldImm64Value: env.ldImm64Value,
     });
     if (code.length > MAX_INSN_SIZE) throw new JitError('fatal insn size error', index);
     // An ld_imm64 covers two slots; the kernel records its end on the second one.
@@ -143,6 +144,7 @@ export function jitProgram(funcs: readonly JitFunction[], opts: JitOptions = {})
   const envs: PassEnv[] = funcs.map((fn, k) => ({
     fn, cfg, mode, stackDepth: stackFor(fn, mode),
     funcAddr: opts.funcAddrs?.[k], funcAddrs: opts.funcAddrs, callTarget: opts.callTarget,
+    ldImm64Value: opts.ldImm64Value,
   }));
   const images: JitFuncImage[] = [];
   if (funcs.length === 1) {

@@ -74,6 +74,9 @@ export interface JitOptions {
   readonly funcAddrs?: readonly bigint[];
   /** native: address to call for a helper or kfunc call (src_reg, imm as in the insn). */
   readonly callTarget?: (src: number, imm: number) => bigint;
+  /** native: the 64-bit value a map ld_imm64 (BPF_PSEUDO_MAP_*) loads, e.g. the runtime's
+   *  map handle or a map value's native address. Default: the instruction's own imm64. */
+  readonly ldImm64Value?: (insn: Insn) => bigint;
 }
 
 export interface JitFuncImage {
