@@ -12,6 +12,7 @@ import type { Program } from '../../engine/program/types.ts';
 import type { Insns } from '../../engine/isa/insn.ts';
 import { printXlatedInsn } from '../../engine/isa/disasm.ts';
 import { runProgram, type RunResult } from '../../engine/runtime/index.ts';
+import { builtinKfuncImpls } from '../../engine/runtime/kfuncs/index.ts';
 import { NotImplementedError, verify, type VerifyOptions, type VerifyResult } from '../../engine/verifier/index.ts';
 
 export type VerifyFn = (prog: Program, opts: VerifyOptions) => VerifyResult;
@@ -65,7 +66,7 @@ function runOnEngine(req: RunRequest, verifyFn: VerifyFn): RunOutcome {
     // Like test_loader: 64 zero bytes of data, none at all for BPF_PROG_TYPE_SYSCALL.
     // Auxiliary programs are the tail-call targets a PROG_ARRAY's init values index.
     const data = req.program.progType === 'SYSCALL' ? new Uint8Array(0) : undefined;
-    out.retval = retvalOf(runProgram(req.program, { progs: [...req.auxiliary], ...(data ? { data } : {}) }));
+    out.retval = retvalOf(runProgram(req.program, { progs: [...req.auxiliary], series: req.series, kfuncs: builtinKfuncImpls(), ...(data ? { data } : {}) }));
   }
   return out;
 }

@@ -2,9 +2,11 @@
 // engine/kernel/load.ts the way test_loader does (libbpf's log retry, the caps of the run,
 // one test run on 64 zero bytes) and turns the result into a RunOutcome.
 //
-// Series: a request for the v4 or merged stack-argument dialect is loaded as is. A kernel
-// without that series answers `R11 is invalid` / `R12 is invalid` (EINVAL), which is a
-// verdict like any other; the harness decides what it means for the test.
+// Series: a request for the v4 or merged stack-argument dialect runs only on a kernel that has
+// that series. One probe per series and process loads a one-store program through the
+// series' base register (r12 for v4, r11 for merged); a kernel that answers `R12 is invalid`
+// / `R11 is invalid` lacks it, and every such request is a `skip` (the live 6.18 kernel has
+// neither). Series `none` runs as is.
 
 import type { Backend, RetvalOutcome, RunOutcome, RunRequest } from '../backend.ts';
 import { loadProgram, type LoadResult } from '../../engine/kernel/load.ts';
@@ -12,6 +14,8 @@ import { errnoName } from '../../engine/kernel/errno.ts';
 import { decode } from '../../engine/isa/decode.ts';
 import { printXlatedInsn } from '../../engine/isa/disasm.ts';
 import { formatJited } from '../../engine/jit/x86-disasm.ts';
+import type { Program, Series } from '../../engine/program/types.ts';
+import { SERIES } from '../../engine/program/series.ts';
 
 /** `N: text` per instruction, N counted in 8-byte slots, as test_loader prints xlated code.
  *  Map references show the map id the kernel's dump put in imm (test_loader prints it raw). */
@@ -45,11 +49,54 @@ function retvalOutcome(run: NonNullable<LoadResult['run']>): RetvalOutcome {
   return { ok: true, value: run.retval };
 }
 
+/** The probe: `*(u64 *)(rB - 8) = 1; r0 = 0; exit` with B the series' base register. */
+export function seriesProbe(series: Exclude<Series, 'none'>): Program {
+  const base = SERIES[series].baseReg;
+  return {
+    name: `probe_${series}`,
+    progType: 'SCHED_CLS',
+    insns: [
+      { code: 0x7a, dst: base, src: 0, off: -8, imm: 1 },
+      { code: 0xb7, dst: 0, src: 0, off: 0, imm: 0 },
+      { code: 0x95, dst: 0, src: 0, off: 0, imm: 0 },
+    ],
+    maps: [],
+    funcs: [{ start: 0, name: `probe_${series}`, linkage: 'global' }],
+    license: 'GPL',
+    flags: 0,
+  };
+}
+
+/** Whether a probe's verifier log shows a kernel without the series. */
+export function probeSaysMissing(series: Exclude<Series, 'none'>, log: string): boolean {
+  return log.includes(`R${SERIES[series].baseReg} is invalid`);
+}
+
+/** A probe's answer: the series is there, or the reason it cannot be used. */
+const seriesSupport = new Map<Series, true | string>();
+
+/** Probe once per series and process: true, or the skip reason. `load` is replaceable for tests. */
+export function kernelSeriesSupport(
+  series: Exclude<Series, 'none'>,
+  load: (p: Program) => Pick<LoadResult, 'log' | 'skip'> = (p) => loadProgram(p, { logLevel: 1, flags: 0 }),
+): true | string {
+  let has = seriesSupport.get(series);
+  if (has === undefined) {
+    const r = load(seriesProbe(series));
+    if (r.skip) return `cannot probe the ${series} stack-argument series: ${r.skip}`; // not cached
+    has = probeSaysMissing(series, r.log) ? `kernel lacks the ${series} stack-argument series` : true;
+    seriesSupport.set(series, has);
+  }
+  return has;
+}
+
 export function createKernelBackend(): Backend {
   return {
     name: 'kernel',
-    run: async (req) =>
-      toOutcome(req, loadProgram(req.program, {
+    run: async (req) => {
+      const support = req.series === 'none' ? true : kernelSeriesSupport(req.series);
+      if (support !== true) return { loaded: false, errno: 0, log: '', skip: support };
+      return toOutcome(req, loadProgram(req.program, {
         logLevel: req.logLevel,
         flags: req.flags,
         unpriv: req.unpriv,
@@ -57,6 +104,7 @@ export function createKernelBackend(): Backend {
         wantXlated: req.wantXlated,
         wantJited: req.wantJited,
         auxiliary: req.auxiliary,
-      })),
+      }));
+    },
   };
 }
