@@ -28,6 +28,7 @@ import { checkHelperCall, checkFuncCall, prepareFuncExit, checkReturnCode } from
 import { isStateVisited, updateBranchCounts } from './prune.ts';
 import { pushJmpHistory } from './precision/history.ts';
 import { insnTextOpts } from './cfg/liveness.ts';
+import { checkStackArgInsn } from './stack-arg/access.ts';
 
 const BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000;
 
@@ -119,6 +120,8 @@ type Step = { kind: 'next'; idx: number; printState?: boolean } | { kind: 'exit'
 function stepInsn(env: VerifierEnv, insn: Insn, idx: number): Step {
   const cls = bpfClass(insn.code);
   const regs = env.curState.frames[env.curState.curframe].regs;
+  // Stack-argument loads/stores (series v4 / merged) have their own rules.
+  if ((cls === BPF_LDX || cls === BPF_STX || cls === BPF_ST) && checkStackArgInsn(env, insn)) return { kind: 'next', idx: idx + 1 };
   switch (cls) {
     case BPF_ALU:
     case BPF_ALU64:

@@ -25,6 +25,7 @@ import { doCheckMain } from './do-check.ts';
 import { checkMaxStackDepth } from './cfg/stack-depth.ts';
 import { NotImplementedError } from './not-implemented.ts';
 import { BPF_LOG_STATS } from './log/log.ts';
+import { checkStackArgUse, stackArgDepth } from './stack-arg/finish.ts';
 
 export { NotImplementedError };
 
@@ -59,7 +60,6 @@ export interface VerifyResult {
  *  modelled yet (never a guessed verdict). */
 export function verify(prog: Program, opts: VerifyOptions): VerifyResult {
   if (opts.unpriv) throw new NotImplementedError('unprivileged verification');
-  if (opts.series !== 'none') throw new NotImplementedError(`stack-argument series ${opts.series}`);
   if (prog.insns.length === 0) {
     // bpf_prog_load refuses an empty program before the verifier runs: no log.
     return result(undefined, false, E2BIG, '');
@@ -77,6 +77,7 @@ export function verify(prog: Program, opts: VerifyOptions): VerifyResult {
     doCheckMain(env);
     if (!env.log.level2) env.log.reset(0);
     checkMaxStackDepth(env);
+    checkStackArgUse(env);
   } catch (e) {
     if (!(e instanceof Reject)) throw e;
     errno = e.errno;
@@ -106,7 +107,10 @@ function result(env: VerifierEnv | undefined, accepted: boolean, errno: number, 
     accepted,
     errno,
     log,
-    subprogs: (env?.subprogs ?? []).map((s) => ({ start: s.start, stackDepth: s.stackDepth, argCount: s.argCount, stackArgIn: 0, stackArgOut: 0 })),
+    subprogs: (env?.subprogs ?? []).map((s, i) => {
+      const d = env ? stackArgDepth(env, i) : { incoming: 0, outgoing: 0 };
+      return { start: s.start, stackDepth: s.stackDepth, argCount: s.argCount, stackArgIn: d.incoming, stackArgOut: d.outgoing };
+    }),
     stats: { processedInsns: env?.insnProcessed ?? 0, totalStates: env?.totalStates ?? 0, peakStates: env?.peakStates ?? 0 },
   };
 }

@@ -18,6 +18,7 @@ import { checkRegRead } from './regs.ts';
 import { markChainPrecision } from '../precision/backtrack.ts';
 import { MAX_BPF_STACK } from './mem.ts';
 import { SlotType } from '../state/types.ts';
+import { afterCall, afterSubprogReturn, beforeSubprogCall } from '../stack-arg/calls.ts';
 
 const MAX_CALL_FRAMES = 8;
 const CALLER_SAVED = [1, 2, 3, 4, 5];
@@ -121,6 +122,7 @@ export function checkHelperCall(env: VerifierEnv, insn: Insn): void {
     markNotInit(regs[r]);
     env.scratch.markReg(r);
   }
+  afterCall(env);
   const r0 = regs[BPF_REG_0];
   env.scratch.markReg(0);
   switch (proto.ret) {
@@ -155,6 +157,7 @@ export function checkFuncCall(env: VerifierEnv, insn: Insn, insnIdx: number): nu
   if (subprog < 0) throw reject(EINVAL, `verifier bug. No program starts at insn ${target}`);
   const linkage = env.prog.funcs.find((f) => f.start === target)?.linkage;
   if (linkage === 'global') throw new NotImplementedError('calls to global functions');
+  beforeSubprogCall(env, subprog);
   const caller = st.frames[st.curframe];
   const callee = newFuncState(st.curframe + 1, insnIdx, subprog);
   for (const r of CALLER_SAVED) callee.regs[r] = cloneReg(caller.regs[r]);
@@ -192,6 +195,7 @@ export function prepareFuncExit(env: VerifierEnv): number {
   }
   st.frames.pop();
   st.curframe--;
+  afterSubprogReturn(env);
   return callee.callsite + 1;
 }
 
