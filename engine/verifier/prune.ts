@@ -20,6 +20,7 @@ import { pushJmpHistory } from './precision/history.ts';
 import { frameInsnIdx, maybeEnterScc, maybeExitScc, addBackedge, incompleteReadMarks } from './scc.ts';
 import { reject, EINVAL } from './reject.ts';
 import type { VerifierEnv } from './env.ts';
+import { stackArgsSafe } from './stack-arg/prune.ts';
 
 export const enum Exact {
   /** Imprecise scalars match anything. */
@@ -146,7 +147,7 @@ function funcStatesEqual(env: VerifierEnv, old: FuncState, cur: FuncState, insnI
     if (i < BPF_REG_FP && !(live & (1 << i))) continue;
     if (!regsafe(env, old.regs[i], cur.regs[i], idmap, exact)) return false;
   }
-  return stacksafe(env, old, cur, idmap, exact);
+  return stacksafe(env, old, cur, idmap, exact) && stackArgsSafe(old, cur, (o, c) => regsafe(env, o, c, idmap, exact));
 }
 
 export function statesEqual(env: VerifierEnv, old: VerifierState, cur: VerifierState, exact: Exact): boolean {

@@ -26,6 +26,8 @@ function* allRegs(st: VerifierState): Generator<RegState> {
   for (const f of st.frames) {
     for (const r of f.regs) yield r;
     for (const s of f.stack) if (s.slotType[7] === 1) yield s.spilled;
+    // Outgoing stack-argument slots hold register copies too (bpf_for_each_reg_in_vstate).
+    yield* f.stackArgs;
   }
 }
 
