@@ -24,6 +24,7 @@ import { insnTextOpts } from '../cfg/liveness.ts';
 import { reject, EFAULT } from '../reject.ts';
 import type { VerifierEnv } from '../env.ts';
 import { histEntryAt, prevInsnIdx } from './history.ts';
+import { markStackArgsPrecise } from '../stack-arg/precision.ts';
 
 const MAX_FRAMES = 8;
 const ARGS_MASK = 0x3e; // r1..r5
@@ -33,14 +34,17 @@ export class Bt {
   frame = 0;
   readonly regs = new Array<number>(MAX_FRAMES).fill(0);
   readonly slots = new Array<bigint>(MAX_FRAMES).fill(0n);
+  /** Outgoing stack-argument slots per frame (merged stack_arg_masks; v4 alike). */
+  readonly argSlots = new Array<number>(MAX_FRAMES).fill(0);
 
   reset(): void {
     this.frame = 0;
     this.regs.fill(0);
     this.slots.fill(0n);
+    this.argSlots.fill(0);
   }
   empty(): boolean {
-    for (let i = 0; i <= this.frame; i++) if (this.regs[i] || this.slots[i]) return false;
+    for (let i = 0; i <= this.frame; i++) if (this.regs[i] || this.slots[i] || this.argSlots[i]) return false;
     return true;
   }
   setReg(r: number, fr = this.frame): void {
@@ -122,12 +126,24 @@ function backtrackInsn(env: VerifierEnv, idx: number, subseqIdx: number, hist: H
     if (isAtomicFetch(insn)) loadReg = insn.imm === BPF_CMPXCHG ? 0 : sreg;
     if (!bt.hasReg(loadReg)) return;
     bt.clearReg(loadReg);
+    // A stack-arg load: the value came from an outgoing slot (the caller's, for an incoming arg).
+    if (hist?.stackArg) {
+      bt.argSlots[hist.stackArg.frameno] |= 1 << hist.stackArg.spi;
+      return;
+    }
     // Only a fill from the stack keeps the value; other loads start fresh here.
     if (!hist?.stack) return;
     bt.setSlot(hist.stack.spi, hist.stack.frameno);
   } else if (cls === BPF_STX || cls === BPF_ST) {
     // A scalar used as the address of a store: pointer subtraction; give up.
     if (bt.hasReg(dreg)) return NOT_SUPPORTED;
+    if (hist?.stackArg) {
+      const { frameno, spi } = hist.stackArg;
+      if (!(bt.argSlots[frameno] & (1 << spi))) return;
+      bt.argSlots[frameno] &= ~(1 << spi);
+      if (cls === BPF_STX) bt.setReg(sreg);
+      return;
+    }
     if (!hist?.stack) return;
     const { spi, frameno } = hist.stack;
     if (!bt.hasSlot(spi, frameno)) return;
@@ -307,6 +323,7 @@ export function markChainPrecisionFrom(env: VerifierEnv, start: VerifierState, r
           changed = true;
         }
       }
+      changed = markStackArgsPrecise(bt, f, fr) || changed;
       if (log.level2) {
         log.verbose(`mark_precise: frame${fr}: parent state regs=${fmtRegMask(bt.regs[fr])} stack=${fmtStackMask(bt.slots[fr])}: `);
         log.verbose(printVerifierState(st, f, true, FULL));
@@ -356,6 +373,9 @@ export function propagatePrecision(env: VerifierEnv, old: VerifierState, cur: Ve
       note(`fp${(-i - 1) * 8}`);
       bt.setSlot(i, fr);
     }
+    f.stackArgs.forEach((r, i) => {
+      if (r.type === RegType.SCALAR_VALUE && r.precise) bt.argSlots[fr] |= 1 << i;
+    });
     if (!first && log.level2) log.verbose('\n');
   }
   return markChainPrecisionFrom(env, cur, -1);
