@@ -5,70 +5,247 @@
 import type { Insn } from '../../isa/insn.ts';
 import { BPF_REG_0, BPF_REG_FP } from '../../isa/opcodes.ts';
 import { HELPER_NAMES } from '../../isa/helpers.ts';
-import { RegType, PTR_MAYBE_NULL, baseType, cloneReg } from '../state/types.ts';
-import type { RegState } from '../state/types.ts';
+import { RegType, PTR_MAYBE_NULL, MEM_RDONLY, MEM_RINGBUF, BASE_TYPE_MASK, baseType, cloneReg } from '../state/types.ts';
+import type { MapRef, RegState } from '../state/types.ts';
 import { markNotInit, markUnknown, markPtr, newFuncState, isPointer } from '../state/regs.ts';
-import { isConst, constValue } from '../scalar-api.ts';
+import { isConst, constValue, fmtTnum } from '../scalar-api.ts';
 import { printVerifierState, regTypeStr } from '../log/state-print.ts';
 import { NotImplementedError } from '../errors.ts';
 import { reject, EACCES, EINVAL, E2BIG } from '../reject.ts';
 import type { VerifierEnv } from '../env.ts';
 import { Arg, Ret, helperProto, helperAllowed } from '../helpers/protos.ts';
+import type { HelperProto } from '../helpers/protos.ts';
 import { checkRegRead } from './regs.ts';
-import { markChainPrecision } from '../precision/backtrack.ts';
-import { MAX_BPF_STACK } from './mem.ts';
+import { markChainPrecision, markChainPrecisionFrom } from '../precision/backtrack.ts';
+import { Access, checkMemAccess, checkMemRegionAccess, checkMapAccessType, checkPacketAccess, checkStackAccessWithinBounds, checkStackRangeReadable } from './mem.ts';
 import { SlotType } from '../state/types.ts';
 import { afterCall, afterSubprogReturn, beforeSubprogCall } from '../stack-arg/calls.ts';
 
 const MAX_CALL_FRAMES = 8;
 const CALLER_SAVED = [1, 2, 3, 4, 5];
 
+/** license_is_gpl_compatible. */
+const isGplCompatible = (l: string): boolean =>
+  ['GPL', 'GPL v2', 'GPL and additional rights', 'Dual BSD/GPL', 'Dual MIT/GPL', 'Dual MPL/GPL'].includes(l);
+
 const helperName = (id: number): string => (id > 0 && id < HELPER_NAMES.length ? HELPER_NAMES[id] : 'unknown');
 
-/** A helper reads `size` bytes at a stack pointer (check_helper_mem_access for the stack). */
-function checkHelperStackRead(env: VerifierEnv, regno: number, reg: RegState, size: number, write: boolean): void {
-  if (!isConst(reg.s)) throw new NotImplementedError('variable-offset stack pointer passed to a helper');
-  const off = Number(BigInt.asIntN(64, constValue(reg.s))) + reg.off;
-  if (off < -MAX_BPF_STACK || off + size > 0) {
-    throw reject(EACCES, `invalid indirect access to stack R${regno} off=${reg.off} size=${size}`);
-  }
-  const f = env.curState.frames[reg.frameno];
-  const need = -off;
-  const bytes = Math.ceil(need / 8) * 8;
-  while (f.allocatedStack < bytes) {
-    const sp = { slotType: new Uint8Array(8), spilled: cloneReg(f.regs[0]) };
-    markNotInit(sp.spilled);
-    f.stack.push(sp);
-    f.allocatedStack += 8;
-  }
-  const info = env.subprogs[f.subprogno];
-  if (info.stackDepth < bytes) info.stackDepth = bytes;
-  for (let a = off; a < off + size; a++) {
-    const spi = (-a - 1) >> 3;
-    const t = f.stack[spi].slotType[(-a - 1) & 7];
-    if (!write) env.stackLive.markRead(f.frameno, env.insnIdx, 1n << BigInt(spi));
-    if (write) {
-      if (t === SlotType.SPILL) throw new NotImplementedError('helper writes over spilled registers');
-      f.stack[spi].slotType[(-a - 1) & 7] = SlotType.MISC;
-      continue;
-    }
-    if (t === SlotType.MISC || t === SlotType.ZERO || t === SlotType.SPILL) continue;
-    if (t === SlotType.INVALID && env.allowPtrLeaks) continue;
-    throw reject(EACCES, `invalid read from stack R${regno} off ${off}+${a - off} size ${size}`);
+const MAX_VAR_SIZ = 1n << 29n;
+
+/** The kernel's list of register types a memory argument accepts (mem_types). */
+const MEM_TYPES = 'fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_';
+const MEM_BASES = new Set<number>([RegType.PTR_TO_STACK, RegType.PTR_TO_PACKET, RegType.PTR_TO_PACKET_META, RegType.PTR_TO_MAP_KEY, RegType.PTR_TO_MAP_VALUE, RegType.PTR_TO_MEM]);
+
+/** What a call learnt from its arguments (bpf_call_arg_meta, the parts modelled). */
+interface CallMeta {
+  map: MapRef | undefined;
+  /** The key, when the stack holds a known constant (6.18 const_map_key), else -1. */
+  constKey: bigint;
+  /** A raw-mode (uninitialised) stack buffer: written byte by byte after the arguments. */
+  rawRegno: number;
+  rawSize: number;
+}
+
+/** check_helper_mem_access: `size` bytes at the pointer in `regno`. */
+function checkHelperMemAccess(env: VerifierEnv, regno: number, size: number, t: Access, zeroSizeOk: boolean, meta: CallMeta | undefined, raw: boolean): void {
+  const reg = env.curState.frames[env.curState.curframe].regs[regno];
+  switch (baseType(reg.type)) {
+    case RegType.PTR_TO_PACKET:
+    case RegType.PTR_TO_PACKET_META:
+      checkPacketAccess(regno, reg, reg.off, size, zeroSizeOk);
+      return;
+    case RegType.PTR_TO_MAP_KEY:
+      if (t === Access.WRITE) throw reject(EACCES, `R${regno} cannot write into ${regTypeStr(reg.type)}`);
+      checkMemRegionAccess(regno, reg, reg.off, size, reg.map!.def.keySize, false);
+      return;
+    case RegType.PTR_TO_MAP_VALUE:
+      checkMapAccessType(reg, reg.off, size, t);
+      checkMemRegionAccess(regno, reg, reg.off, size, reg.map!.def.valueSize, zeroSizeOk);
+      return;
+    case RegType.PTR_TO_MEM:
+      if ((reg.type & MEM_RDONLY) && t === Access.WRITE) throw reject(EACCES, `R${regno} cannot write into ${regTypeStr(reg.type)}`);
+      checkMemRegionAccess(regno, reg, reg.off, size, reg.memSize, zeroSizeOk);
+      return;
+    case RegType.PTR_TO_STACK:
+      checkHelperStackAccess(env, regno, reg, size, t, zeroSizeOk, meta, raw);
+      return;
+    default:
+      if (zeroSizeOk && size === 0 && reg.type === RegType.SCALAR_VALUE && isConst(reg.s) && constValue(reg.s) === 0n) return;
+      throw reject(EACCES, `R${regno} type=${regTypeStr(reg.type)} expected=fp`);
   }
 }
 
-/** The key's value when the stack bytes holding it are known (all STACK_ZERO). Keys in
- *  spilled registers are not modelled. */
-function constantMapKey(env: VerifierEnv, reg: RegState, size: number): bigint | undefined {
-  const off = Number(BigInt.asIntN(64, constValue(reg.s))) + reg.off;
+/** check_stack_range_initialized for a helper: bounds by direction, then (unless the helper
+ *  fills an uninitialised buffer) every byte must hold data; a writing helper leaves
+ *  unknown data behind. */
+function checkHelperStackAccess(env: VerifierEnv, regno: number, reg: RegState, size: number, t: Access, zeroSizeOk: boolean, meta: CallMeta | undefined, raw: boolean): void {
+  if (size === 0 && !zeroSizeOk) throw reject(EACCES, 'invalid zero-sized read');
+  const { min, max } = checkStackAccessWithinBounds(env, regno, reg, reg.off, size, t);
   const f = env.curState.frames[reg.frameno];
-  for (let a = off; a < off + size; a++) {
-    const t = f.stack[(-a - 1) >> 3].slotType[(-a - 1) & 7];
-    if (t === SlotType.SPILL) throw new NotImplementedError('constant map keys in spilled registers');
-    if (t !== SlotType.ZERO) return undefined;
+  // A variable offset buffer must be initialised: its written part is unknown.
+  if (raw && meta && isConst(reg.s)) {
+    meta.rawRegno = regno;
+    meta.rawSize = size;
+    return;
   }
-  return 0n;
+  const first = min;
+  const last = max - size;
+  checkStackRangeReadable(env, regno, reg, f, first, last, size, true);
+  // 6.18: only a helper that writes the buffer clobbers what it held.
+  if (t !== Access.WRITE) return;
+  for (let a = first; a < last + size; a++) {
+    const spi = (-a - 1) >> 3;
+    const st = f.stack[spi];
+    const i = (-a - 1) & 7;
+    const ty = st.slotType[i];
+    if (ty === SlotType.ZERO || ty === SlotType.INVALID) st.slotType[i] = SlotType.MISC;
+    else if (ty === SlotType.SPILL) {
+      markUnknown(st.spilled);
+      for (let j = 0; j < 8; j++) if (st.slotType[j] !== SlotType.INVALID) st.slotType[j] = SlotType.MISC;
+    }
+  }
+}
+
+/** check_mem_size_reg: the size argument bounds the access through the previous argument. */
+function checkMemSizeReg(env: VerifierEnv, regno: number, t: Access, zeroSizeOk: boolean, meta: CallMeta, raw: boolean): void {
+  const reg = env.curState.frames[env.curState.curframe].regs[regno];
+  // A variable size cannot fill an uninitialised buffer: it must be initialised.
+  const rawOk = raw && isConst(reg.s);
+  if (reg.s.smin < 0n) throw reject(EACCES, `R${regno} min value is negative, either use unsigned or 'var &= const'`);
+  if (reg.s.umin === 0n && !zeroSizeOk) {
+    throw reject(EACCES, `R${regno} invalid zero-sized read: u64=[${BigInt.asIntN(64, reg.s.umin)},${BigInt.asIntN(64, reg.s.umax)}]`);
+  }
+  if (reg.s.umax >= MAX_VAR_SIZ) throw reject(EACCES, `R${regno} unbounded memory access, use 'var &= const' or 'if (var < const)'`);
+  checkHelperMemAccess(env, regno - 1, Number(reg.s.umax), t, zeroSizeOk, meta, rawOk);
+  markChainPrecision(env, regno);
+}
+
+/** 6.18 get_constant_map_key: the key bytes on the stack are STACK_ZERO, or one spilled
+ *  constant of exactly the key's size. Undefined when not known. */
+function constantMapKey(env: VerifierEnv, reg: RegState, size: number): bigint | undefined {
+  if (!env.bpfCapable || reg.type !== RegType.PTR_TO_STACK || !isConst(reg.s)) return undefined;
+  const stackOff = Number(BigInt.asIntN(64, constValue(reg.s))) + reg.off;
+  const slot = -stackOff - 1;
+  const spi = slot >> 3;
+  const f = env.curState.frames[reg.frameno];
+  const types = f.stack[spi].slotType;
+  let zeros = 0;
+  for (let i = slot & 7; i >= 0 && types[i] === SlotType.ZERO; i--) zeros++;
+  if (zeros >= size) return 0n;
+  const spilled = f.stack[spi].spilled;
+  if (types[7] !== SlotType.SPILL || spilled.type !== RegType.SCALAR_VALUE) return undefined;
+  let spill = 0;
+  for (let i = slot & 7; i >= 0 && types[i] === SlotType.SPILL; i--) spill++;
+  if (spill !== size || !isConst(spilled.s)) return undefined;
+  // The verdict now rests on that value: it must be precise.
+  env.bt.setSlot(spi, reg.frameno);
+  markChainPrecisionFrom(env, env.curState, -1);
+  return constValue(spilled.s);
+}
+
+/** Map types where a lookup with an in-range constant key cannot fail. */
+const elidesNullness = (m: MapRef): boolean => m.def.type === 'ARRAY' || m.def.type === 'PERCPU_ARRAY';
+const SIMPLE_MAPS = new Set(['HASH', 'ARRAY', 'PERCPU_HASH', 'PERCPU_ARRAY', 'LRU_HASH', 'LRU_PERCPU_HASH']);
+
+/** check_func_arg for the argument kinds modelled. */
+function checkFuncArg(env: VerifierEnv, id: number, proto: HelperProto, i: number, meta: CallMeta): void {
+  const regno = i + 1;
+  const arg = proto.args[i];
+  if (arg === Arg.DONTCARE) return;
+  checkRegRead(env, regno);
+  const regs = env.curState.frames[env.curState.curframe].regs;
+  const reg = regs[regno];
+  if (arg === Arg.ANYTHING) {
+    if (isPointer(reg) && !env.allowPtrLeaks) throw reject(EACCES, `R${regno} leaks addr into helper function`);
+    return;
+  }
+  const base = baseType(reg.type);
+  if ((base === RegType.PTR_TO_PACKET || base === RegType.PTR_TO_PACKET_META) && !(proto.pktAccess && pktReadable(env.prog.progType))) {
+    throw reject(EACCES, 'helper access to the packet is not allowed');
+  }
+  const isNull = reg.type === RegType.SCALAR_VALUE && isConst(reg.s) && constValue(reg.s) === 0n;
+  const orNull = arg === Arg.PTR_TO_MEM_RDONLY_OR_NULL;
+  if (isNull && orNull) {
+    markChainPrecision(env, regno);
+  } else {
+    checkRegType(reg, regno, arg);
+  }
+  switch (arg) {
+    case Arg.CONST_MAP_PTR:
+      meta.map = reg.map;
+      if (meta.map && !SIMPLE_MAPS.has(meta.map.def.type)) throw new NotImplementedError(`helpers on ${meta.map.def.type} maps`);
+      return;
+    case Arg.PTR_TO_MAP_KEY: {
+      if (!meta.map) throw reject(EACCES, 'invalid map_ptr to access map->key');
+      const size = meta.map.def.keySize;
+      checkHelperMemAccess(env, regno, size, Access.READ, false, undefined, false);
+      if (elidesNullness(meta.map)) meta.constKey = constantMapKey(env, reg, size) ?? -1n;
+      return;
+    }
+    case Arg.PTR_TO_MAP_VALUE:
+      if (!meta.map) throw reject(EACCES, 'invalid map_ptr to access map->value');
+      checkHelperMemAccess(env, regno, meta.map.def.valueSize, Access.READ, false, meta, false);
+      return;
+    case Arg.PTR_TO_CTX:
+      return;
+    case Arg.PTR_TO_MEM_RDONLY:
+    case Arg.PTR_TO_MEM_RDONLY_OR_NULL:
+    case Arg.PTR_TO_UNINIT_MEM:
+      // Checked with the size argument that follows.
+      return;
+    case Arg.CONST_SIZE:
+    case Arg.CONST_SIZE_OR_ZERO: {
+      const prev = proto.args[i - 1];
+      const write = prev === Arg.PTR_TO_UNINIT_MEM;
+      const prevReg = regs[regno - 1];
+      // A NULL buffer with a zero size is fine for the _OR_NULL kinds.
+      if (prev === Arg.PTR_TO_MEM_RDONLY_OR_NULL && prevReg.type === RegType.SCALAR_VALUE) {
+        checkMemSizeReg(env, regno, Access.READ, arg === Arg.CONST_SIZE_OR_ZERO, meta, false);
+        return;
+      }
+      checkMemSizeReg(env, regno, write ? Access.WRITE : Access.READ, arg === Arg.CONST_SIZE_OR_ZERO, meta, write);
+      return;
+    }
+    default:
+      throw new NotImplementedError(`helper argument kind ${arg}`);
+  }
+  void id;
+}
+
+/** check_reg_type: the register's type is one the argument kind accepts. */
+function checkRegType(reg: RegState, regno: number, arg: Arg): void {
+  const got = regTypeStr(reg.type);
+  switch (arg) {
+    case Arg.CONST_MAP_PTR:
+      if (reg.type !== RegType.CONST_PTR_TO_MAP) throw reject(EACCES, `R${regno} type=${got} expected=map_ptr`);
+      return;
+    case Arg.PTR_TO_CTX:
+      if (reg.type !== RegType.PTR_TO_CTX) throw reject(EACCES, `R${regno} type=${got} expected=ctx`);
+      // check_func_arg_reg_off: a ctx argument must be unmodified.
+      if (reg.off < 0) throw reject(EACCES, `negative offset ctx ptr R${regno} off=${reg.off} disallowed`);
+      if (reg.off) throw reject(EACCES, `dereference of modified ctx ptr R${regno} off=${reg.off} disallowed`);
+      if (!isConst(reg.s) || constValue(reg.s) !== 0n) throw reject(EACCES, `variable ctx access var_off=${fmtTnum(reg.s.varOff)} disallowed`);
+      return;
+    case Arg.CONST_SIZE:
+    case Arg.CONST_SIZE_OR_ZERO:
+      if (reg.type !== RegType.SCALAR_VALUE) throw reject(EACCES, `R${regno} type=${got} expected=scalar`);
+      return;
+    default: {
+      // Memory: RDONLY kinds also take read-only memory.
+      let t = reg.type;
+      if (arg === Arg.PTR_TO_MEM_RDONLY || arg === Arg.PTR_TO_MEM_RDONLY_OR_NULL || arg === Arg.PTR_TO_MAP_KEY || arg === Arg.PTR_TO_MAP_VALUE) {
+        if (arg === Arg.PTR_TO_MEM_RDONLY || arg === Arg.PTR_TO_MEM_RDONLY_OR_NULL) t &= ~MEM_RDONLY;
+      }
+      if (arg === Arg.PTR_TO_MEM_RDONLY_OR_NULL) t &= ~PTR_MAYBE_NULL;
+      const ok = t === (t & BASE_TYPE_MASK) ? MEM_BASES.has(t) : t === (RegType.PTR_TO_MEM | MEM_RINGBUF);
+      if (!ok) throw reject(EACCES, `R${regno} type=${got} expected=${MEM_TYPES}`);
+    }
+  }
+}
+
+/** Program types that may read packet data directly (may_access_direct_pkt_data). */
+function pktReadable(progType: string): boolean {
+  return ['LWT_IN', 'LWT_OUT', 'LWT_SEG6LOCAL', 'SK_REUSEPORT', 'FLOW_DISSECTOR', 'CGROUP_SKB', 'SCHED_CLS', 'SCHED_ACT', 'XDP', 'LWT_XMIT', 'SK_SKB', 'SK_MSG', 'CGROUP_SOCKOPT'].includes(progType);
 }
 
 export function checkHelperCall(env: VerifierEnv, insn: Insn): void {
@@ -79,45 +256,15 @@ export function checkHelperCall(env: VerifierEnv, insn: Insn): void {
   if (!helperAllowed(proto, env.prog.progType)) {
     throw reject(EINVAL, `program of this type cannot use helper ${helperName(id)}#${id}`);
   }
+  if (proto.gplOnly && !isGplCompatible(env.prog.license)) throw reject(EINVAL, 'cannot call GPL-restricted function from non-GPL compatible program');
   const regs = env.curState.frames[env.curState.curframe].regs;
-  let mapRef: RegState['map'];
-  let constKey: bigint | undefined;
-  for (let i = 0; i < proto.args.length; i++) {
-    const regno = i + 1;
-    const arg = proto.args[i];
-    if (arg === Arg.DONTCARE) continue;
-    checkRegRead(env, regno);
-    const reg = regs[regno];
-    switch (arg) {
-      case Arg.ANYTHING:
-        if (isPointer(reg) && !env.allowPtrLeaks) throw reject(EACCES, `R${regno} leaks addr into helper function`);
-        break;
-      case Arg.CONST_MAP_PTR:
-        if (reg.type !== RegType.CONST_PTR_TO_MAP) throw reject(EACCES, `R${regno} type=${regTypeStr(reg.type)} expected=map_ptr`);
-        mapRef = reg.map;
-        if (mapRef && mapRef.def.type !== 'HASH' && mapRef.def.type !== 'ARRAY') throw new NotImplementedError(`helpers on ${mapRef.def.type} maps`);
-        break;
-      case Arg.PTR_TO_MAP_KEY:
-      case Arg.PTR_TO_MAP_VALUE: {
-        if (!mapRef) throw new NotImplementedError('map key argument without a map');
-        const size = arg === Arg.PTR_TO_MAP_KEY ? mapRef.def.keySize : mapRef.def.valueSize;
-        if (reg.type !== RegType.PTR_TO_STACK) {
-          if (reg.type === RegType.SCALAR_VALUE || baseType(reg.type) === RegType.PTR_TO_CTX) {
-            throw reject(EACCES, `R${regno} type=${regTypeStr(reg.type)} expected=fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_`);
-          }
-          throw new NotImplementedError('map key/value argument outside the stack');
-        }
-        checkHelperStackRead(env, regno, reg, size, false);
-        if (arg === Arg.PTR_TO_MAP_KEY) constKey = constantMapKey(env, reg, size);
-        break;
-      }
-      case Arg.PTR_TO_CTX:
-        if (reg.type !== RegType.PTR_TO_CTX) throw reject(EACCES, `R${regno} type=${regTypeStr(reg.type)} expected=ctx`);
-        break;
-      default:
-        throw new NotImplementedError(`helper argument kind ${arg}`);
-    }
+  const meta: CallMeta = { map: undefined, constKey: -1n, rawRegno: -1, rawSize: 0 };
+  for (let i = 0; i < 5; i++) if (i < proto.args.length) checkFuncArg(env, id, proto, i, meta);
+  // An uninitialised buffer the helper fills: as many one-byte stores of unknown data.
+  for (let i = 0; i < meta.rawSize; i++) {
+    checkMemAccess(env, meta.rawRegno, i, 1, Access.WRITE, undefined, { unknown: true });
   }
+  const mapRef = meta.map;
   for (const r of CALLER_SAVED) {
     markNotInit(regs[r]);
     env.scratch.markReg(r);
@@ -134,7 +281,7 @@ export function checkHelperCall(env: VerifierEnv, insn: Insn): void {
       break;
     case Ret.PTR_TO_MAP_VALUE_OR_NULL:
       // 6.18: an array lookup with a constant in-range key cannot fail.
-      if (id === 1 && mapRef?.def.type === 'ARRAY' && constKey !== undefined && constKey < BigInt(mapRef.def.maxEntries)) {
+      if (id === 1 && mapRef && elidesNullness(mapRef) && meta.constKey >= 0n && meta.constKey < BigInt(mapRef.def.maxEntries)) {
         markPtr(r0, RegType.PTR_TO_MAP_VALUE);
         r0.map = mapRef;
         break;

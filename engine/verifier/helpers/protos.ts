@@ -11,6 +11,8 @@ export const enum Arg {
   PTR_TO_CTX,
   /** Readable memory of the size given by the next argument. */
   PTR_TO_MEM_RDONLY,
+  /** The same, or NULL (with a zero size). */
+  PTR_TO_MEM_RDONLY_OR_NULL,
   /** Writable memory of the size given by the next argument (may be uninitialised). */
   PTR_TO_UNINIT_MEM,
   CONST_SIZE,
@@ -28,6 +30,8 @@ export interface HelperProto {
   readonly args: readonly Arg[];
   readonly ret: Ret;
   readonly gplOnly?: boolean;
+  /** May take packet pointers (fn->pkt_access). */
+  readonly pktAccess?: boolean;
   /** Program types beyond the base set that may call it ('*' = all). */
   readonly progTypes: readonly string[] | '*';
 }
@@ -37,9 +41,9 @@ const SKB_TYPES = ['SOCKET_FILTER', 'SCHED_CLS', 'SCHED_ACT', 'CGROUP_SKB', 'LWT
 const TRACING = ['KPROBE', 'TRACEPOINT', 'PERF_EVENT', 'RAW_TRACEPOINT', 'RAW_TRACEPOINT_WRITABLE', 'TRACING', 'LSM'];
 
 const PROTOS: readonly HelperProto[] = [
-  { id: 1, args: [Arg.CONST_MAP_PTR, Arg.PTR_TO_MAP_KEY], ret: Ret.PTR_TO_MAP_VALUE_OR_NULL, progTypes: ALL },
-  { id: 2, args: [Arg.CONST_MAP_PTR, Arg.PTR_TO_MAP_KEY, Arg.PTR_TO_MAP_VALUE, Arg.ANYTHING], ret: Ret.INTEGER, progTypes: ALL },
-  { id: 3, args: [Arg.CONST_MAP_PTR, Arg.PTR_TO_MAP_KEY], ret: Ret.INTEGER, progTypes: ALL },
+  { id: 1, args: [Arg.CONST_MAP_PTR, Arg.PTR_TO_MAP_KEY], ret: Ret.PTR_TO_MAP_VALUE_OR_NULL, pktAccess: true, progTypes: ALL },
+  { id: 2, args: [Arg.CONST_MAP_PTR, Arg.PTR_TO_MAP_KEY, Arg.PTR_TO_MAP_VALUE, Arg.ANYTHING], ret: Ret.INTEGER, pktAccess: true, progTypes: ALL },
+  { id: 3, args: [Arg.CONST_MAP_PTR, Arg.PTR_TO_MAP_KEY], ret: Ret.INTEGER, pktAccess: true, progTypes: ALL },
   { id: 5, args: [], ret: Ret.INTEGER, progTypes: ALL }, // ktime_get_ns
   { id: 7, args: [], ret: Ret.INTEGER, progTypes: ALL }, // get_prandom_u32
   { id: 8, args: [], ret: Ret.INTEGER, progTypes: ALL }, // get_smp_processor_id
