@@ -29,6 +29,7 @@ import { isStateVisited, updateBranchCounts } from './prune.ts';
 import { pushJmpHistory } from './precision/history.ts';
 import { insnTextOpts } from './cfg/liveness.ts';
 import { checkStackArgInsn } from './stack-arg/access.ts';
+import { checkKfuncCall } from './stack-arg/kfunc.ts';
 
 const BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000;
 
@@ -200,7 +201,10 @@ function stepJmp(env: VerifierEnv, insn: Insn, idx: number): Step {
       throw reject(EINVAL, 'BPF_CALL uses reserved fields');
     }
     if (insn.src === BPF_PSEUDO_CALL) return { kind: 'next', idx: checkFuncCall(env, insn, idx) };
-    if (insn.src === BPF_PSEUDO_KFUNC_CALL) throw new NotImplementedError('kfunc calls');
+    if (insn.src === BPF_PSEUDO_KFUNC_CALL) {
+      checkKfuncCall(env, insn);
+      return { kind: 'next', idx: idx + 1 };
+    }
     checkHelperCall(env, insn);
     return { kind: 'next', idx: idx + 1 };
   }

@@ -11,6 +11,7 @@ import { printInsn } from '../../isa/disasm.ts';
 import type { VerifierEnv } from '../env.ts';
 import { helperArgCount } from '../helpers/protos.ts';
 import { NotImplementedError } from '../errors.ts';
+import { kfuncRegArgs } from '../stack-arg/kfunc.ts';
 
 const R0_5 = 0x3f;
 const bit = (r: number): number => (r < 10 ? 1 << r : 0);
@@ -53,7 +54,9 @@ export function useDef(env: VerifierEnv, i: number): { use: number; def: number 
           const n = helperArgCount(s.imm);
           return { use: ((1 << (n + 1)) - 1) & ~1, def: R0_5 };
         }
-        throw new NotImplementedError('liveness of kfunc calls');
+        const k = kfuncRegArgs(s.imm);
+        if (k === undefined) throw new NotImplementedError('liveness of kfunc calls');
+        return { use: ((1 << (k + 1)) - 1) & ~1, def: R0_5 };
       }
       return { use: bit(s.dst) | (bpfSrc(s.code) === BPF_X ? bit(s.src) : 0), def: 0 };
     default:

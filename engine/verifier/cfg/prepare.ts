@@ -13,6 +13,7 @@ import { NotImplementedError } from '../errors.ts';
 import type { VerifierEnv } from '../env.ts';
 import { reject, EINVAL, EPERM, E2BIG, EFAULT } from '../reject.ts';
 import { opcodeKnown } from './opcodes-valid.ts';
+import { addKfuncCall } from '../stack-arg/kfunc.ts';
 
 const BPF_MAX_SUBPROGS = 256;
 const BPF_FUNC_tail_call = 12;
@@ -38,7 +39,10 @@ export function addSubprogs(env: VerifierEnv): void {
     if (!env.bpfCapable) {
       throw reject(EPERM, 'loading/calling other bpf or kernel functions are allowed for CAP_BPF and CAP_SYS_ADMIN');
     }
-    if (isKfuncCall(s)) throw new NotImplementedError('kfunc calls');
+    if (isKfuncCall(s)) {
+      addKfuncCall(env, s);
+      continue;
+    }
     addSubprog(env, i + s.imm + 1);
   }
   if (env.log.level2) {

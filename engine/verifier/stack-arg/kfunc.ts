@@ -1,0 +1,175 @@
+// kfunc calls with up to 12 arguments (check_kfunc_call / check_kfunc_args), for the
+// series that have stack arguments. Prototypes come from the built-in declarations
+// (engine/program/kfuncs.ts, by BTF id). The argument kinds modelled are the ones the
+// stack-arg programs use: scalars (with `__k` constants), memory + `__sz` size pairs that may
+// straddle registers and slots, pointers to small scalar-only structs on the stack, and the
+// seed's rejections (prog->aux and release arguments may not travel on the stack). Other
+// kinds (dynptr, iterators, strings, timers, referenced objects) raise NotImplementedError.
+
+import type { Insn } from '../../isa/insn.ts';
+import { builtinKfuncById, type KfuncDecl, type KfuncParamDecl } from '../../program/kfuncs.ts';
+import { RegType, SlotType, baseType } from '../state/types.ts';
+import type { RegState } from '../state/types.ts';
+import { markNotInit, markUnknown } from '../state/regs.ts';
+import { isConst, constValue } from '../scalar-api.ts';
+import { markChainPrecision } from '../precision/backtrack.ts';
+import { NotImplementedError } from '../errors.ts';
+import { reject, EACCES, EINVAL } from '../reject.ts';
+import type { VerifierEnv } from '../env.ts';
+import { type Dialect, MAX_FUNC_ARGS, MAX_REG_ARGS, argName, argSlot, msg } from './dialect.ts';
+import { stackArgRun } from './facts.ts';
+import { afterCall, beforeKfuncCall, checkOutgoingArgs, outgoingArg } from './calls.ts';
+import { markStackArgPrecision } from './precision.ts';
+
+const MAX_BPF_STACK = 512;
+
+/** Sizes of the structs the built-in kfuncs point at (bpf_testmod_kfunc.h). */
+const STRUCT_SIZES: Readonly<Record<string, number>> = {
+  prog_test_pass1: 16,
+};
+
+/** The declaration a kfunc call names, or undefined. */
+export function kfuncDecl(imm: number): KfuncDecl | undefined {
+  // Suite-declared kfuncs are not part of Program yet: only the built-in set is known.
+  return builtinKfuncById(imm);
+}
+
+/** add_kfunc_call: a kfunc call found while collecting subprograms. Only the stack-arg
+ *  series model kfuncs; plain 6.18 runs stay unimplemented rather than guessed. */
+export function addKfuncCall(env: VerifierEnv, insn: { imm: number }): void {
+  if (!stackArgRun(env) || !kfuncDecl(insn.imm)) throw new NotImplementedError('kfunc calls');
+}
+
+/** r1..r5 a kfunc call reads (the liveness pre-pass), or undefined when unknown. */
+export function kfuncRegArgs(imm: number): number | undefined {
+  const k = kfuncDecl(imm);
+  return k ? Math.min(k.params.length, MAX_REG_ARGS) : undefined;
+}
+
+const isPointer = (type: string): boolean => type.trim().endsWith('*');
+const pointee = (type: string): string => type.replace(/\*\s*$/, '').replace(/\bconst\b/g, '').trim();
+const hasSuffix = (p: KfuncParamDecl | undefined, ...s: string[]): boolean => !!p?.suffix && s.includes(p.suffix);
+
+interface Arg {
+  readonly reg: RegState;
+  /** r1..r5, or undefined for a stack argument. */
+  readonly regno: number | undefined;
+  readonly name: string;
+}
+
+/** Check a kfunc call; returns normally with r0..r5 and (merged) the slots updated. */
+export function checkKfuncCall(env: VerifierEnv, insn: Insn): void {
+  const run = stackArgRun(env);
+  const k = kfuncDecl(insn.imm);
+  if (!run || !k) throw new NotImplementedError(`kfunc btf_id ${insn.imm}`);
+  const d = run.d;
+  const nargs = k.params.length;
+  if (nargs > MAX_FUNC_ARGS) throw reject(EINVAL, msg.tooManyArgs(d, k.name, nargs));
+  // merged checks all slots up front (check_outgoing_stack_args); the seed per argument.
+  if (d.series === 'merged') checkOutgoingArgs(env, d, nargs);
+  const regs = env.curState.frames[env.curState.curframe].regs;
+  const argAt = (i: number): Arg => {
+    if (i < MAX_REG_ARGS) return { reg: regs[i + 1], regno: i + 1, name: argName(d, i, nargs) };
+    return { reg: outgoingArg(env, d, i, nargs), regno: undefined, name: argName(d, i, nargs) };
+  };
+  let constantSeen = false;
+  for (let i = 0; i < nargs; i++) {
+    const p = k.params[i];
+    const a = argAt(i);
+    if (hasSuffix(p, '__prog') || pointee(p.type) === 'struct bpf_prog_aux') {
+      if (a.regno === undefined) throw reject(EINVAL, msg.progAux(d, i, nargs));
+      continue;
+    }
+    if (!isPointer(p.type)) {
+      if (p.type.startsWith('struct ') || p.type.startsWith('union ')) {
+        // A by-value aggregate: 6.18 and merged print `Unrecognized <arg> type STRUCT`.
+        throw reject(EINVAL, `Unrecognized ${a.name} type ${p.type.startsWith('union ') ? 'UNION' : 'STRUCT'}`);
+      }
+      checkScalar(a);
+      if (hasSuffix(p, '__k')) {
+        if (constantSeen) throw reject(EINVAL, 'verifier internal error: only one constant argument permitted');
+        if (!isConst(a.reg.s)) throw reject(EINVAL, `${a.name} must be a known constant`);
+        constantSeen = true;
+        markArgPrecise(env, d, i, nargs, a);
+      }
+      continue;
+    }
+    if (k.flagBits & 2 /* KF_RELEASE */ && i === firstPointerArg(k)) {
+      if (a.regno === undefined) throw reject(EINVAL, msg.releaseArg(d, i, nargs));
+      throw new NotImplementedError('kfunc release arguments');
+    }
+    const next = k.params[i + 1];
+    if (hasSuffix(next, '__sz', '__szk')) {
+      const size = argAt(i + 1);
+      checkScalar(size);
+      if (!isConst(size.reg.s) && hasSuffix(next, '__szk')) throw reject(EINVAL, `${size.name} must be a known constant`);
+      checkStackMem(env, a, Number(size.reg.s.umax), size.reg.s.umin === 0n);
+      // The size decides how much memory is touched: it must be precise (check_mem_size_reg).
+      markArgPrecise(env, d, i + 1, nargs, size);
+      i++;
+      continue;
+    }
+    const t = pointee(p.type);
+    const structSize = t.startsWith('struct ') ? STRUCT_SIZES[t.slice(7).trim()] : undefined;
+    if (structSize === undefined) throw new NotImplementedError(`kfunc argument of type ${p.type}`);
+    checkStackMem(env, a, structSize, false);
+  }
+  beforeKfuncCall(env, nargs);
+  const f = env.curState.frames[env.curState.curframe];
+  for (let r = 0; r <= MAX_REG_ARGS; r++) {
+    markNotInit(f.regs[r]);
+    env.scratch.markReg(r);
+  }
+  afterCall(env);
+  setReturn(k, f.regs[0]);
+}
+
+function firstPointerArg(k: KfuncDecl): number {
+  return k.params.findIndex((p) => isPointer(p.type));
+}
+
+function checkScalar(a: Arg): void {
+  if (a.reg.type !== RegType.SCALAR_VALUE) throw reject(EINVAL, `${a.name} is not a scalar`);
+}
+
+/** A kfunc depends on the exact value: registers backtrack as usual; a slot backtracks
+ *  from the slot in merged, and is skipped in v4 (the seed marks only regno > 0). */
+function markArgPrecise(env: VerifierEnv, d: Dialect, i: number, nargs: number, a: Arg): void {
+  if (a.regno !== undefined) markChainPrecision(env, a.regno);
+  else if (d.series === 'merged') markStackArgPrecision(env, argSlot(d, i, nargs));
+}
+
+/** The kfunc reads and writes `size` bytes at a stack pointer (check_mem_reg / the stack
+ *  part of check_helper_mem_access). */
+function checkStackMem(env: VerifierEnv, a: Arg, size: number, zeroOk: boolean): void {
+  const reg = a.reg;
+  if (size === 0 && zeroOk) return;
+  if (baseType(reg.type) !== RegType.PTR_TO_STACK) {
+    if (reg.type === RegType.SCALAR_VALUE || reg.type === RegType.NOT_INIT) {
+      throw reject(EINVAL, `${a.name} type=${reg.type === RegType.SCALAR_VALUE ? 'scalar' : '?'} expected=fp`);
+    }
+    throw new NotImplementedError('kfunc memory arguments outside the stack');
+  }
+  if (!isConst(reg.s)) throw new NotImplementedError('variable-offset stack pointer passed to a kfunc');
+  const off = Number(BigInt.asIntN(64, constValue(reg.s))) + reg.off;
+  if (off < -MAX_BPF_STACK || off + size > 0) {
+    throw reject(EACCES, `invalid indirect access to stack ${a.name} off=${reg.off} size=${size}`);
+  }
+  const f = env.curState.frames[reg.frameno];
+  for (let b = off; b < off + size; b++) {
+    const spi = (-b - 1) >> 3;
+    const slot = f.stack[spi];
+    const t = slot ? slot.slotType[(-b - 1) & 7] : SlotType.INVALID;
+    env.stackLive.markRead(f.frameno, env.insnIdx, 1n << BigInt(spi));
+    if (t === SlotType.MISC || t === SlotType.ZERO || t === SlotType.SPILL) continue;
+    if (t === SlotType.INVALID && env.allowPtrLeaks) continue;
+    throw reject(EACCES, `invalid read from stack ${a.name} off ${off}+${b - off} size ${size}`);
+  }
+}
+
+function setReturn(k: KfuncDecl, r0: RegState): void {
+  const ret = k.ret.trim();
+  if (ret === 'void') return markNotInit(r0);
+  if (isPointer(ret) || ret.startsWith('struct ')) throw new NotImplementedError(`kfunc returning ${ret}`);
+  markUnknown(r0);
+}
