@@ -17,6 +17,17 @@ export interface RunRequest {
   readonly execute: boolean;
   readonly wantXlated: boolean;
   readonly wantJited: boolean;
+  /** Keep CAP_SYS_ADMIN for the run (suite `sys_admin: keep`); by default it is dropped, as
+   *  prog_tests/verifier.c does for every verifier_* file. */
+  readonly keepSysAdmin?: boolean;
+  /** __caps_unpriv: capabilities the unpriv run keeps (numbers). */
+  readonly capsUnpriv?: readonly number[];
+  /** __linear_size: the test run's __sk_buff ctx gets data_end = this. */
+  readonly linearSize?: number;
+  /** __btf_path, as written by the test (resolved by the backend, if it can). */
+  readonly btfPath?: string;
+  /** __stderr / __stdout patterns were given: the run must report the program's streams. */
+  readonly wantStreams?: boolean;
 }
 
 export type RetvalOutcome =

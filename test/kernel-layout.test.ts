@@ -1,5 +1,5 @@
 // The hand-written 6.18 layouts of union bpf_attr parts and struct bpf_prog_info/map_info,
-// checked against the running kernel's BTF: first through our own minimal BTF reader, then
+// checked against the running kernel's BTF: first through engine/btf's reader, then
 // (when bpftool is installed) that reader against bpftool's JSON, so neither is trusted alone.
 
 import t from 'tap';
@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { BPF_ATTR_SIZE, BPF_CMD, BTF_HOMES, PROG_INFO_SIZE, type Layout } from '../engine/kernel/layout.ts';
 import { ATTACH_TYPES } from '../engine/kernel/uapi.ts';
-import { BTF_KIND, parseBtf, typeSize, type Btf, type BtfType } from '../engine/kernel/vmlinux-btf.ts';
+import { BTF_KIND, findByName, parseBtf, typeSize, type Btf, type BtfType } from '../engine/btf/index.ts';
 import { InputError } from '../engine/errors.ts';
 import { MAP_TYPES, PROG_TYPES } from '../engine/program/types.ts';
 
@@ -21,15 +21,16 @@ interface Flat {
 
 /** Members of a struct/union with anonymous struct/union members flattened into it. */
 function flatten(btf: Btf, t: BtfType, base = 0, out = new Map<string, Flat>()): Map<string, Flat> {
+  if (t.kind !== 'STRUCT' && t.kind !== 'UNION') return out;
   for (const m of t.members) {
     let mt = btf.types[m.type];
-    while (mt.kind === BTF_KIND.TYPEDEF || mt.kind === BTF_KIND.CONST || mt.kind === BTF_KIND.VOLATILE) mt = btf.types[mt.ref];
+    while (mt.kind === 'TYPEDEF' || mt.kind === 'CONST' || mt.kind === 'VOLATILE') mt = btf.types[mt.type];
     const off = base + m.bitOffset;
-    if (m.name === '' && (mt.kind === BTF_KIND.STRUCT || mt.kind === BTF_KIND.UNION)) {
+    if (m.name === '' && (mt.kind === 'STRUCT' || mt.kind === 'UNION')) {
       flatten(btf, mt, off, out);
       continue;
     }
-    if (!out.has(m.name)) out.set(m.name, { off, size: typeSize(btf, m.type), bits: m.bitfieldSize });
+    if (!out.has(m.name)) out.set(m.name, { off, size: typeSize(btf, m.type) ?? 0, bits: m.bitfieldSize });
   }
   return out;
 }
@@ -50,17 +51,17 @@ function mismatches(layout: Layout, members: Map<string, Flat>): string[] {
 const haveBtf = existsSync(VMLINUX);
 
 t.test('layouts match the running kernel BTF', { skip: haveBtf ? false : `${VMLINUX} is missing` }, async (t) => {
-  const btf = parseBtf(readFileSync(VMLINUX), VMLINUX);
-  const attr = btf.byName('bpf_attr', BTF_KIND.UNION);
+  const btf = parseBtf(new Uint8Array(readFileSync(VMLINUX)), { file: VMLINUX });
+  const attr = findByName(btf, 'bpf_attr', 'UNION');
   t.ok(attr, 'union bpf_attr is in vmlinux BTF');
   if (!attr) return;
   t.equal(attr.size, BPF_ATTR_SIZE, 'sizeof(union bpf_attr)');
-  const info = btf.byName('bpf_prog_info', BTF_KIND.STRUCT);
+  const info = findByName(btf, 'bpf_prog_info', 'STRUCT');
   t.equal(info?.size, PROG_INFO_SIZE, 'sizeof(struct bpf_prog_info)');
 
   for (const [what, home] of Object.entries(BTF_HOMES)) {
     if (home.struct) {
-      const s = btf.byName(home.struct, BTF_KIND.STRUCT);
+      const s = findByName(btf, home.struct, 'STRUCT');
       t.ok(s, `struct ${home.struct} exists`);
       if (s) t.same(mismatches(home.layout, flatten(btf, s)), [], `${what} = struct ${home.struct}`);
       continue;
@@ -105,7 +106,7 @@ t.test('malformed BTF is an InputError', async (t) => {
   b.setUint32(12, 12, true);
   b.setUint32(16, 12, true);
   b.setUint32(20, 1, true);
-  b.setUint32(24 + 4, BTF_KIND.INT << 24, true);
+  b.setUint32(24 + 4, BTF_KIND.INT << 24, true); // kind INT, no trailing word
   t.throws(() => parseBtf(blob), InputError, 'INT without its trailing word');
 });
 
@@ -130,13 +131,17 @@ interface BpftoolType {
 const dump = haveBtf ? bpftoolJson() : undefined;
 
 t.test('our BTF reader agrees with bpftool; uapi enums match', { skip: dump ? false : 'bpftool (or vmlinux BTF) not available' }, async (t) => {
-  const btf = parseBtf(readFileSync(VMLINUX), VMLINUX);
+  const btf = parseBtf(new Uint8Array(readFileSync(VMLINUX)), { file: VMLINUX });
   const types = dump!.types;
   t.equal(btf.types.length - 1, types.length, 'same number of types');
   for (const name of ['bpf_attr', 'bpf_prog_info', 'bpf_map_info']) {
     const theirs = types.find((x) => x.name === name && (x.kind === 'UNION' || x.kind === 'STRUCT'))!;
     const ours = btf.types[theirs.id];
     t.equal(ours.name, name, `${name}: same id`);
+    if (ours.kind !== 'STRUCT' && ours.kind !== 'UNION') {
+      t.fail(`${name}: expected a struct or union, got ${ours.kind}`);
+      continue;
+    }
     t.equal(ours.size, theirs.size, `${name}: same size`);
     t.same(
       ours.members.map((m) => [m.name || '(anon)', m.type, m.bitOffset, m.bitfieldSize]),

@@ -238,6 +238,14 @@ export function bpfMapDeleteElem(fd: number, key: Uint8Array): number {
   return sysBpf(BPF_CMD.MAP_DELETE_ELEM, attr, endOf(MAP_ELEM.flags)).errno;
 }
 
+/** BPF_MAP_FREEZE: no more writes from user space (libbpf does it to .rodata after filling
+ *  it). Returns errno. */
+export function bpfMapFreeze(fd: number): number {
+  const attr = pinned(BPF_ATTR_SIZE);
+  put(attr, MAP_ELEM.map_fd, fd);
+  return sysBpf(BPF_CMD.MAP_FREEZE, attr, endOf(MAP_ELEM.map_fd)).errno;
+}
+
 /** BPF_BTF_LOAD. With logLevel > 0 the log goes into a logSize buffer (default 2 MiB),
  *  grown once to btf_log_true_size if it did not fit. */
 export function bpfBtfLoad(btf: Uint8Array, logLevel = 0, logSize = DEFAULT_LOG_SIZE): { fd: number; errno: number; log: string } {

@@ -20,6 +20,7 @@ export const BPF_CMD = {
   PROG_TEST_RUN: 10,
   OBJ_GET_INFO_BY_FD: 15,
   BTF_LOAD: 18,
+  MAP_FREEZE: 22,
 } as const;
 
 /** sizeof(union bpf_attr) on 6.18. */

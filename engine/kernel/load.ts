@@ -25,15 +25,17 @@ import {
   BPF_PSEUDO_MAP_VALUE, LD_IMM64,
 } from '../isa/opcodes.ts';
 import {
-  DEFAULT_LOG_SIZE, FdScope, bpfBtfLoad, bpfMapCreate, bpfMapInfo, bpfMapUpdateElem, bpfProgInfo,
+  DEFAULT_LOG_SIZE, FdScope, bpfBtfLoad, bpfMapCreate, bpfMapFreeze, bpfMapInfo, bpfMapUpdateElem, bpfProgInfo,
   bpfProgLoad, bpfProgTestRun, type ProgLoadResult,
 } from './bpf.ts';
 import { CAP, UNPRIV_DROP, hasCap, withCapsDropped } from './caps.ts';
 import { EPERM, ENOSYS, ENOTSUPP, errnoName } from './errno.ts';
 import { libcAvailable } from './syscall.ts';
 import { ATTACH_TYPES, BPF_F_ZERO_SEED } from './uapi.ts';
-import { BTF_KIND, vmlinuxBtf } from './vmlinux-btf.ts';
+import { findByName } from '../btf/resolve.ts';
+import { vmlinuxBtf } from '../btf/vmlinux.ts';
 import { funcBtfFor } from './func-btf.ts';
+import { mapBtfFor } from './map-btf.ts';
 import { readFileSync } from 'node:fs';
 
 export interface LoadOptions {
@@ -50,6 +52,10 @@ export interface LoadOptions {
   readonly auxiliary?: readonly Program[];
   /** Drop CAP_SYS_ADMIN for the whole run, as prog_tests/verifier.c does. Default true. */
   readonly dropSysAdmin?: boolean;
+  /** __caps_unpriv: capabilities the unpriv run keeps. */
+  readonly capsUnpriv?: readonly number[];
+  /** __linear_size: the test run passes a __sk_buff ctx whose data_end is this. */
+  readonly linearSize?: number;
   /** Verifier log buffer size; default test_loader's 2 MiB. */
   readonly logSize?: number;
   /** Reload with a bigger buffer when the log does not fit (libbpf does not with a
@@ -138,20 +144,29 @@ export function loadProgram(prog: Program, opts: LoadOptions): LoadResult {
 }
 
 function run(prog: Program, opts: LoadOptions, fds: FdScope): LoadResult {
-  const unprivDrop = opts.unpriv ? UNPRIV_DROP : [];
+  const unprivDrop = opts.unpriv ? UNPRIV_DROP.filter((c) => !opts.capsUnpriv?.includes(c)) : [];
   const aux = opts.auxiliary ?? [];
 
   // Map creation and the loads happen with the run's reduced caps.
   const staged = withCapsDropped(unprivDrop, () => {
     const maps = createMaps(prog, aux, !!opts.unpriv, fds);
     if ('skip' in maps) return maps;
+    const auxFds: number[] = [];
     for (const a of aux) {
       const r = loadOne(a, maps, { ...opts, logLevel: 0 }, fds);
       if (r.res.errno) return { maps, main: r, auxFailed: a.name };
+      auxFds.push(r.res.fd);
     }
-    return { maps, main: loadOne(prog, maps, opts, fds) };
+    const main = loadOne(prog, maps, opts, fds);
+    // libbpf fills prog_array slots once every program of the object is loaded.
+    if (!main.res.errno) {
+      const err = fillProgSlots(prog, maps, [...auxFds, main.res.fd]);
+      if (err) return { skip: err as string };
+    }
+    return { maps, main };
   });
-  if ('skip' in staged) return skipped(staged.skip, prog);
+  if ('skip' in staged && staged.skip !== undefined) return skipped(staged.skip, prog);
+  if (!('main' in staged)) throw new Error('unreachable: a staged load without a result');
 
   const { maps, main } = staged;
   if (main.skip) return skipped(main.skip, prog);
@@ -188,10 +203,12 @@ function run(prog: Program, opts: LoadOptions, fds: FdScope): LoadResult {
   }
   if (opts.execute) {
     const syscallProg = prog.progType === 'SYSCALL';
+    const ctxIn = opts.linearSize !== undefined && !syscallProg ? skbCtxWithDataEnd(opts.linearSize) : undefined;
     const r = bpfProgTestRun(fd, syscallProg ? {} : {
       dataIn: new Uint8Array(TEST_DATA_LEN),
       dataSizeOut: TEST_DATA_OUT,
       repeat: 1,
+      ...(ctxIn ? { ctxIn } : {}),
     });
     out = { ...out, run: { errno: r.errno, retval: r.retval, duration: r.duration } };
     if (r.errno === ENOTSUPP) {
@@ -211,7 +228,8 @@ interface MapTable {
 
 function createMaps(prog: Program, aux: readonly Program[], unpriv: boolean, fds: FdScope): MapTable | { skip: string } {
   const table: MapTable = { fds: new Map(), ids: new Map() };
-  for (const p of [prog, ...aux]) {
+  const all = [prog, ...aux];
+  for (const p of all) {
     for (const def of p.maps) {
       if (table.fds.has(def.name)) continue;
       const type = MAP_TYPES[def.type];
@@ -219,20 +237,76 @@ function createMaps(prog: Program, aux: readonly Program[], unpriv: boolean, fds
       const r = createMap(def, fds);
       if (r.errno) {
         if (r.errno === ENOSYS) return { skip: 'bpf(2) is not implemented by this kernel (ENOSYS)' };
-        return { skip: `map '${def.name}' (${def.type}, type ${type}) could not be created here: ${errnoName(r.errno)}` };
-      }
-      for (const e of def.init ?? []) {
-        const err = bpfMapUpdateElem(r.fd, e.key, expandValue(def, e.value));
-        if (err) return { skip: `map '${def.name}': initial update failed: ${errnoName(err)}` };
+        return { skip: `map '${def.name}' (${def.type}, type ${type}) could not be created here: ${errnoName(r.errno)}${r.why ? ` (${r.why})` : ''}` };
       }
       table.fds.set(def.name, r.fd);
       table.ids.set(def.name, bpfMapInfo(r.fd).id);
     }
   }
+  // Contents once every map exists (a map-in-map slot names another map); prog_array slots
+  // wait for the programs (fillProgSlots). Then .rodata is frozen, as libbpf does.
+  for (const p of all) {
+    for (const def of p.maps) {
+      const fd = table.fds.get(def.name);
+      if (fd === undefined || def.type === 'PROG_ARRAY') continue;
+      for (const e of def.init ?? []) {
+        let value = expandValue(def, e.value);
+        if (def.type === 'ARRAY_OF_MAPS' || def.type === 'HASH_OF_MAPS') {
+          const target = p.maps[u32le(e.value)];
+          const innerFd = target ? table.fds.get(target.name) : undefined;
+          if (innerFd === undefined) return { skip: `map '${def.name}': slot names map #${u32le(e.value)}, which was not created` };
+          value = u32bytes(innerFd);
+        }
+        const err = bpfMapUpdateElem(fd, e.key, value);
+        if (err) return { skip: `map '${def.name}': initial update failed: ${errnoName(err)}` };
+      }
+    }
+  }
+  const frozen = new Set<number>();
+  for (const p of all) {
+    for (const def of p.maps) {
+      const fd = table.fds.get(def.name);
+      if (fd === undefined || !def.frozen || frozen.has(fd)) continue;
+      const err = bpfMapFreeze(fd);
+      if (err) return { skip: `map '${def.name}': BPF_MAP_FREEZE failed: ${errnoName(err)}` };
+      frozen.add(fd);
+    }
+  }
   return table;
 }
 
-function createMap(def: MapDef, fds: FdScope): { fd: number; errno: number } {
+/** PROG_ARRAY slots: init values index `progFds` (the auxiliaries, then the tested program). */
+function fillProgSlots(prog: Program, maps: MapTable, progFds: readonly number[]): string | undefined {
+  for (const def of prog.maps) {
+    const fd = maps.fds.get(def.name);
+    if (def.type !== 'PROG_ARRAY' || fd === undefined) continue;
+    for (const e of def.init ?? []) {
+      const target = progFds[u32le(e.value)];
+      if (target === undefined) continue;
+      const err = bpfMapUpdateElem(fd, e.key, u32bytes(target));
+      if (err) return `map '${def.name}': setting a prog_array slot failed: ${errnoName(err)}`;
+    }
+  }
+  return undefined;
+}
+
+const u32le = (b: Uint8Array): number => (b.length >= 4 ? new DataView(b.buffer, b.byteOffset, 4).getUint32(0, true) : 0);
+function u32bytes(v: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, v, true);
+  return b;
+}
+
+/** libbpf rounds a ring buffer's size up to a power-of-two multiple of the page size. */
+function ringbufEntries(def: MapDef): number {
+  if (def.type !== 'RINGBUF' && def.type !== 'USER_RINGBUF') return def.maxEntries;
+  const page = 4096;
+  let size = page;
+  while (size < def.maxEntries && size < 2 ** 31) size *= 2;
+  return size;
+}
+
+function createMap(def: MapDef, fds: FdScope): { fd: number; errno: number; why?: string } {
   let innerMapFd = 0;
   if (def.inner) {
     // The inner map only gives the outer one its shape; the kernel copies what it needs.
@@ -240,14 +314,23 @@ function createMap(def: MapDef, fds: FdScope): { fd: number; errno: number } {
     if (inner.errno) return inner;
     innerMapFd = inner.fd;
   }
+  let btf = {};
+  if (def.btf) {
+    const mb = mapBtfFor(def.btf);
+    const b = bpfBtfLoad(mb.btf, 1);
+    if (b.errno) return { fd: -1, errno: b.errno, why: `its key/value BTF was refused: ${b.log.trim().split('\n').pop()}` };
+    fds.own(b.fd);
+    btf = { btfFd: b.fd, btfKeyTypeId: mb.keyTypeId, btfValueTypeId: mb.valueTypeId };
+  }
   const r = bpfMapCreate({
     mapType: MAP_TYPES[def.type],
     keySize: def.keySize,
     valueSize: def.valueSize,
-    maxEntries: def.maxEntries,
+    maxEntries: ringbufEntries(def),
     mapFlags: def.flags,
     innerMapFd,
     name: objName(def.name),
+    ...btf,
   });
   if (def.inner) fds.release(innerMapFd);
   fds.own(r.fd);
@@ -371,11 +454,23 @@ function attachTarget(prog: Program): number {
   const btf = vmlinuxBtf();
   if (!btf) return 0;
   const [prefix, kind] =
-    prog.expectedAttachType === 'TRACE_RAW_TP' ? ['btf_trace_', BTF_KIND.TYPEDEF]
-      : prog.expectedAttachType === 'LSM_MAC' || prog.expectedAttachType === 'LSM_CGROUP' ? ['bpf_lsm_', BTF_KIND.FUNC]
-        : prog.expectedAttachType === 'TRACE_ITER' ? ['bpf_iter_', BTF_KIND.FUNC]
-          : ['', BTF_KIND.FUNC];
-  return btf.byName(prefix + prog.attachTo, kind)?.id ?? 0;
+    prog.expectedAttachType === 'TRACE_RAW_TP' ? ['btf_trace_', 'TYPEDEF' as const]
+      : prog.expectedAttachType === 'LSM_MAC' || prog.expectedAttachType === 'LSM_CGROUP' ? ['bpf_lsm_', 'FUNC' as const]
+        : prog.expectedAttachType === 'TRACE_ITER' ? ['bpf_iter_', 'FUNC' as const]
+          : ['', 'FUNC' as const];
+  return findByName(btf, prefix + prog.attachTo, kind)?.id ?? 0;
+}
+
+/** test_loader's ctx for __linear_size: a zeroed struct __sk_buff with only data_end set
+ *  (size and offset from the running kernel's BTF). */
+function skbCtxWithDataEnd(linearSize: number): Uint8Array | undefined {
+  const btf = vmlinuxBtf();
+  const skb = btf ? findByName(btf, '__sk_buff', 'STRUCT') : undefined;
+  const m = skb?.members.find((x) => x.name === 'data_end');
+  if (!skb || !m) return undefined;
+  const ctx = new Uint8Array(skb.size);
+  new DataView(ctx.buffer).setUint32(m.bitOffset / 8, linearSize, true);
+  return ctx;
 }
 
 /** Object names are at most 15 characters of [A-Za-z0-9_.]. */

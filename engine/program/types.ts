@@ -38,13 +38,39 @@ export interface MapDef {
   readonly flags: number;
   /** For ARRAY_OF_MAPS / HASH_OF_MAPS: the inner map's shape. */
   readonly inner?: MapDef;
-  /** Initial contents, applied after creation (BPF_MAP_UPDATE_ELEM order). */
+  /** Initial contents, applied after creation (BPF_MAP_UPDATE_ELEM order). PROG_ARRAY
+   *  values are u32 indices into the run's program list (the auxiliary programs, then the
+   *  program under test); ARRAY_OF_MAPS / HASH_OF_MAPS values are u32 indices into the
+   *  program's maps. */
   readonly init?: readonly MapEntry[];
+  /** Key/value BTF, for maps the kernel only creates with it (sk_storage, values holding a
+   *  bpf_spin_lock, bpf_timer or kptr fields). */
+  readonly btf?: { readonly key?: BtfTypeDesc; readonly value?: BtfTypeDesc };
+  /** libbpf's global-data `.rodata`: made read-only for user space (BPF_MAP_FREEZE) once its
+   *  initial contents are in, before any program is loaded. */
+  readonly frozen?: boolean;
 }
+
+/** A C type, described as much as the kernel's BTF checks look at it (names, sizes, member
+ *  offsets, pointer type tags). Built into real BTF by the kernel backend. */
+export type BtfTypeDesc =
+  | { readonly kind: 'int'; readonly name: string; readonly size: number; readonly signed: boolean }
+  | { readonly kind: 'void' }
+  | {
+      readonly kind: 'struct' | 'union';
+      readonly name: string;
+      readonly size: number;
+      readonly members: readonly { readonly name: string; readonly type: BtfTypeDesc; readonly offset: number }[];
+    }
+  | { readonly kind: 'ptr'; readonly type: BtfTypeDesc; readonly tags?: readonly string[] }
+  | { readonly kind: 'array'; readonly type: BtfTypeDesc; readonly len: number };
 
 export interface MapEntry {
   readonly key: Uint8Array;
   readonly value: Uint8Array;
+  /** A PROG_ARRAY slot named by program (spec `{prog: name}`): `value` is filled in per run
+   *  with that program's index in the run's program list (the harness plan does it). */
+  readonly progRef?: string;
 }
 
 /** A subprogram boundary, as BTF func_info would describe it. */
@@ -55,7 +81,7 @@ export interface FuncDef {
   /** Global functions are verified on their own against their prototype. */
   readonly linkage: 'static' | 'global';
   /** Parameter names and C types, when known (BTF FUNC_PROTO). */
-  readonly params?: readonly { readonly name: string; readonly type: string }[];
+  readonly params?: readonly { readonly name: string; readonly type: string; readonly tags?: readonly string[] }[];
   readonly ret?: string;
 }
 

@@ -64,10 +64,11 @@ function runOnEngine(req: RunRequest, verifyFn: VerifyFn): RunOutcome {
 
   if (req.execute) {
     // Like test_loader: 64 zero bytes of data, none at all for BPF_PROG_TYPE_SYSCALL.
-    // Auxiliary programs are the tail-call targets a PROG_ARRAY's init values index.
+    // The auxiliary programs, then this one: what a PROG_ARRAY's init values index.
     const data = req.program.progType === 'SYSCALL' ? new Uint8Array(0) : undefined;
-    out.retval = retvalOf(runProgram(req.program, { progs: [...req.auxiliary], series: req.series, kfuncs: builtinKfuncImpls(), ...(data ? { data } : {}) }));
+    out.retval = retvalOf(runProgram(req.program, { progs: [...req.auxiliary, req.program], series: req.series, kfuncs: builtinKfuncImpls(), ...(data ? { data } : {}) }));
   }
+  if (req.wantStreams) return { ...out, unsupported: '__stderr/__stdout checks are not implemented' };
   return out;
 }
 

@@ -33,6 +33,8 @@ export function toOutcome(req: RunRequest, r: LoadResult): RunOutcome {
   const out: { -readonly [K in keyof RunOutcome]: RunOutcome[K] } = { loaded: r.loaded, errno: r.errno, log: r.log };
   if (r.skip) out.skip = r.skip;
   if (!r.loaded) return out;
+  // BPF streams (bpf_prog_stream_read) postdate the series we record against: not read yet.
+  if (req.wantStreams) out.unsupported = '__stderr/__stdout checks are not implemented';
   if (req.wantXlated && r.xlated) out.xlated = xlatedText(r.xlated);
   // The selftests' LLVM AT&T text, per function (x86-64 images only: this is an x86 host
   // whenever the kernel backend runs here; other arches have no disassembler yet).
@@ -104,6 +106,9 @@ export function createKernelBackend(): Backend {
         wantXlated: req.wantXlated,
         wantJited: req.wantJited,
         auxiliary: req.auxiliary,
+        dropSysAdmin: !req.keepSysAdmin,
+        ...(req.capsUnpriv ? { capsUnpriv: req.capsUnpriv } : {}),
+        ...(req.linearSize !== undefined ? { linearSize: req.linearSize } : {}),
       }));
     },
   };

@@ -5,7 +5,7 @@
 // file order, priv before unpriv. Every later stage (workers, reporters) keys on `id`, so
 // output order never depends on --jobs.
 
-import { PROG_FLAGS, type Program, type Series } from '../../engine/program/types.ts';
+import { PROG_FLAGS, type MapDef, type MapEntry, type Program, type Series } from '../../engine/program/types.ts';
 import type { RunRequest } from '../backend.ts';
 import type { Expectation, FlagOp, SourcePos, SuiteSpec, TestSpec } from '../spec/types.ts';
 
@@ -90,13 +90,40 @@ export function auxiliaryPrograms(suite: SuiteSpec, mode: Mode): Program[] {
   return suite.tests.filter((t) => t.auxiliary && t[mode] !== undefined).map((t) => t.program);
 }
 
+/** A PROG_ARRAY slot named by program gets that program's index in the run's program list:
+ *  the auxiliary programs in order, then the program under test. A slot naming any other
+ *  program is left out (test_loader does not load it, so libbpf has nothing to put there). */
+export function resolveProgSlots(maps: readonly MapDef[], runProgs: readonly string[]): MapDef[] {
+  return maps.map((m) => {
+    if (!m.init?.some((e) => e.progRef !== undefined)) return m;
+    const init: MapEntry[] = [];
+    for (const e of m.init) {
+      if (e.progRef === undefined) {
+        init.push(e);
+        continue;
+      }
+      const idx = runProgs.indexOf(e.progRef);
+      if (idx < 0) continue;
+      const value = new Uint8Array(4);
+      new DataView(value.buffer).setUint32(0, idx, true);
+      init.push({ key: e.key, value, progRef: e.progRef });
+    }
+    return { ...m, init };
+  });
+}
+
 export function buildRequest(suite: SuiteSpec, test: TestSpec, mode: Mode, series: Series): RunRequest {
   const expect = test[mode];
   if (!expect) throw new Error(`test ${test.name} has no ${mode} run`);
-  const flags = applyFlagOps(BASE_FLAGS, test.flagOps);
+  const flags = applyFlagOps(suite.baseFlags ?? BASE_FLAGS, test.flagOps);
+  const aux = auxiliaryPrograms(suite, mode);
+  const withSlots = (p: Program): Program => {
+    const maps = resolveProgSlots(p.maps, [...aux.map((a) => a.name), test.program.name]);
+    return maps.every((m, i) => m === p.maps[i]) ? p : { ...p, maps };
+  };
   return {
-    program: { ...test.program, flags },
-    auxiliary: auxiliaryPrograms(suite, mode),
+    program: withSlots({ ...test.program, flags }),
+    auxiliary: aux.map(withSlots),
     logLevel: test.logLevel,
     flags,
     unpriv: mode === 'unpriv',
@@ -105,6 +132,11 @@ export function buildRequest(suite: SuiteSpec, test: TestSpec, mode: Mode, serie
     execute: expect.retval !== undefined && expect.result === 'success',
     wantXlated: expect.xlated.length > 0,
     wantJited: expect.jited.length > 0,
+    ...(suite.keepSysAdmin ? { keepSysAdmin: true } : {}),
+    ...(mode === 'unpriv' && test.capsUnpriv?.length ? { capsUnpriv: test.capsUnpriv } : {}),
+    ...(test.linearSize !== undefined ? { linearSize: test.linearSize } : {}),
+    ...(test.btfPath !== undefined ? { btfPath: test.btfPath } : {}),
+    ...(expect.stderr?.length || expect.stdout?.length ? { wantStreams: true } : {}),
   };
 }
 

@@ -8,7 +8,8 @@ import { LineCounter, parseDocument } from 'yaml';
 import { InputError } from '../../engine/errors.ts';
 import type { Binding } from '../../engine/isa/asm/index.ts';
 import { resolveSection } from '../../engine/program/sections.ts';
-import type { MapDef, MapEntry, Program, Series } from '../../engine/program/types.ts';
+import type { BtfTypeDesc, MapDef, MapEntry, Program, Series } from '../../engine/program/types.ts';
+import { parseBtfType } from './btf-type.ts';
 import { resolveModes, type RawExpectation } from './modes.ts';
 import { compilePattern, PatternError } from './pattern.ts';
 import {
@@ -110,6 +111,7 @@ const get = <T>(w: Walker, p: Parsed<T>, path: string): T | undefined => {
 class SuiteBuilder {
   private maps: MapDef[] = [];
   private mapNames: string[] = [];
+  private mapOrder: string[] = [];
   private kfuncs: KfuncSpec[] = [];
   private subprogs = new Map<string, AssembledSubprog>();
   private subprogsOk = true;
@@ -152,6 +154,7 @@ class SuiteBuilder {
   build(root: Obj): SuiteSpec {
     this.series = asStr(root.series) as Series | undefined;
     this.license = asStr(root.license) ?? 'GPL';
+    const baseFlags = root.base_flags === undefined ? undefined : this.progFlags(root.base_flags, 'base_flags');
     this.buildMaps(asObj(root.maps));
     this.buildKfuncs(asObj(root.kfuncs));
     this.checkNameClashes(root);
@@ -182,12 +185,27 @@ class SuiteBuilder {
       maps: this.maps,
       tests,
       kfuncs: this.kfuncs,
+      ...(baseFlags !== undefined ? { baseFlags } : {}),
+      ...(asStr(root.sys_admin) === 'keep' ? { keepSysAdmin: true } : {}),
     };
+  }
+
+  /** A number, or a list of BPF_F_* prog flag names / numbers ORed together. */
+  private progFlags(v: Value, path: string): number {
+    if (typeof v === 'bigint') return Number(v);
+    let flags = 0;
+    asList(v).forEach((f, i) => {
+      const op = get(this.w, parseFlagOp(f as string | bigint), pathIndex(path, i));
+      if (op && op.op === 'clear') this.w.error('base_flags lists flags to set; "!" is for a test\'s flags', pathIndex(path, i), undefined);
+      else if (op) flags = (flags | op.flag) >>> 0;
+    });
+    return flags;
   }
 
   // ---- maps ----
 
   private buildMaps(maps: Obj): void {
+    this.mapOrder = Object.keys(maps);
     for (const [name, def] of Object.entries(maps)) {
       const path = pathKey('maps', name);
       const m = this.w.hasErrorsUnder(path) ? undefined : this.buildMap(name, asObj(def), path, true);
@@ -233,9 +251,24 @@ class SuiteBuilder {
       const ep = pathIndex(pathKey(path, 'init'), i);
       const o = asObj(e);
       const key = get(w, parseBytes(o.key as string | bigint, keySize), pathKey(ep, 'key'));
+      if (isObj(o.value)) {
+        const ref = this.slotRef(type, asObj(o.value), pathKey(ep, 'value'));
+        if (key && ref) init.push({ key, ...ref });
+        return;
+      }
       const value = get(w, parseBytes(o.value as string | bigint, valueSize), pathKey(ep, 'value'));
       if (key && value) init.push({ key, value });
     });
+    let btf: { key?: BtfTypeDesc; value?: BtfTypeDesc } | undefined;
+    if (d.btf !== undefined) {
+      const b = asObj(d.btf);
+      btf = {};
+      for (const k of ['key', 'value'] as const) {
+        if (b[k] === undefined) continue;
+        const t = get(w, parseBtfType(b[k]), pathKey(pathKey(path, 'btf'), k));
+        if (t) btf[k] = t;
+      }
+    }
     return {
       name,
       type,
@@ -245,7 +278,34 @@ class SuiteBuilder {
       flags,
       ...(inner ? { inner } : {}),
       ...(init.length ? { init } : {}),
+      ...(btf ? { btf } : {}),
+      ...(asBool(d.frozen) ? { frozen: true } : {}),
     };
+  }
+
+  /** `{prog: name}` in a prog_array (resolved per run by the plan), `{map: name}` in a
+   *  map-in-map (the map's index, known now). */
+  private slotRef(type: string, o: Obj, path: string): { value: Uint8Array; progRef?: string } | undefined {
+    const prog = asStr(o.prog);
+    const map = asStr(o.map);
+    if ((prog === undefined) === (map === undefined)) {
+      this.w.error('a slot names one program ({prog: name}) or one map ({map: name})', path, undefined);
+      return undefined;
+    }
+    if (prog !== undefined) {
+      if (type !== 'PROG_ARRAY') this.w.error('{prog: name} slots are for prog_array maps', path, undefined);
+      return { value: new Uint8Array(4), progRef: prog };
+    }
+    if (type !== 'ARRAY_OF_MAPS' && type !== 'HASH_OF_MAPS') this.w.error('{map: name} slots are for array_of_maps / hash_of_maps', path, undefined);
+    // Maps are declared before use is not required: the index is the declaration order.
+    const idx = this.mapOrder.indexOf(map!);
+    if (idx < 0) {
+      this.w.error(`no map named ${JSON.stringify(map)} in this suite`, pathKey(path, 'map'), undefined);
+      return undefined;
+    }
+    const value = new Uint8Array(4);
+    new DataView(value.buffer).setUint32(0, idx, true);
+    return { value };
   }
 
   // ---- kfuncs ----
@@ -327,7 +387,12 @@ class SuiteBuilder {
       }
       const d = asObj(def);
       const bindings = this.withImm(this.immBindings(d.imm, pathKey(path, 'imm')));
-      const params = d.params === undefined ? undefined : this.params(d.params, pathKey(path, 'params'));
+      const plain = d.params === undefined ? undefined : this.params(d.params, pathKey(path, 'params'));
+      const tagged = asObj(d.param_tags);
+      for (const p of Object.keys(tagged)) {
+        if (!plain?.some((q) => q.name === p)) this.w.error(`param_tags: no parameter named ${JSON.stringify(p)} in params`, pathKey(pathKey(path, 'param_tags'), p), undefined);
+      }
+      const params = plain?.map((p) => (tagged[p.name] !== undefined ? { ...p, tags: asList(tagged[p.name]).map((x) => x as string) } : p));
       const fn = this.guard(() =>
         assembleText(name, asStr(d.asm) ?? '', this.origin(pathKey(path, 'asm')), pathKey(path, 'asm'), bindings, names.filter((n) => n !== name)),
       );
@@ -396,6 +461,8 @@ class SuiteBuilder {
       ...(jited.x86_64 !== undefined ? { jited: this.patterns(jited.x86_64, pathKey(pathKey(path, 'jited'), 'x86_64'), true) } : {}),
       ...(retval ? { retval } : {}),
       ...(depth ? { stackArgDepth: depth } : {}),
+      ...(o.stderr !== undefined ? { stderr: this.patterns(o.stderr, pathKey(path, 'stderr'), true) } : {}),
+      ...(o.stdout !== undefined ? { stdout: this.patterns(o.stdout, pathKey(path, 'stdout'), true) } : {}),
     };
   }
 
@@ -495,6 +562,8 @@ class SuiteBuilder {
       ...(arches.size ? { arch: ARCHES.filter((a) => arches.has(a)) } : {}),
       ...(caps ? { capsUnpriv: caps } : {}),
       ...(asStr(t.from) ? { from: asStr(t.from) } : {}),
+      ...(asStr(t.btf_path) ? { btfPath: asStr(t.btf_path) } : {}),
+      ...(t.linear_size !== undefined ? { linearSize: asNum(t.linear_size) ?? 0 } : {}),
     };
   }
 }

@@ -22,6 +22,8 @@ export interface RawExpectation {
   readonly jited?: readonly PatternSpec[];
   readonly retval?: RetvalSpec;
   readonly stackArgDepth?: Readonly<Record<string, StackArgDepthSpec>>;
+  readonly stderr?: readonly PatternSpec[];
+  readonly stdout?: readonly PatternSpec[];
 }
 
 /** Does this block turn its run on? (Only keys that are kernel mode tags, or ours.) */
@@ -58,6 +60,8 @@ export function resolveModes(t: ModeInput): { priv?: Expectation; unpriv?: Expec
     jited: p.jited ?? [],
     ...(p.retval ? { retval: p.retval } : {}),
     ...(p.stackArgDepth ? { stackArgDepth: p.stackArgDepth } : {}),
+    ...(p.stderr?.length ? { stderr: p.stderr } : {}),
+    ...(p.stdout?.length ? { stdout: p.stdout } : {}),
   };
   const pick = (own: readonly PatternSpec[] | undefined, inherited: readonly PatternSpec[]) => (own && own.length > 0 ? own : inherited);
   const retval = u.retval ?? privExp.retval;
@@ -69,6 +73,9 @@ export function resolveModes(t: ModeInput): { priv?: Expectation; unpriv?: Expec
     jited: pick(u.jited, privExp.jited),
     ...(retval ? { retval } : {}),
     ...(depth ? { stackArgDepth: depth } : {}),
+    // Streams are inherited as whole lists, like the other pattern lists.
+    ...(u.stderr?.length || privExp.stderr ? { stderr: pick(u.stderr, privExp.stderr ?? []) } : {}),
+    ...(u.stdout?.length || privExp.stdout ? { stdout: pick(u.stdout, privExp.stdout ?? []) } : {}),
   };
   return { ...(priv ? { priv: privExp } : {}), ...(unpriv ? { unpriv: unprivExp } : {}) };
 }

@@ -39,6 +39,8 @@ const expectation = obj({
   // A number (taken as the kernel's 32-bit int), or "0x..", "_INT_MIN", "INT_MIN", "POINTER_VALUE".
   retval: union('an integer or one of "0x...", "_INT_MIN", "INT_MIN", "POINTER_VALUE"', int(-(2n ** 31n), U32_MAX), str()),
   stack_arg_depth: dict('"func#N" or a subprogram name', obj({ incoming: req(u32), outgoing: req(u32) }), /^\S+$/),
+  stderr: lineList,
+  stdout: lineList,
 });
 
 /** Map init bytes: hex in memory order ("01000000", spaces allowed), or an integer that is
@@ -46,13 +48,29 @@ const expectation = obj({
 const bytes = union('hex bytes in memory order or an integer', str(), int(-(2n ** 63n), 2n ** 64n - 1n));
 // (An unquoted all-digit value is an integer here; quote hex bytes.)
 
+/** A prog_array / map-in-map slot: the program or map it holds, by name. */
+const slotRef = obj({ prog: ident, map: ident }, 'a mapping {prog: name} or {map: name}');
+const initValue = union('hex bytes, an integer, or {prog: name} / {map: name}', str(), int(-(2n ** 63n), 2n ** 64n - 1n), slotRef);
+
+/** A C type for map BTF: a scalar or `struct NAME` string, or {struct|union: NAME, size,
+ *  members: [{name, type, offset}]}, {ptr: type, tags: [...]}, {array: type, len}. */
+const btfTypeOptions: Schema[] = [];
+const btfType: Schema = { t: 'union', options: btfTypeOptions, what: 'a C type: a name, or a {struct|union|ptr|array: ...} mapping' };
+const btfMember = obj({ name: str(), type: req(btfType), offset: req(u32) }, 'a member {name, type, offset}');
+btfTypeOptions.push(
+  str({ nonEmpty: true }),
+  obj({ struct: str(), union: str(), size: u32, members: list(btfMember), ptr: btfType, tags: list(str({ nonEmpty: true })), array: btfType, len: u32 }, 'a {struct|union|ptr|array: ...} mapping'),
+);
+
 const mapFields = {
   type: req(str({ nonEmpty: true })),
   key_size: u32,
   value_size: u32,
   max_entries: req(u32),
   flags: union('an integer or a list of BPF_F_* names', u32, list(union('a flag name or number', str(), u32))),
-  init: list(obj({ key: req(bytes), value: req(bytes) })),
+  init: list(obj({ key: req(bytes), value: req(initValue) })),
+  btf: obj({ key: btfType, value: btfType }, 'a mapping {key: type, value: type}'),
+  frozen: bool,
 };
 const innerMap = obj(mapFields, 'a map definition');
 const mapDef = obj({ ...mapFields, inner: innerMap }, 'a map definition');
@@ -79,6 +97,8 @@ const subprog = obj({
   asm: req(str()),
   global: bool,
   params,
+  // Decl tags on parameters (`__arg_ctx` -> "arg:ctx"), by parameter name.
+  param_tags: dict('a parameter name', list(str({ nonEmpty: true }))),
   ret: str({ nonEmpty: true }),
   imm,
 });
@@ -100,6 +120,8 @@ const test = obj({
   auxiliary: bool,
   auxiliary_unpriv: bool,
   caps_unpriv: list(union('a CAP_* name or number', str({ nonEmpty: true }), int(0n, 63n))),
+  btf_path: str({ nonEmpty: true }),
+  linear_size: u32,
   expect: expectation,
   unpriv: expectation,
   xfail: obj(
@@ -113,6 +135,8 @@ export const SUITE_SCHEMA: Schema = obj(
     suite: req(str({ re: /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/, what: 'a suite name ([A-Za-z0-9_.-])' })),
     series: str({ enum: ['none', 'v4', 'merged'] }),
     license: str({ nonEmpty: true }),
+    base_flags: union('an integer or a list of BPF_F_* names', u32, list(union('a flag name or number', str({ nonEmpty: true }), u32))),
+    sys_admin: str({ enum: ['keep', 'drop'] }),
     maps: dict('a C identifier', mapDef),
     kfuncs: dict('a C identifier', kfunc),
     subprogs: dict('a C identifier', subprog),

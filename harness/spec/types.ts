@@ -40,6 +40,10 @@ export interface Expectation {
   readonly retval?: RetvalSpec;
   /** Keyed by "func#N" or subprogram name. */
   readonly stackArgDepth?: Readonly<Record<string, StackArgDepthSpec>>;
+  /** __stderr / __stdout: patterns against the program's BPF streams after the test run
+   *  (line rules like xlated). Parsed and carried; no backend checks them yet. */
+  readonly stderr?: readonly PatternSpec[];
+  readonly stdout?: readonly PatternSpec[];
 }
 
 /** A flag edit from __flag(...): set or (with "!") clear one BPF_F_* bit. */
@@ -82,6 +86,11 @@ export interface TestSpec {
   readonly capsUnpriv?: readonly number[];
   /** `from: progs/<file>.c:<func>`: the C source the stored insns were compiled from. */
   readonly from?: string;
+  /** __btf_path: a BTF file (path as the selftest wrote it) libbpf resolves CO-RE and kfunc
+   *  externs against instead of vmlinux. */
+  readonly btfPath?: string;
+  /** __linear_size(n): the test run passes a __sk_buff ctx with data_end = n (tc, cgroup_skb). */
+  readonly linearSize?: number;
 }
 
 /** A kfunc prototype (BTF style), kept for the verifier's kfunc checks. */
@@ -112,4 +121,11 @@ export interface SuiteSpec {
   readonly tests: readonly TestSpec[];
   /** Kfunc prototypes declared by the suite (additive; empty when none). */
   readonly kfuncs?: readonly KfuncSpec[];
+  /** `base_flags`: the prog flags every test starts from, before its __flag edits (default
+   *  BPF_F_TEST_RND_HI32 | BPF_F_TEST_REG_INVARIANTS, what testing_prog_flags() returns when
+   *  its probe succeeds). */
+  readonly baseFlags?: number;
+  /** `sys_admin: keep`: the runner keeps CAP_SYS_ADMIN (test_progs' RUN_TESTS); the default,
+   *  `drop`, is prog_tests/verifier.c's RUN(), which loads without it. */
+  readonly keepSysAdmin?: boolean;
 }
