@@ -89,6 +89,14 @@ export class Bridge {
     this.run(`kfunc ${id}`, () => k(this.m));
     return this.leave();
   }
+
+  /** LD_ABS/LD_IND through the interpreter's packet reader (Machine.ldAbs is private:
+   *  reached by name so both paths share one implementation). */
+  ldAbs(off: number, size: number): bigint {
+    const m = this.m as unknown as { ldAbs(off: number, size: number): number };
+    const v = m.ldAbs(off | 0, size);
+    return v < 0 ? 0xffffffffffffffffn : BigInt(v);
+  }
 }
 
 let active: Bridge | undefined;
@@ -99,6 +107,14 @@ export function setActiveBridge(b: Bridge | undefined): void {
 }
 
 const helperAddrs = new Map<number, bigint>();
+const LdAbsProto = koffi.proto('uint64_t BpfNativeLdAbs(int32_t off, uint32_t size)');
+let ldAbsAddr: bigint | undefined;
+
+/** Native address of the LD_ABS/LD_IND trampoline. */
+export function ldAbsTrampoline(): bigint {
+  ldAbsAddr ??= koffi.register((off: number, size: number) => active?.ldAbs(off, size) ?? 0xffffffffffffffffn, koffi.pointer(LdAbsProto));
+  return ldAbsAddr;
+}
 const kfuncAddrs = new Map<number, bigint>();
 
 /** Native address of the trampoline for helper `id` (registered on first use). */

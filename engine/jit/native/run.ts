@@ -12,13 +12,13 @@ import type { Insn } from '../../isa/insn.ts';
 import type { Program } from '../../program/types.ts';
 import { jitProgram } from '../x86_64/compile.ts';
 import { fromXlated } from '../x86_64/xlated.ts';
-import type { JitFunction } from '../x86_64/types.ts';
+import { LAYOUT_6_18, type JitFunction } from '../x86_64/types.ts';
 import { buildContext } from '../../runtime/context.ts';
 import { defaultHelpers } from '../../runtime/helpers.ts';
-import { DEFAULT_PACKET_SIZE, type HelperFn, type KfuncFn, type MapStore } from '../../runtime/index.ts';
+import { DEFAULT_PACKET_SIZE, type HelperFn, type KfuncFn, type MapStore, type RtMap } from '../../runtime/index.ts';
 import { getLibc, mapAnon, pageRound, PROT_RX } from './libc.ts';
 import { NativeMapStore } from './space.ts';
-import { Bridge, NativeMachine, helperTrampoline, kfuncTrampoline, setActiveBridge, syncCtxPointers } from './bridge.ts';
+import { Bridge, NativeMachine, helperTrampoline, kfuncTrampoline, ldAbsTrampoline, setActiveBridge, syncCtxPointers } from './bridge.ts';
 
 export interface NativeEnv {
   /** Seed for bpf_get_prandom_u32 (same generator and state as the interpreter's). */
@@ -68,6 +68,55 @@ export function nativeFunctions(prog: Program, stackDepths?: readonly number[]):
   return fromXlated(prog.insns, stackDepths ? { stackDepths, callOffsetIn: 'imm' } : { stackDepths: [], uniformStackDepth: MAX_BPF_STACK, callOffsetIn: 'imm' });
 }
 
+/** Native mode runs the indirect tail-call jump as a plain `jmp *%rcx`. */
+const NATIVE_CONFIG = { indirectJump: 'plain' } as const;
+
+const fail = (msg: string): never => {
+  throw new Error(msg);
+};
+
+/** `prog` and every program reachable from it through PROG_ARRAY slots (their maps are
+ *  created in `store` too, as the interpreter does when it loads a tail-call target). */
+function tailCallClosure(prog: Program, store: NativeMapStore): Program[] {
+  const out = [prog];
+  for (let k = 0; k < out.length; k++) {
+    for (const d of out[k].maps) {
+      const map = store.ensure(d);
+      if (d.type !== 'PROG_ARRAY') continue;
+      for (const key of map.keys()) {
+        const slot = map.lookup(key);
+        if (slot?.kind === 'prog' && !out.includes(slot.prog)) out.push(slot.prog);
+      }
+    }
+  }
+  return out;
+}
+
+/** For each PROG_ARRAY: native memory laid out like struct bpf_array as the tail-call
+ *  sequence reads it (max_entries, ptrs[]), each non-empty slot pointing at a bpf_prog
+ *  look-alike whose bpf_func is the target's entry. Returns the array addresses. */
+function progArrays(store: NativeMapStore, progs: readonly Program[], progAddrs: readonly (readonly bigint[])[]): Map<RtMap, bigint> {
+  const L = LAYOUT_6_18;
+  const out = new Map<RtMap, bigint>();
+  const space = store.space;
+  for (const map of store.maps) {
+    if (map.def.type !== 'PROG_ARRAY') continue;
+    const size = L.arrayPtrs + 8 * map.def.maxEntries;
+    const arr = space.arena.alloc(size);
+    const dv = new DataView(koffi.view(arr, size));
+    dv.setUint32(L.arrayMaxEntries, map.def.maxEntries, true);
+    for (const key of map.keys()) {
+      const slot = map.lookup(key);
+      if (slot?.kind !== 'prog') continue;
+      const fake = space.arena.alloc(L.progBpfFunc + 8);
+      new DataView(koffi.view(fake, L.progBpfFunc + 8)).setBigUint64(L.progBpfFunc, progAddrs[progs.indexOf(slot.prog)][0], true);
+      dv.setBigUint64(L.arrayPtrs + 8 * new DataView(key.buffer, key.byteOffset).getUint32(0, true), fake, true);
+    }
+    out.set(map, arr);
+  }
+  return out;
+}
+
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
 /** Every map's contents, comparable between the interpreter and a native run. */
@@ -95,21 +144,10 @@ export function runNativeInProcess(prog: Program, env: NativeEnv = {}, impl: Nat
     m = new NativeMachine(store, helpers, impl.kfuncs ?? new Map(), Number.MAX_SAFE_INTEGER, env.progs ?? []);
     m.progType = prog.progType;
     m.rngState = (env.seed ?? 0) >>> 0;
-    const rtMaps = prog.maps.map((d) => store.ensure(d));
     const ctx = buildContext(m, prog.progType, env.data ?? new Uint8Array(DEFAULT_PACKET_SIZE), env.ctx);
     syncCtxPointers(m);
     const space = store.space;
 
-    const ldImm64Value = (insn: Insn): bigint => {
-      const map = rtMaps[insn.imm];
-      if (!map) throw new Error(`ld_imm64 names map #${insn.imm}, which does not exist`);
-      if (insn.src === 2 || insn.src === 6) {
-        const slot = map.isArray ? map.lookup(new Uint8Array(4)) : undefined;
-        if (!slot || slot.kind !== 'value') throw new Error(`map ${map.def.name} has no direct value address`);
-        return space.nativeOf(slot.ref.region, slot.ref.off + (insn.next?.imm ?? 0));
-      }
-      return (BigInt(map.handle.hi) << 32n) | BigInt(map.handle.lo);
-    };
     const callTarget = (src: number, imm: number): bigint => {
       if (src === 0) return helperTrampoline(imm);
       if (src === 2) return kfuncTrampoline(imm);
@@ -117,21 +155,46 @@ export function runNativeInProcess(prog: Program, env: NativeEnv = {}, impl: Nat
     };
 
     const t0 = process.hrtime.bigint();
-    const funcs = nativeFunctions(prog, env.stackDepths);
+    // The main program and every program a PROG_ARRAY slot names (tail-call targets), each
+    // JITed on its own; a prog array becomes a native struct bpf_array look-alike.
+    const progs = tailCallClosure(prog, store);
+    const funcsOf = progs.map((p, k) => nativeFunctions(p, k === 0 ? env.stackDepths : undefined));
+    const opts = { mode: 'native' as const, config: NATIVE_CONFIG, ldAbsTarget: ldAbsTrampoline() };
     // Sizes do not depend on addresses in native mode: lay out once, then emit for real.
-    const sizing = jitProgram(funcs, { mode: 'native', callTarget: () => 0n, ldImm64Value: () => 0n });
-    codeLen = pageRound(sizing.code.length);
+    const sizings = funcsOf.map((f) => jitProgram(f, { ...opts, callTarget: () => 0n, ldImm64Value: () => 0n }));
+    const total = sizings.reduce((a, z) => a + z.code.length, 0);
+    codeLen = pageRound(total);
     code = mapAnon(codeLen);
-    const funcAddrs: bigint[] = [];
-    let at = 0n;
-    for (const len of sizing.funcLens) {
-      funcAddrs.push(code + at);
-      at += BigInt(len);
+    const progAddrs: bigint[][] = [];
+    let at = code;
+    for (const z of sizings) {
+      const addrs: bigint[] = [];
+      for (const len of z.funcLens) {
+        addrs.push(at);
+        at += BigInt(len);
+      }
+      progAddrs.push(addrs);
     }
-    const img = jitProgram(funcs, { mode: 'native', callTarget, funcAddrs, ldImm64Value });
+    const arrays = progArrays(store, progs, progAddrs);
+    const ldImm64For = (p: Program) => (insn: Insn): bigint => {
+      const map = store.ensure(p.maps[insn.imm] ?? fail(`ld_imm64 names map #${insn.imm}, which does not exist`));
+      if (insn.src === 2 || insn.src === 6) {
+        const slot = map.isArray ? map.lookup(new Uint8Array(4)) : undefined;
+        if (!slot || slot.kind !== 'value') throw new Error(`map ${map.def.name} has no direct value address`);
+        return space.nativeOf(slot.ref.region, slot.ref.off + (insn.next?.imm ?? 0));
+      }
+      return arrays.get(map) ?? (BigInt(map.handle.hi) << 32n) | BigInt(map.handle.lo);
+    };
+    const images = funcsOf.map((f, k) => jitProgram(f, { ...opts, callTarget, funcAddrs: progAddrs[k], ldImm64Value: ldImm64For(progs[k]) }));
     const jitNs = Number(process.hrtime.bigint() - t0);
-    new Uint8Array(koffi.view(code, codeLen)).set(img.code);
+    const view = new Uint8Array(koffi.view(code, codeLen));
+    let off = 0;
+    for (const img of images) {
+      view.set(img.code, off);
+      off += img.code.length;
+    }
     if (c.mprotect(code, codeLen, PROT_RX) !== 0) throw new Error('mprotect failed');
+    const img = { code: { length: total } };
 
     const bridge = new Bridge(m);
     setActiveBridge(bridge);

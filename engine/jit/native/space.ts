@@ -49,9 +49,10 @@ export class NativeArena {
 
 /** Upper bound of the user half: anything at or above is not a native pointer here. */
 const USER_TOP = 0x800000000000n;
-/** Native addresses from here up (thread stacks, mmap area, JIT code) are aliased on
+/** Native addresses from here up (thread stacks, koffi's call stack, the mmap area, JIT
+ *  code) are aliased on
  *  demand when a helper receives them; lower values are taken for scalars. */
-const ALIAS_FLOOR = 0x7f0000000000n;
+const ALIAS_FLOOR = 0x700000000000n;
 /** Bytes an on-demand alias covers (a BPF stack frame is at most 512). */
 const ALIAS_SIZE = 1 << 16;
 

@@ -25,6 +25,7 @@ import {
   epilogue, loadTailCallCntPtr, tailCallDirect, tailCallIndirect, type TailCallLabels,
 } from './frame.ts';
 import { JitError, type JitFunction, type JitMode, type KernelConfig } from './types.ts';
+import { isLdAbsInd, isMayGoto, ldAbsCall, mayGoto } from './native.ts';
 
 /** Internal opcode modes and codes (include/linux/filter.h), not part of the uapi. */
 export const BPF_PROBE_MEM = 0x20;
@@ -87,6 +88,8 @@ export interface InsnContext {
   readonly funcAddrs?: readonly bigint[];
   readonly callTarget?: (src: number, imm: number) => bigint;
   readonly ldImm64Value?: (insn: Insn) => bigint;
+  /** native: the runtime's LD_ABS/LD_IND reader (see native.ts). */
+  readonly ldAbsTarget?: bigint;
 }
 
 export function translate(insn: Insn, x: InsnContext): Code {
@@ -98,7 +101,8 @@ export function translate(insn: Insn, x: InsnContext): Code {
       alu(c, insn, x);
       break;
     case BPF_LD:
-      ldImm64(c, insn, x);
+      if (isLdAbsInd(insn)) nativeLdAbs(c, insn, x);
+      else ldImm64(c, insn, x);
       break;
     case BPF_LDX:
       load(c, insn, x);
@@ -346,6 +350,15 @@ function movPercpuAddr(c: Code, dst: number, src: number): void {
   c.b(0x65, rex(true, 0, dst), 0x03, 0x04 | (low3(dst) << 3), 0x25).reloc('percpu', 4).i32(0);
 }
 
+// ---- native-only rewrites (native.ts) ----
+
+function nativeLdAbs(c: Code, insn: Insn, x: InsnContext): void {
+  if (x.mode !== 'native' || x.ldAbsTarget === undefined) unknown(insn, x);
+  const ret = new Code();
+  epilogue(ret, x.fn, x.cfg, x.mode);
+  ldAbsCall(c, insn, x.ldAbsTarget, ret);
+}
+
 // ---- ld_imm64 ----
 
 function ldImm64(c: Code, insn: Insn, x: InsnContext): void {
@@ -520,8 +533,11 @@ function jump(c: Code, insn: Insn, x: InsnContext): void {
     if (cls !== BPF_JMP) unknown(insn, x);
     return call(c, insn, x);
   }
+  if (isMayGoto(insn)) {
+    if (x.mode !== 'native') unknown(insn, x);
+    return mayGoto(c, x.fn, x.addrs[x.i + insn.off] - x.addrs[x.i]);
+  }
   if (op === BPF_TAIL_CALL && cls === BPF_JMP) {
-    if (x.mode === 'native') throw new JitError('tail calls are not supported in native mode', x.index);
     if (x.fn.directTailCalls?.has(x.index)) tailCallDirect(c, x.fn, x.stackDepth, x.labels);
     else tailCallIndirect(c, x.fn, x.cfg, x.stackDepth, x.labels);
     return;

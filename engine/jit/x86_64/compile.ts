@@ -11,6 +11,7 @@ import { insnSlots, type Insn } from '../../isa/insn.ts';
 import { Code } from './code.ts';
 import { prologue, type TailCallLabels } from './frame.ts';
 import { translate } from './body.ts';
+import { hasMayGoto } from './native.ts';
 import {
   DEFAULT_KERNEL_CONFIG, JitError, type JitFuncImage, type JitFunction, type JitImage, type JitMode,
   type JitOptions, type KernelConfig,
@@ -37,6 +38,7 @@ interface PassEnv {
   readonly funcAddrs?: readonly bigint[];
   readonly callTarget?: (src: number, imm: number) => bigint;
   readonly ldImm64Value?: (insn: Insn) => bigint;
+  readonly ldAbsTarget?: bigint;
 }
 
 interface PassOut {
@@ -59,7 +61,7 @@ function pass(env: PassEnv, st: PassState, padding: boolean, final: boolean): Pa
     const code = translate(insn, {
       fn, cfg: env.cfg, mode: env.mode, stackDepth: env.stackDepth, addrs: st.addrs, i: slot, index,
       padding, labels: st.labels, at, exit, funcAddr: env.funcAddr, funcAddrs: env.funcAddrs,
-      callTarget: env.callTarget, ldImm64Value: env.ldImm64Value,
+      callTarget: env.callTarget, ldImm64Value: env.ldImm64Value, ldAbsTarget: env.ldAbsTarget,
     });
     if (code.length > MAX_INSN_SIZE) throw new JitError('fatal insn size error', index);
     // An ld_imm64 covers two slots; the kernel records its end on the second one.
@@ -116,7 +118,8 @@ function image(out: PassOut, passes: number): JitFuncImage {
  *  at calls (SysV), which the kernel does not need. */
 function stackFor(fn: JitFunction, mode: JitMode): number {
   if (mode === 'kernel') return fn.stackDepth;
-  const rounded = (fn.stackDepth + 7) & ~7;
+  // native: room for the may_goto counter below the BPF stack (native.ts).
+  const rounded = ((fn.stackDepth + 7) & ~7) + (hasMayGoto(fn) ? 8 : 0);
   let pushed = 8 /* return address */ + 8 /* rbp */ + (fn.tailCallReachable ? 16 : 0);
   pushed += 8 * countCalleeSaved(fn);
   return (rounded + pushed) % 16 === 0 ? rounded : rounded + 8;
@@ -144,7 +147,7 @@ export function jitProgram(funcs: readonly JitFunction[], opts: JitOptions = {})
   const envs: PassEnv[] = funcs.map((fn, k) => ({
     fn, cfg, mode, stackDepth: stackFor(fn, mode),
     funcAddr: opts.funcAddrs?.[k], funcAddrs: opts.funcAddrs, callTarget: opts.callTarget,
-    ldImm64Value: opts.ldImm64Value,
+    ldImm64Value: opts.ldImm64Value, ldAbsTarget: opts.ldAbsTarget,
   }));
   const images: JitFuncImage[] = [];
   if (funcs.length === 1) {

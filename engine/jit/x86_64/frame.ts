@@ -5,6 +5,7 @@
 import { Code, memOperand, nops, rex, movImm64 } from './code.ts';
 import { CALLEE_SAVED, X86, REG_ARENA, isExt, low3 } from './regs.ts';
 import type { JitFunction, KernelConfig, JitMode } from './types.ts';
+import { hasMayGoto, initMayGoto } from './native.ts';
 
 /** MAX_TAIL_CALL_CNT (6.18 include/linux/bpf.h). */
 export const MAX_TAIL_CALL_CNT = 33;
@@ -92,6 +93,7 @@ export function prologue(fn: JitFunction, cfg: KernelConfig, mode: JitMode, stac
   }
   if (cfg.ibt && mode === 'kernel') c.b(...ENDBR64);
   if (stackDepth) c.b(0x48, 0x81, 0xec).i32(frameSize(stackDepth));
+  if (mode === 'native' && hasMayGoto(fn)) initMayGoto(c, fn);
   if (fn.tailCallReachable) tailCallPrologue(c, fn.isSubprog);
   const saved = savedRegs(fn);
   if (saved.r12) pushR12(c);

@@ -77,6 +77,8 @@ export interface JitOptions {
   /** native: the 64-bit value a map ld_imm64 (BPF_PSEUDO_MAP_*) loads, e.g. the runtime's
    *  map handle or a map value's native address. Default: the instruction's own imm64. */
   readonly ldImm64Value?: (insn: Insn) => bigint;
+  /** native: address of the LD_ABS/LD_IND reader, called as (offset, size) -> value or < 0. */
+  readonly ldAbsTarget?: bigint;
 }
 
 export interface JitFuncImage {

@@ -1,0 +1,84 @@
+// Native retval parity: every test with a __retval in specs/ runs in the interpreter and as
+// native x86-64 (child-process pool) and the two agree on r0 (all 64 bits) and on whether
+// the run succeeded. A POINTER_VALUE retval only requires both runs to succeed: the two
+// address spaces differ by design. The ported 6.12 corpus (make kernel-selftests, in
+// .cache/) is checked the same way when it is present.
+
+import t, { type Test } from 'tap';
+import { existsSync } from 'node:fs';
+import { NativePool } from '../engine/jit/native/pool.ts';
+import { runProgram, type RunResult } from '../engine/runtime/index.ts';
+import { findSpecFiles, loadSuiteFile } from '../harness/spec/load.ts';
+import type { NativeResult } from '../engine/jit/native/run.ts';
+import type { Program } from '../engine/program/types.ts';
+
+const noNative = process.arch !== 'x64' || process.platform !== 'linux' ? 'native x86-64 execution needs linux/x64' : false;
+const SPECS = new URL('../specs', import.meta.url).pathname;
+const CORPUS = new URL('../.cache/kernel-selftests/specs', import.meta.url).pathname;
+
+interface Case {
+  readonly id: string;
+  readonly prog: Program;
+  readonly aux: readonly Program[];
+  readonly pointer: boolean;
+}
+
+function retvalCases(root: string): Case[] {
+  const out: Case[] = [];
+  for (const file of findSpecFiles([root])) {
+    const suite = loadSuiteFile(file);
+    const aux = suite.tests.filter((x) => x.auxiliary).map((x) => x.program);
+    for (const test of suite.tests) {
+      const rv = test.priv?.retval;
+      if (!rv || test.auxiliary) continue;
+      out.push({ id: `${file.slice(root.length + 1)}:${test.name}`, prog: test.program, aux, pointer: rv.kind === 'pointer' });
+    }
+  }
+  return out;
+}
+
+type Verdict = 'agree' | 'interpreter-limit' | 'differ';
+
+/** The interpreter stops at its instruction budget (10M) where the kernel's x86 JIT uses a
+ *  timed may_goto: such a run has no reference value, only the native run's success. */
+const hitLimit = (r: RunResult): boolean => !r.ok && /instruction limit/.test(r.fault ?? '');
+
+function judge(c: Case, want: RunResult, got: NativeResult): Verdict {
+  if (hitLimit(want)) return got.ok ? 'interpreter-limit' : 'differ';
+  if (want.ok !== got.ok) return 'differ';
+  if (!want.ok || c.pointer) return 'agree';
+  return want.retval === got.retval ? 'agree' : 'differ';
+}
+
+async function check(t: Test, cases: readonly Case[]): Promise<Record<Verdict, number>> {
+  const pool = new NativePool({ size: 1 });
+  t.teardown(() => pool.close());
+  const counts: Record<Verdict, number> = { agree: 0, 'interpreter-limit': 0, differ: 0 };
+  for (const c of cases) {
+    const data = c.prog.progType === 'SYSCALL' ? new Uint8Array(0) : undefined;
+    const env = { progs: c.aux, seed: 1, ...(data ? { data } : {}) };
+    const want = runProgram(c.prog, env);
+    const got = await pool.run(c.prog, env);
+    const v = judge(c, want, got);
+    counts[v]++;
+    if (v === 'differ') t.fail(`${c.id}: interpreter ${want.ok ? want.retval : want.fault}, native ${got.ok ? got.retval : got.error}`);
+  }
+  return counts;
+}
+
+t.test('specs/: every __retval test agrees natively and in the interpreter', { skip: noNative }, async (t) => {
+  const cases = retvalCases(SPECS);
+  t.ok(cases.length >= 80, `${cases.length} tests with a retval`);
+  const counts = await check(t, cases);
+  t.equal(counts.differ, 0, 'no disagreement');
+  t.equal(counts.agree, cases.length, `${counts.agree}/${cases.length} agree`);
+});
+
+t.test('ported 6.12 corpus: every __retval test agrees', { skip: noNative || (existsSync(CORPUS) ? false : 'corpus not ported here (make kernel-selftests)') }, async (t) => {
+  const cases = retvalCases(CORPUS);
+  t.ok(cases.length >= 500, `${cases.length} tests with a retval`);
+  const counts = await check(t, cases);
+  t.equal(counts.differ, 0, 'no disagreement');
+  t.ok(counts['interpreter-limit'] <= 10, `${counts['interpreter-limit']} runs past the interpreter's instruction budget succeed natively`);
+  t.equal(counts.agree + counts['interpreter-limit'], cases.length, `${counts.agree} agree, ${counts['interpreter-limit']} interpreter-limit, of ${cases.length}`);
+});
