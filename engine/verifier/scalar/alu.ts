@@ -341,6 +341,57 @@ function arsh64(d: MutBounds, s: ScalarBounds): void {
   updateFromTnum(d);
 }
 
+// ---------------------------------------------------------------- constants
+
+/**
+ * A constant whose eight bounds all agree with its tnum (what sync leaves for a known
+ * value). For two of these every rule above is exact and sync collapses the result to the
+ * constant, so the value can be computed directly.
+ */
+function isExactConst(b: ScalarBounds): boolean {
+  const v = b.varOff.value;
+  return b.varOff.mask === 0n && b.umin === v && b.umax === v && b.smin === b.smax &&
+    b.u32min === b.u32max && b.s32min === b.s32max && b.u32min === lowU32(v) &&
+    (b.s32min | 0) === (b.u32min | 0) && toU64(b.smin) === v;
+}
+
+const M32 = 0xffff_ffffn;
+
+/** The concrete result of `a op b` (u64 patterns; 32-bit ops zero-extended), or undefined
+ *  for ops left to the general path. Shift amounts were checked by isSafeToComputeRange. */
+function constOp(op: number, is64: boolean, a: bigint, b: bigint): bigint | undefined {
+  if (is64) {
+    switch (op) {
+      case BPF_ADD: return toU64(a + b);
+      case BPF_SUB: return toU64(a - b);
+      case BPF_MUL: return toU64(a * b);
+      case BPF_AND: return a & b;
+      case BPF_OR: return a | b;
+      case BPF_XOR: return a ^ b;
+      case BPF_NEG: return toU64(-a);
+      case BPF_LSH: return toU64(a << b);
+      case BPF_RSH: return a >> b;
+      case BPF_ARSH: return toU64(toS64(a) >> b);
+      default: return undefined;
+    }
+  }
+  const x = a & M32;
+  const y = b & M32;
+  switch (op) {
+    case BPF_ADD: return (x + y) & M32;
+    case BPF_SUB: return (x - y) & M32;
+    case BPF_MUL: return (x * y) & M32;
+    case BPF_AND: return x & y;
+    case BPF_OR: return x | y;
+    case BPF_XOR: return x ^ y;
+    case BPF_NEG: return -x & M32;
+    case BPF_LSH: return (x << y) & M32;
+    case BPF_RSH: return x >> y;
+    case BPF_ARSH: return BigInt.asIntN(32, x) >> y & M32;
+    default: return undefined;
+  }
+}
+
 // ---------------------------------------------------------------- driver-facing
 
 /**
@@ -430,6 +481,10 @@ export function scalarAlu(
 ): ScalarBounds {
   if (op === BPF_MOV) return scalarMov(is64, src, insnOff);
   if (!isSafeToComputeRange(op, is64, src)) return scalarUnknown();
+  if (isExactConst(dst) && (op === BPF_NEG || isExactConst(src))) {
+    const v = constOp(op, is64, dst.varOff.value, src.varOff.value);
+    if (v !== undefined) return scalarConst(v);
+  }
 
   const d = copyBounds(dst);
   switch (op) {

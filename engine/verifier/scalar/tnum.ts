@@ -25,7 +25,13 @@ export const tnumConst = (v: bigint): Tnum => mk(u64(v), 0n);
 
 /** Index of the highest set bit, counting from 1 (0 for x == 0), like fls64. */
 export function fls64(x: bigint): number {
-  return x === 0n ? 0 : x.toString(2).length;
+  if (x === 0n) return 0;
+  // Two 32-bit halves and clz32 instead of a string: this runs in every tnumRange.
+  if (x > 0n && x <= U64_MAX) {
+    const hi = Number(x >> 32n);
+    return hi !== 0 ? 64 - Math.clz32(hi) : 32 - Math.clz32(Number(x));
+  }
+  return x.toString(2).length;
 }
 
 /** The smallest tnum covering every value in [min, max] (unsigned). */
