@@ -21,6 +21,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { getHeapStatistics } from 'node:v8';
 import { findSpecFiles, loadSuiteFile } from '../harness/spec/index.ts';
 import { planSuites, type RunItem } from '../harness/run/plan.ts';
 import type { SuiteSpec } from '../harness/spec/types.ts';
@@ -117,8 +118,9 @@ export function totalsByFile(rows: readonly BenchRow[]): Map<string, Totals> {
 /** A ratio for one program, with the kernel's time floored at 1 µs (it prints whole µs). */
 export const rowRatio = (r: BenchRow): number => r.engineUs! / Math.max(1, r.kernelUs!);
 
-export function topBy(rows: readonly BenchRow[], key: (r: BenchRow) => number, n: number): BenchRow[] {
-  return rows.filter(isCompared).sort((a, b) => key(b) - key(a)).slice(0, n);
+/** The n largest by `key` among rows that pass `keep` (default: both sides measured). */
+export function topBy(rows: readonly BenchRow[], key: (r: BenchRow) => number, n: number, keep: (r: BenchRow) => boolean = isCompared): BenchRow[] {
+  return rows.filter(keep).sort((a, b) => key(b) - key(a)).slice(0, n);
 }
 
 const ms = (us: number): string => (us / 1000).toFixed(1);
@@ -143,13 +145,13 @@ export function formatReport(rows: readonly BenchRow[], opts: { readonly reps: n
   out += `engine over all ${all.programs - all.unsupported} programs it models: ${ms(all.engineAllUs)} ms\n`;
 
   const row = (r: BenchRow): string =>
-    `  ${`${r.file}/${r.test}${r.mode === 'unpriv' ? ' @unpriv' : ''}`.padEnd(60)} kernel ${String(r.kernelUs).padStart(8)} us  ` +
-    `engine ${String(Math.round(r.engineUs!)).padStart(9)} us  ${ratioText(rowRatio(r)).padStart(9)}` +
+    `  ${`${r.file}/${r.test}${r.mode === 'unpriv' ? ' @unpriv' : ''}`.padEnd(60)} kernel ${String(r.kernelUs ?? '-').padStart(8)} us  ` +
+    `engine ${String(Math.round(r.engineUs!)).padStart(9)} us  ${ratioText(isCompared(r) ? rowRatio(r) : Number.NaN).padStart(9)}` +
     `${r.engineProcessed !== undefined ? `  insns ${r.engineProcessed}${r.kernelProcessed !== undefined && r.kernelProcessed !== r.engineProcessed ? ` (kernel ${r.kernelProcessed})` : ''}` : ''}\n`;
   out += `\ntop ${opts.top} by ratio:\n`;
   for (const r of topBy(rows, rowRatio, opts.top)) out += row(r);
   out += `\ntop ${opts.top} by engine time:\n`;
-  for (const r of topBy(rows, (x) => x.engineUs!, opts.top)) out += row(r);
+  for (const r of topBy(rows, (x) => x.engineUs!, opts.top, (x) => x.engineUs !== undefined)) out += row(r);
 
   const unsup = new Map<string, number>();
   for (const r of rows) if (r.engineUs === undefined) unsup.set(r.engineNote ?? '?', (unsup.get(r.engineNote ?? '?') ?? 0) + 1);
@@ -220,7 +222,7 @@ function measure(it: RunItem, reps: number, withKernel: boolean, heap: { max: nu
       if (e.us === undefined) eNote = e.note;
       else es.push(e.us);
       eProc = e.processed ?? eProc;
-      const h = process.memoryUsage().heapUsed;
+      const h = getHeapStatistics().used_heap_size;
       if (h > heap.max) heap.max = h;
     }
   }
