@@ -22,7 +22,6 @@ const KNOWN_LOG_MISMATCH: Record<string, string> = {};
 const KNOWN_LOG_DIFFERS: Record<string, string> = {};
 /** name -> the feature our model reports as not implemented. */
 const KNOWN_NOT_IMPLEMENTED: Record<string, string> = {
-  'may-goto-loop': 'may_goto',
 };
 
 /** Drop mark_precise lines, 6.18 stack-liveness lines, and the state line the kernel prints

@@ -13,7 +13,7 @@ import { BPF_JMP, BPF_JCOND, BPF_MAY_GOTO, BPF_REG_FP } from '../isa/opcodes.ts'
 import { RegType, SlotType, baseType, cloneState } from './state/types.ts';
 import type { Checkpoint, FuncState, RegState, StackSlot, VerifierState } from './state/types.ts';
 import { boundsWithin, boundsEqual, scalarUnknown } from './scalar-api.ts';
-import { markNotInit } from './state/regs.ts';
+import { markNotInit, markUnknown } from './state/regs.ts';
 import { printVerifierState, Scratch } from './log/state-print.ts';
 import { markAllScalarsImprecise, propagatePrecision } from './precision/backtrack.ts';
 import { pushJmpHistory } from './precision/history.ts';
@@ -232,7 +232,7 @@ export function isStateVisited(env: VerifierEnv, insnIdx: number): 0 | 1 {
   const cur = env.curState;
   const forceCheckpoint = env.aux[insnIdx].forceCheckpoint;
   // Long histories are checkpointed to keep backtracking short.
-  const forceNew = forceCheckpoint || cur.jmpHistory.length > 40;
+  const forceNew = forceCheckpoint || env.testStateFreq || cur.jmpHistory.length > 40;
   let addNew = forceNew;
   if (env.jmpsProcessed - env.prevJmpsProcessed >= 2 && env.insnProcessed - env.prevInsnProcessed >= 8) addNew = true;
 
@@ -306,6 +306,40 @@ export function isStateVisited(env: VerifierEnv, insnIdx: number): 0 | 1 {
   list.unshift(cp);
   env.explored.set(insnIdx, list);
   return 0;
+}
+
+/** find_prev_entry: the checkpoint of an earlier pass through `insnIdx` on the current path
+ *  (still unfinished, same call chain), below `parent`. */
+export function findPrevEntry(env: VerifierEnv, parent: Checkpoint | undefined, insnIdx: number): VerifierState | undefined {
+  if (!parent) return undefined;
+  for (const sl of env.explored.get(insnIdx) ?? []) {
+    if (sl === parent || sl.st.insnIdx !== insnIdx || !sl.branches || !sameCallsites(sl.st, parent.st)) continue;
+    // Unfinished checkpoints are always ancestors of the current path (depth-first order);
+    // only the newest one itself is skipped.
+    return sl.st;
+  }
+  return undefined;
+}
+
+/** widen_imprecise_scalars: scalars that changed between two loop passes and were never
+ *  needed precisely become unknown, so that the next pass can match. */
+export function widenImpreciseScalars(env: VerifierEnv, old: VerifierState, cur: VerifierState): void {
+  const idmap = new IdMap(env.idGen);
+  const widen = (o: RegState, c: RegState): void => {
+    if (o.type !== RegType.SCALAR_VALUE || o.type !== c.type) return;
+    if (o.precise || c.precise || regsExact(o, c, idmap)) return;
+    markUnknown(c);
+  };
+  for (let fr = old.curframe; fr >= 0; fr--) {
+    const fo = old.frames[fr];
+    const fc = cur.frames[fr];
+    for (let i = 0; i < fo.regs.length; i++) widen(fo.regs[i], fc.regs[i]);
+    const n = Math.min(fo.allocatedStack, fc.allocatedStack) / 8;
+    for (let i = 0; i < n; i++) {
+      if (fo.stack[i].slotType[7] !== SlotType.SPILL || fc.stack[i].slotType[7] !== SlotType.SPILL) continue;
+      widen(fo.stack[i].spilled, fc.stack[i].spilled);
+    }
+  }
 }
 
 /** A path finished: its checkpoints lose one unfinished branch each, upwards while zero. */

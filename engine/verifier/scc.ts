@@ -86,6 +86,7 @@ export function addBackedge(env: VerifierEnv, equal: VerifierState, st: Verifier
   const cc = sccCallchain(env, equal);
   const visit = cc && env.sccVisits.get(cc.key);
   if (!visit) return;
+  if (env.log.level2) env.log.verbose(`SCC backedge ${cc.text}\n`);
   visit.backedges.push({ st, equal });
   env.numBackedges++;
 }

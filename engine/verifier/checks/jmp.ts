@@ -2,7 +2,7 @@
 // branch and refine both sides (scalar ranges, NULL checks, packet ranges).
 
 import type { Insn } from '../../isa/insn.ts';
-import { BPF_JMP32, BPF_JEQ, BPF_JNE, BPF_JGT, BPF_JGE, BPF_JLT, BPF_JLE, BPF_X, bpfClass, bpfOp, bpfSrc } from '../../isa/opcodes.ts';
+import { BPF_JMP, BPF_JCOND, BPF_MAY_GOTO, BPF_JMP32, BPF_JEQ, BPF_JNE, BPF_JGT, BPF_JGE, BPF_JLT, BPF_JLE, BPF_X, bpfClass, bpfOp, bpfSrc } from '../../isa/opcodes.ts';
 import { RegType, PTR_MAYBE_NULL, baseType, cloneState, mayBeNull } from '../state/types.ts';
 import type { RegState, VerifierState } from '../state/types.ts';
 import { isPointer, markKnown } from '../state/regs.ts';
@@ -12,6 +12,7 @@ import { reject, EACCES, EINVAL } from '../reject.ts';
 import type { VerifierEnv } from '../env.ts';
 import { checkRegRead } from './regs.ts';
 import { pushStack } from '../branch-stack.ts';
+import { findPrevEntry, widenImpreciseScalars } from '../prune.ts';
 import { markChainPrecision } from '../precision/backtrack.ts';
 import { pushJmpHistory } from '../precision/history.ts';
 import { frameInsnIdx } from '../scc.ts';
@@ -124,14 +125,29 @@ function tryMatchPktPointers(insn: Insn, dst: RegState, src: RegState, thisB: Ve
   }
 }
 
+/** may_goto: the fall-through (the budget ran out) is explored later one level deeper; the
+ *  jump is taken now. Scalars that keep changing between passes are widened. */
+function checkMayGoto(env: VerifierEnv, insn: Insn, insnIdx: number): number {
+  if (insn.code !== (BPF_JMP | BPF_JCOND) || insn.src !== BPF_MAY_GOTO || insn.dst || insn.imm) {
+    throw reject(EINVAL, `invalid may_goto imm ${insn.imm}`);
+  }
+  const st = env.curState;
+  const prev = findPrevEntry(env, st.parent, insnIdx);
+  const queued = cloneState(st);
+  pushStack(env, queued, insnIdx + 1, insnIdx);
+  queued.mayGotoDepth++;
+  if (prev) widenImpreciseScalars(env, prev, queued);
+  return insnIdx + insn.off + 1;
+}
+
 /** Returns the next instruction index. */
 export function checkCondJmpOp(env: VerifierEnv, insn: Insn, insnIdx: number): number {
   const st = env.curState;
   const regs = st.frames[st.curframe].regs;
   const op = bpfOp(insn.code);
   const is32 = bpfClass(insn.code) === BPF_JMP32;
-  if (op === 0xe0) throw new NotImplementedError('may_goto');
-  if (op > 0xd0) throw reject(EINVAL, `invalid BPF_JMP/JMP32 opcode ${op.toString(16)}`);
+  if (op > BPF_JCOND) throw reject(EINVAL, `invalid BPF_JMP/JMP32 opcode ${op.toString(16)}`);
+  if (op === BPF_JCOND) return checkMayGoto(env, insn, insnIdx);
   const srcX = bpfSrc(insn.code) === BPF_X;
   if (srcX) {
     if (insn.imm !== 0) throw reject(EINVAL, 'BPF_JMP/JMP32 uses reserved fields');
