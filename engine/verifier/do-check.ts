@@ -28,6 +28,7 @@ import { checkHelperCall, checkFuncCall, prepareFuncExit, checkReturnCode } from
 import { isStateVisited, updateBranchCounts } from './prune.ts';
 import { pushJmpHistory } from './precision/history.ts';
 import { insnTextOpts } from './cfg/liveness.ts';
+import { recordFixupFacts } from './fixup/facts.ts';
 import { checkStackArgInsn } from './stack-arg/access.ts';
 import { checkKfuncCall } from './stack-arg/kfunc.ts';
 
@@ -92,6 +93,7 @@ export function doCheckMain(env: VerifierEnv): void {
       env.aux[idx].seen = true;
       prevInsnIdx = idx;
       env.stackLive.resetWriteMarks(idx);
+      recordFixupFacts(env, insn, idx);
       const r = stepInsn(env, insn, idx);
       env.stackLive.commitWriteMarks();
       if (r.kind === 'next') {

@@ -14,6 +14,7 @@ import type { VerifyOptions } from './index.ts';
 import { Bt } from './precision/backtrack.ts';
 import { StackLiveness } from './liveness/stack-live.ts';
 import type { SccVisit } from './scc.ts';
+import type { FixupFacts } from './fixup/facts.ts';
 
 export interface SubprogInfo {
   start: number;
@@ -35,6 +36,8 @@ export interface InsnAux {
   liveBefore: number;
   /** SCC number for the liveness table (0 = none). */
   scc: number;
+  /** Facts the post-verification rewrites need (fixup/facts.ts records them). */
+  fixup?: FixupFacts;
 }
 
 export interface StackElem {

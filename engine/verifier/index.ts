@@ -15,6 +15,7 @@
 //   do-check.ts       the main loop
 //   log/              the log buffer and the state printer
 //   scalar-api.ts     the bridge to the numeric core (engine/verifier/scalar)
+//   fixup/            the rewrites after do_check, giving the xlated program
 
 import type { Program, Series } from '../program/types.ts';
 import { VerifierEnv } from './env.ts';
@@ -25,6 +26,7 @@ import { doCheckMain } from './do-check.ts';
 import { checkMaxStackDepth } from './cfg/stack-depth.ts';
 import { NotImplementedError } from './not-implemented.ts';
 import { BPF_LOG_STATS } from './log/log.ts';
+import { xlatedProgram, type XlatedOptions } from './fixup/index.ts';
 import { checkStackArgUse, stackArgDepth } from './stack-arg/finish.ts';
 
 export { NotImplementedError };
@@ -35,6 +37,8 @@ export interface VerifyOptions {
   /** Run as an unprivileged loader (no CAP_BPF/PERFMON/NET_ADMIN). */
   readonly unpriv: boolean;
   readonly series: Series;
+  /** How the xlated program names kernel objects (map ids, kernel addresses). */
+  readonly xlated?: XlatedOptions;
 }
 
 export interface SubprogFacts {
@@ -52,6 +56,8 @@ export interface VerifyResult {
   readonly errno: number;
   readonly log: string;
   readonly xlated?: Program['insns'];
+  /** Why `xlated` is missing from an accepted program (a rewrite not modelled yet). */
+  readonly xlatedMissing?: string;
   readonly subprogs: readonly SubprogFacts[];
   readonly stats: { readonly processedInsns: number; readonly totalStates: number; readonly peakStates: number };
 }
@@ -84,7 +90,8 @@ export function verify(prog: Program, opts: VerifyOptions): VerifyResult {
     if (e.text) env.log.verbose(`${e.text}\n`);
   }
   printStats(env, started);
-  return result(env, errno === 0, errno, env.log.text);
+  const out = result(env, errno === 0, errno, env.log.text);
+  return errno === 0 ? { ...out, ...xlatedOf(env, opts) } : out;
 }
 
 
@@ -100,6 +107,16 @@ function printStats(env: VerifierEnv, started: bigint): void {
     `processed ${env.insnProcessed} insns (limit 1000000) max_states_per_insn ${env.maxStatesPerInsn} ` +
       `total_states ${env.totalStates} peak_states ${env.peakStates} mark_read 0\n`,
   );
+}
+
+/** The post-verification rewrites (fixup/), or why they could not be modelled. */
+function xlatedOf(env: VerifierEnv, opts: VerifyOptions): Pick<VerifyResult, 'xlated' | 'xlatedMissing'> {
+  try {
+    return { xlated: xlatedProgram(env, opts.xlated) };
+  } catch (e) {
+    if (e instanceof NotImplementedError) return { xlatedMissing: e.message };
+    throw e;
+  }
 }
 
 function result(env: VerifierEnv | undefined, accepted: boolean, errno: number, log: string): VerifyResult {

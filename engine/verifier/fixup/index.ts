@@ -1,0 +1,115 @@
+// The rewrites 6.18 applies after do_check accepted a program, in the kernel's order, ending
+// in the form bpf_prog_info.xlated_prog_insns shows (bpf_insn_prepare_dump):
+//
+//   markZextDst           which 32-bit defs have their upper half read (do_check's by-product)
+//   hardWireDeadBranches  \
+//   removeDeadCode         > privileged only (this model verifies privileged loads only)
+//   removeNops            /
+//   convertCtxAccesses    ctx field loads/stores -> sk_buff / xdp_buff accesses
+//   miscFixups            division guards, LD_ABS, map helper inlining, tail calls, helper calls
+//   zextPass              BPF_F_TEST_RND_HI32 poisoning (x86-64 needs no zero-extension)
+//   fixupCallArgs         after the multi-function JIT: call off = pc offset, imm = subprog
+//   toDump                map pointers -> map ids, tail calls -> `call bpf_tail_call`
+//
+// Not modelled (throws NotImplementedError where it would matter): bpf_fastcall spill/fill
+// removal, bpf_loop inlining, may_goto expansion, kfunc fixups, unprivileged sanitation,
+// contexts other than socket_filter / sched_cls / sched_act / xdp.
+
+import type { Insn, RawSlot } from '../../isa/insn.ts';
+import { BPF_CALL, BPF_JMP, BPF_JCOND, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE, LD_IMM64 } from '../../isa/opcodes.ts';
+import { PROG_FLAGS } from '../../program/types.ts';
+import type { VerifierEnv } from '../env.ts';
+import { NotImplementedError } from '../errors.ts';
+import { XProg, type XAux } from './xprog.ts';
+import { hardWireDeadBranches, removeDeadCode, removeNops } from './dead-code.ts';
+import { convertCtxAccesses } from './ctx-access.ts';
+import { miscFixups, BPF_TAIL_CALL } from './misc.ts';
+import { markZextDst, zextPass, rndHi32Source } from './zext.ts';
+import { DEFAULT_KERNEL_CONSTS, type KernelConsts } from './kernel-calls.ts';
+
+export { DEFAULT_KERNEL_CONSTS, type KernelConsts };
+
+export interface XlatedOptions {
+  /** Map id per Program.maps index, as the kernel's dump shows them. Default: index + 1. */
+  readonly mapIds?: readonly number[];
+  /** Kernel-image addresses baked into inlined helpers. */
+  readonly kernelConsts?: KernelConsts;
+  /** Seed for the BPF_F_TEST_RND_HI32 values (deterministic by default). */
+  readonly rndSeed?: number;
+}
+
+/** Engine map id for map index `i` when none is given: i + 1 (ids are never 0). */
+export const defaultMapId = (i: number): number => i + 1;
+
+/** The program as the xlated dump of a privileged 6.18 load would show it. */
+export function xlatedProgram(env: VerifierEnv, opts: XlatedOptions = {}): Insn[] {
+  const x = fromEnv(env);
+  markZextDst(x);
+  hardWireDeadBranches(x);
+  removeDeadCode(x);
+  removeNops(x);
+  convertCtxAccesses(x, env.prog.progType);
+  miscFixups(x, opts.kernelConsts ?? DEFAULT_KERNEL_CONSTS);
+  zextPass(x, (env.prog.flags & PROG_FLAGS.BPF_F_TEST_RND_HI32) !== 0, rndHi32Source(opts.rndSeed));
+  fixupCallArgs(x);
+  return toDump(x, opts.mapIds);
+}
+
+function fromEnv(env: VerifierEnv): XProg {
+  const aux: XAux[] = env.aux.map((a, i) => ({
+    seen: a.seen || (i > 0 && env.slots[i - 1].code === LD_IMM64 && env.insnAt[i] === undefined && env.aux[i - 1].seen),
+    zextDst: false,
+    orig: i,
+    ...(a.fixup?.ptrType !== undefined ? { ptrType: a.fixup.ptrType } : {}),
+    ...(a.fixup?.map !== undefined ? { map: a.fixup.map } : {}),
+    ...(a.fixup?.key !== undefined ? { key: a.fixup.key } : {}),
+  }));
+  for (let i = 0; i < env.slots.length; i++) {
+    const s = env.slots[i];
+    if (s.code === (BPF_JMP | BPF_JCOND) && aux[i].seen) throw new NotImplementedError('xlated: may_goto expansion');
+    if (s.code === LD_IMM64 && s.src === BPF_PSEUDO_FUNC) throw new NotImplementedError('xlated: BPF_PSEUDO_FUNC');
+  }
+  return new XProg([...env.slots], aux, env.subprogs.map((s) => s.start));
+}
+
+/** jit_subprogs' trace in the dump: with several functions, a bpf-to-bpf call keeps its pc
+ *  offset in `off` and names the callee's subprog number in `imm`. */
+function fixupCallArgs(x: XProg): void {
+  if (x.subprogStarts.length <= 1) return;
+  for (let i = 0; i < x.len; i++) {
+    const s = x.slots[i];
+    if (s.code === LD_IMM64) {
+      i++;
+      continue;
+    }
+    if (s.code !== (BPF_JMP | BPF_CALL) || s.src !== BPF_PSEUDO_CALL) continue;
+    const target = i + s.imm + 1;
+    const sub = x.subprogStarts.indexOf(target);
+    if (sub < 0) throw new NotImplementedError(`xlated: call at ${i} to ${target}, which starts no function`);
+    x.slots[i] = { ...s, off: s.imm, imm: sub };
+  }
+}
+
+/** bpf_insn_prepare_dump: fold slots back into instructions, show maps by id and tail calls
+ *  as the helper call they came from. */
+function toDump(x: XProg, mapIds: readonly number[] | undefined): Insn[] {
+  const out: Insn[] = [];
+  for (let i = 0; i < x.len; i++) {
+    const s: RawSlot = x.slots[i];
+    if (s.code === LD_IMM64) {
+      const next = x.slots[i + 1];
+      i++;
+      if (s.src === BPF_PSEUDO_MAP_FD || s.src === BPF_PSEUDO_MAP_VALUE) {
+        const id = mapIds?.[s.imm] ?? defaultMapId(s.imm);
+        out.push({ ...s, imm: id, next: { ...next, imm: s.src === BPF_PSEUDO_MAP_VALUE ? next.imm : 0 } });
+      } else out.push({ ...s, next });
+      continue;
+    }
+    if (s.code === (BPF_JMP | BPF_TAIL_CALL)) {
+      out.push({ ...s, code: BPF_JMP | BPF_CALL, imm: 12 });
+      continue;
+    }
+    out.push(s);
+  }
+  return out;
+}
