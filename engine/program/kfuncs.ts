@@ -83,6 +83,9 @@ const ROWS: readonly Row[] = [
   ['bpf_kfunc_call_stack_arg_prog_aux', [...scalars(5), 'aux__prog: struct bpf_prog_aux *'], 'u64', [], 'bpfconform'],
   ['bpf_kfunc_call_stack_arg_const', [...scalars(5), 'val__k: u64'], 'u64', [], 'bpfconform'],
   ['bpf_kfunc_call_stack_arg_mem_split', [...scalars(4), 'mem: void *', 'mem__sz: int'], 'u64', [], 'bpfconform'],
+  // The seed's worked example: kfunc1 takes 8 args, kfunc2 takes 9.
+  ['bpf_kfunc_call_stack_arg_8', scalars(8), 'u64', [], 'bpfconform'],
+  ['bpf_kfunc_call_stack_arg_9', scalars(9), 'u64', [], 'bpfconform'],
 ];
 
 function flagBits(flags: readonly KfFlagName[]): number {

@@ -46,6 +46,8 @@ export const STACK_ARG_KFUNCS: Readonly<Record<string, KfuncFn>> = {
     throw new RuntimeFault('bpf_kfunc_call_stack_arg_big: by-value struct arguments are not supported');
   },
   // Ours (docs/series.md): plain sums, so layouts of 12 args and the mem/size split are checked.
+  bpf_kfunc_call_stack_arg_8: summing(8, range(8)),
+  bpf_kfunc_call_stack_arg_9: summing(9, range(9)),
   bpf_kfunc_call_stack_arg_12: summing(12, range(12)),
   bpf_kfunc_call_stack_arg_13: summing(13, range(13)),
   bpf_kfunc_call_stack_arg_release: summing(6, range(5)),
