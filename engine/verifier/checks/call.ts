@@ -260,6 +260,10 @@ export function checkHelperCall(env: VerifierEnv, insn: Insn): void {
   const regs = env.curState.frames[env.curState.curframe].regs;
   const meta: CallMeta = { map: undefined, constKey: -1n, rawRegno: -1, rawSize: 0 };
   for (let i = 0; i < 5; i++) if (i < proto.args.length) checkFuncArg(env, id, proto, i, meta);
+  // record_func_map: a program may not change a BPF_F_RDONLY_PROG map through helpers.
+  if (meta.map && (meta.map.def.flags & (1 << 7)) && (id === 2 || id === 3 || id === 87 || id === 88)) {
+    throw reject(EACCES, 'write into map forbidden');
+  }
   // An uninitialised buffer the helper fills: as many one-byte stores of unknown data.
   for (let i = 0; i < meta.rawSize; i++) {
     checkMemAccess(env, meta.rawRegno, i, 1, Access.WRITE, undefined, { unknown: true });

@@ -77,11 +77,13 @@ function syncLinked(st: VerifierState, known: RegState, linked: readonly LinkedR
 
 function findGoodPktPointers(st: VerifierState, dst: RegState, rightOpen: boolean): void {
   if (dst.off < 0 || (dst.off === 0 && rightOpen)) return;
-  if (!isConst(dst.s)) throw new NotImplementedError('packet range from a variable-offset pointer');
+  // An offset that could wrap proves nothing.
+  if (dst.s.umax > MAX_PACKET_OFF || dst.s.umax + BigInt(dst.off) > MAX_PACKET_OFF) return;
   const newRange = dst.off + (rightOpen ? 1 : 0);
   for (const r of allRegs(st)) if (r.type === dst.type && r.id === dst.id) r.range = Math.max(r.range, newRange);
 }
 
+const MAX_PACKET_OFF = 0xffffn;
 const AT_PKT_END = -1;
 const BEYOND_PKT_END = -2;
 
