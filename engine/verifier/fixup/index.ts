@@ -6,17 +6,17 @@
 //   removeDeadCode         > privileged only (this model verifies privileged loads only)
 //   removeNops            /
 //   convertCtxAccesses    ctx field loads/stores -> sk_buff / xdp_buff accesses
-//   miscFixups            division guards, LD_ABS, map helper inlining, tail calls, helper calls
+//   miscFixups            division guards, LD_ABS, may_goto, map helper inlining, tail calls, helper calls
 //   zextPass              BPF_F_TEST_RND_HI32 poisoning (x86-64 needs no zero-extension)
 //   fixupCallArgs         after the multi-function JIT: call off = pc offset, imm = subprog
 //   toDump                map pointers -> map ids, tail calls -> `call bpf_tail_call`
 //
 // Not modelled (throws NotImplementedError where it would matter): bpf_fastcall spill/fill
-// removal, bpf_loop inlining, may_goto expansion, kfunc fixups, unprivileged sanitation,
+// removal, bpf_loop inlining, kfunc fixups, unprivileged sanitation,
 // contexts other than socket_filter / sched_cls / sched_act / xdp.
 
 import type { Insn, RawSlot } from '../../isa/insn.ts';
-import { BPF_CALL, BPF_JMP, BPF_JCOND, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE, LD_IMM64 } from '../../isa/opcodes.ts';
+import { BPF_CALL, BPF_JMP, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE, LD_IMM64 } from '../../isa/opcodes.ts';
 import { PROG_FLAGS } from '../../program/types.ts';
 import type { VerifierEnv } from '../env.ts';
 import { NotImplementedError } from '../errors.ts';
@@ -49,7 +49,7 @@ export function xlatedProgram(env: VerifierEnv, opts: XlatedOptions = {}): Insn[
   removeDeadCode(x);
   removeNops(x);
   convertCtxAccesses(x, env.prog.progType);
-  miscFixups(x, opts.kernelConsts ?? DEFAULT_KERNEL_CONSTS);
+  miscFixups(x, opts.kernelConsts ?? DEFAULT_KERNEL_CONSTS, env.subprogs.map((s) => s.stackDepth));
   zextPass(x, (env.prog.flags & PROG_FLAGS.BPF_F_TEST_RND_HI32) !== 0, rndHi32Source(opts.rndSeed));
   fixupCallArgs(x);
   return toDump(x, opts.mapIds);
@@ -66,7 +66,6 @@ function fromEnv(env: VerifierEnv): XProg {
   }));
   for (let i = 0; i < env.slots.length; i++) {
     const s = env.slots[i];
-    if (s.code === (BPF_JMP | BPF_JCOND) && aux[i].seen) throw new NotImplementedError('xlated: may_goto expansion');
     if (s.code === LD_IMM64 && s.src === BPF_PSEUDO_FUNC) throw new NotImplementedError('xlated: BPF_PSEUDO_FUNC');
   }
   return new XProg([...env.slots], aux, env.subprogs.map((s) => s.start));

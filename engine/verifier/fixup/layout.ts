@@ -90,6 +90,8 @@ export const MAPS = {
   array_value: k('bpf_array', 'value', 312, 8),
   array_pptrs: k('bpf_array', 'pptrs', 312, 8),
   htab_elem_key: k('htab_elem', 'key', 48, 1),
+  /** The LRU node's `ref` byte inside an element (lru_node is in an anonymous union). */
+  htab_elem_lru_ref: k('htab_elem', 'lru_node.ref', 35, 1),
 } as const;
 
 /** Bit masks inside the sk_buff flag bytes (little-endian bitfields, 6.18). */

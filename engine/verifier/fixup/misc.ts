@@ -8,7 +8,8 @@ import type { RawSlot } from '../../isa/insn.ts';
 import {
   BPF_ABS, BPF_ADD, BPF_ALU, BPF_ALU64, BPF_B, BPF_CALL, BPF_DIV, BPF_DW, BPF_EXIT, BPF_H, BPF_IND, BPF_JA,
   BPF_JEQ, BPF_JGE, BPF_JGT, BPF_JMP, BPF_JMP32, BPF_JNE, BPF_JSGE, BPF_K, BPF_LD, BPF_LDX, BPF_LSH, BPF_MEM,
-  BPF_MOD, BPF_MOV, BPF_MUL, BPF_NEG, BPF_ST, BPF_W, BPF_X, BPF_XOR, bpfClass, bpfMode, bpfOp, bpfSize,
+  BPF_MOD, BPF_MOV, BPF_MUL, BPF_NEG, BPF_ST, BPF_W, BPF_X, BPF_XOR, BPF_JCOND, BPF_SUB, BPF_STX, LD_IMM64,
+  bpfClass, bpfMode, bpfOp, bpfSize,
 } from '../../isa/opcodes.ts';
 import type { MapDef } from '../../program/types.ts';
 import { NotImplementedError } from '../errors.ts';
@@ -48,6 +49,14 @@ function genLookup(map: MapDef): RawSlot[] | undefined {
   switch (map.type) {
     case 'HASH':
       return [callKernel('__htab_map_lookup_elem'), jmpImm(BPF_JEQ, 0, 0, 1), raw(BPF_ALU64 | BPF_ADD | BPF_K, 0, 0, 0, keyOff)];
+    case 'LRU_HASH': {
+      // A hit sets the element's reference bit (once) for the LRU.
+      const ref = MAPS.htab_elem_lru_ref.off;
+      return [
+        callKernel('__htab_map_lookup_elem'), jmpImm(BPF_JEQ, 0, 0, 4), ldxMem(BPF_B, 1, 0, ref), jmpImm(BPF_JNE, 1, 0, 1),
+        raw(BPF_ST | BPF_MEM | BPF_B, 0, 0, ref, 1), raw(BPF_ALU64 | BPF_ADD | BPF_K, 0, 0, 0, keyOff),
+      ];
+    }
     case 'PERCPU_HASH':
       return [
         callKernel('__htab_map_lookup_elem'), jmpImm(BPF_JEQ, 0, 0, 3), raw(BPF_ALU64 | BPF_ADD | BPF_K, 0, 0, 0, keyOff),
@@ -127,11 +136,54 @@ function ldAbs(insn: RawSlot): RawSlot[] {
   return out;
 }
 
-export function miscFixups(x: XProg, consts: KernelConsts): void {
+/** 6.18 timed may_goto: a countdown in a hidden stack slot, refilled by
+ *  arch_bpf_timed_may_goto when it hits zero (which also checks the time slot). */
+const BPF_MAX_TIMED_LOOPS = 0xffff;
+
+function mayGoto(insn: RawSlot, stackDepth: number): RawSlot[] {
+  const cnt = -stackDepth - 16;
+  const ts = -stackDepth - 8;
+  return [
+    ldxMem(BPF_DW, BPF_REG_AX, 10, cnt),
+    jmpImm(BPF_JEQ, BPF_REG_AX, 0, insn.off >= 0 ? insn.off + 5 : insn.off - 1),
+    raw(BPF_ALU64 | BPF_SUB | BPF_K, BPF_REG_AX, 0, 0, 1),
+    jmpImm(BPF_JNE, BPF_REG_AX, 0, 2),
+    raw(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_AX, 0, 0, ts),
+    callKernel('arch_bpf_timed_may_goto'),
+    raw(BPF_STX | BPF_MEM | BPF_DW, 10, BPF_REG_AX, cnt, 0),
+  ];
+}
+
+/** Stack depth per subprog as do_check left it (before may_goto's two hidden slots). */
+export function miscFixups(x: XProg, consts: KernelConsts, stackDepths: readonly number[] = []): void {
+  const needsMayGotoSlots = new Set<number>();
+  for (let i = 0; i < x.len; i++) {
+    if (x.slots[i].code === (BPF_JMP | BPF_JCOND)) {
+      const sp = x.subprogOf(i);
+      needsMayGotoSlots.add(sp);
+      const p = mayGoto(x.slots[i], stackDepths[sp] ?? 0);
+      x.patch(i, p);
+      i += p.length - 1;
+    }
+  }
+  miscCalls(x, consts);
+  // Each subprog with a may_goto starts by filling its counter and clearing the time slot.
+  for (const sp of [...needsMayGotoSlots].sort((a, b) => b - a)) {
+    const start = x.subprogStarts[sp];
+    const d = stackDepths[sp] ?? 0;
+    x.patch(start, [
+      raw(BPF_ST | BPF_MEM | BPF_DW, 10, 0, -d - 16, BPF_MAX_TIMED_LOOPS),
+      raw(BPF_ST | BPF_MEM | BPF_DW, 10, 0, -d - 8, 0),
+      x.slots[start],
+    ]);
+  }
+}
+
+function miscCalls(x: XProg, consts: KernelConsts): void {
   for (let i = 0; i < x.len; i++) {
     const insn = x.slots[i];
     const cls = bpfClass(insn.code);
-    if (insn.code === (BPF_LD | 0x18)) {
+    if (insn.code === LD_IMM64) {
       i++;
       continue;
     }
