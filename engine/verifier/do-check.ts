@@ -31,24 +31,31 @@ import { insnTextOpts } from './cfg/liveness.ts';
 import { recordFixupFacts } from './fixup/facts.ts';
 import { checkStackArgInsn } from './stack-arg/access.ts';
 import { checkKfuncCall } from './stack-arg/kfunc.ts';
+import { checkGlobalReturn, initGlobalArgs } from './calls/global.ts';
 
 const BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000;
 
-function initState(env: VerifierEnv): void {
+function initState(env: VerifierEnv, subprog: number): void {
   const st = newVerifierState();
-  const r1 = st.frames[0].regs[BPF_REG_1];
-  markPtr(r1, RegType.PTR_TO_CTX);
+  if (subprog === 0) markPtr(st.frames[0].regs[BPF_REG_1], RegType.PTR_TO_CTX);
+  else {
+    // A global subprogram verified on its own (calls/global.ts).
+    st.frames[0].subprogno = subprog;
+    st.firstInsnIdx = env.subprogs[subprog].start;
+    initGlobalArgs(env, st, subprog);
+  }
   env.curState = st;
   env.scratch.markAll();
 }
 
-/** Returns normally when every path reaches a valid exit; throws Reject otherwise. */
-export function doCheckMain(env: VerifierEnv): void {
-  initState(env);
+/** Returns normally when every path reaches a valid exit; throws Reject otherwise.
+ *  `subprog` > 0 verifies a global subprogram on its own (do_check_common). */
+export function doCheckMain(env: VerifierEnv, subprog = 0): void {
+  initState(env, subprog);
   const log = env.log;
   let doPrintState = false;
   let prevInsnIdx = -1;
-  env.insnIdx = 0;
+  env.insnIdx = env.subprogs[subprog].start;
 
   for (;;) {
     // A new insn: later history pushes start a new entry.
@@ -223,7 +230,8 @@ function stepJmp(env: VerifierEnv, insn: Insn, idx: number): Step {
     const st = env.curState;
     if (st.curframe) return { kind: 'next', idx: prepareFuncExit(env), printState: true };
     checkRegRead(env, 0);
-    checkReturnCode(env);
+    if (st.frames[0].subprogno) checkGlobalReturn(env);
+    else checkReturnCode(env);
     return { kind: 'exit' };
   }
   const next = checkCondJmpOp(env, insn, idx);

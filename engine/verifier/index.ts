@@ -28,6 +28,7 @@ import { NotImplementedError } from './not-implemented.ts';
 import { BPF_LOG_STATS } from './log/log.ts';
 import { xlatedProgram, type XlatedOptions } from './fixup/index.ts';
 import { checkStackArgUse, stackArgDepth } from './stack-arg/finish.ts';
+import { calledGlobals } from './calls/global.ts';
 
 export { NotImplementedError };
 
@@ -82,6 +83,7 @@ export function verify(prog: Program, opts: VerifyOptions): VerifyResult {
     if (env.log.level2) printLiveRegs(env);
     doCheckMain(env);
     if (!env.log.level2) env.log.reset(0);
+    doCheckSubprogs(env);
     checkMaxStackDepth(env);
     checkStackArgUse(env);
   } catch (e) {
@@ -94,6 +96,24 @@ export function verify(prog: Program, opts: VerifyOptions): VerifyResult {
   return errno === 0 ? { ...out, ...xlatedOf(env, opts) } : out;
 }
 
+
+/** do_check_subprogs: each called global subprogram, verified on its own after main. */
+function doCheckSubprogs(env: VerifierEnv): void {
+  const done = new Set<number>();
+  for (let more = true; more; ) {
+    more = false;
+    for (const i of calledGlobals(env)) {
+      if (done.has(i)) continue;
+      done.add(i);
+      more = true;
+      // Explored states do not carry over between subprograms (free_states).
+      env.explored.clear();
+      env.exploredStates = 0;
+      doCheckMain(env, i);
+      if (!env.log.level2) env.log.reset(0);
+    }
+  }
+}
 
 function printStats(env: VerifierEnv, started: bigint): void {
   const log = env.log;

@@ -20,6 +20,7 @@ import { markChainPrecision, markChainPrecisionFrom } from '../precision/backtra
 import { Access, checkMemAccess, checkMemRegionAccess, checkMapAccessType, checkPacketAccess, checkStackAccessWithinBounds, checkStackRangeReadable } from './mem.ts';
 import { SlotType } from '../state/types.ts';
 import { afterCall, afterSubprogReturn, beforeSubprogCall } from '../stack-arg/calls.ts';
+import { checkGlobalCall } from '../calls/global.ts';
 
 const MAX_CALL_FRAMES = 8;
 const CALLER_SAVED = [1, 2, 3, 4, 5];
@@ -307,7 +308,10 @@ export function checkFuncCall(env: VerifierEnv, insn: Insn, insnIdx: number): nu
   const subprog = env.subprogs.findIndex((s) => s.start === target);
   if (subprog < 0) throw reject(EINVAL, `verifier bug. No program starts at insn ${target}`);
   const linkage = env.prog.funcs.find((f) => f.start === target)?.linkage;
-  if (linkage === 'global') throw new NotImplementedError('calls to global functions');
+  if (linkage === 'global') {
+    checkGlobalCall(env, subprog);
+    return insnIdx + 1;
+  }
   beforeSubprogCall(env, subprog);
   const caller = st.frames[st.curframe];
   const callee = newFuncState(st.curframe + 1, insnIdx, subprog);

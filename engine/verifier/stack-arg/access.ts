@@ -11,7 +11,7 @@ import { BPF_STX, bpfClass } from '../../isa/opcodes.ts';
 import { classifyStackArgInsn } from '../../program/series.ts';
 import { RegType, cloneReg } from '../state/types.ts';
 import type { RegState } from '../state/types.ts';
-import { markKnown, newReg } from '../state/regs.ts';
+import { markKnown, markUnknown, newReg } from '../state/regs.ts';
 import { checkRegRead, checkRegWrite } from '../checks/regs.ts';
 import { pushJmpHistory } from '../precision/history.ts';
 import { reject, EACCES, EINVAL } from '../reject.ts';
@@ -81,10 +81,16 @@ function checkRead(env: VerifierEnv, run: StackArgRun, insn: Insn): void {
     const depth = info.inSlots * 8;
     if (off <= 0 || !aligned(off) || off > depth) throw reject(EACCES, msg.readBad(d, off, depth));
     // Only the call site checks initialisation; a slot skipped there reads as NOT_INIT.
-    const caller = st.frames[st.curframe - 1];
+    const caller = st.curframe > 0 ? st.frames[st.curframe - 1] : undefined;
     const spi = incomingSlot(d, off, info.nargs);
-    value = caller.stackArgs[spi] ?? newReg();
-    recordHistory(env, st.curframe - 1, spi);
+    if (caller) {
+      value = caller.stackArgs[spi] ?? newReg();
+      recordHistory(env, st.curframe - 1, spi);
+    } else {
+      // A global subprogram verified on its own: its arguments are unknown scalars.
+      value = newReg();
+      markUnknown(value);
+    }
   }
   Object.assign(f.regs[insn.dst], cloneReg(value));
 }
