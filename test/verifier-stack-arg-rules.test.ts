@@ -201,3 +201,16 @@ t.test('precision through an incoming slot into the caller', async (tt) => {
 t.test('plain 6.18 does not model kfuncs', async (tt) => {
   tt.throws(() => run(program(`${REGS5} call %[bpf_kfunc_call_stack_arg_const]; exit;`), 'none'), NotImplementedError);
 });
+
+t.test('xlated: the v4 kfunc call carries its stack-arg count in off', async (tt) => {
+  const src = (b: number): string =>
+    `${REGS5} *(u64 *)(r${b} - 8) = 6; *(u64 *)(r${b} - 16) = 7; *(u64 *)(r${b} - 24) = 8; *(u64 *)(r${b} - 32) = 9; *(u64 *)(r${b} - 40) = 10; call %[bpf_kfunc_call_stack_arg]; r0 = 0; ${REGS5} call %[bpf_kfunc_call_stack_arg_mem_split]; exit;`
+      .replace(`r0 = 0; ${REGS5}`, `r1 = 0; *(u64 *)(r10 - 8) = r1; r1 = 1; r2 = 2; r3 = 3; r4 = 4; r5 = r10; r5 += -8; *(u64 *)(r${b} - 8) = 8;`);
+  const kcalls = (r: ReturnType<typeof run>): number[] => (r.xlated ?? []).filter((i) => i.code === 0x85 && i.src === 2).map((i) => i.off);
+  const v = run(program(src(12)), 'v4');
+  tt.ok(v.accepted, lastLine(v));
+  tt.same(kcalls(v), [5, 1], 'v4: 10-arg call off 5, 6-arg call off 1');
+  const m = run(program(src(11)), 'merged');
+  tt.ok(m.accepted, lastLine(m));
+  tt.same(kcalls(m), [0, 0], 'merged: off untouched');
+});

@@ -26,6 +26,7 @@ import { convertCtxAccesses } from './ctx-access.ts';
 import { miscFixups, BPF_TAIL_CALL } from './misc.ts';
 import { markZextDst, zextPass, rndHi32Source } from './zext.ts';
 import { DEFAULT_KERNEL_CONSTS, type KernelConsts } from './kernel-calls.ts';
+import { fixupKfuncStackArgs } from '../stack-arg/fixup.ts';
 
 export { DEFAULT_KERNEL_CONSTS, type KernelConsts };
 
@@ -50,6 +51,7 @@ export function xlatedProgram(env: VerifierEnv, opts: XlatedOptions = {}): Insn[
   removeNops(x);
   convertCtxAccesses(x, env.prog.progType);
   miscFixups(x, opts.kernelConsts ?? DEFAULT_KERNEL_CONSTS, env.subprogs.map((s) => s.stackDepth));
+  fixupKfuncStackArgs(x.slots, env.opts.series);
   zextPass(x, (env.prog.flags & PROG_FLAGS.BPF_F_TEST_RND_HI32) !== 0, rndHi32Source(opts.rndSeed));
   fixupCallArgs(x);
   return toDump(x, opts.mapIds);
