@@ -19,14 +19,15 @@ export interface FixupFacts {
 }
 
 /** Called by do_check for each instruction it is about to check. */
+// r11/r12 (stack-arg bases, or invalid and rejected right after) have no register state.
 export function recordFixupFacts(env: VerifierEnv, insn: Insn, idx: number): void {
   const regs = env.curState.frames[env.curState.curframe].regs;
   const cls = bpfClass(insn.code);
   const aux = env.aux[idx];
   if (cls === BPF_LDX) {
-    aux.fixup = { ...aux.fixup, ptrType: baseType(regs[insn.src].type) };
+    aux.fixup = { ...aux.fixup, ptrType: baseType(regs[insn.src]?.type ?? RegType.NOT_INIT) };
   } else if (cls === BPF_STX || cls === BPF_ST) {
-    aux.fixup = { ...aux.fixup, ptrType: baseType(regs[insn.dst].type) };
+    aux.fixup = { ...aux.fixup, ptrType: baseType(regs[insn.dst]?.type ?? RegType.NOT_INIT) };
   } else if (cls === BPF_JMP && bpfOp(insn.code) === BPF_CALL && insn.src === 0) {
     const f: FixupFacts = { ...aux.fixup };
     const r1 = regs[1];
