@@ -2,13 +2,13 @@
 // yields (a scalar, or a packet pointer for data/data_end/data_meta). Learnt from the
 // kernel's *_is_valid_access functions for the 6.18 UAPI structs.
 
-import { RegType } from '../state/types.ts';
+import { RegType, PTR_MAYBE_NULL } from '../state/types.ts';
 import { NotImplementedError } from '../errors.ts';
 import type { Program } from '../../program/types.ts';
 
 export interface CtxAccess {
   /** Register type a load produces (SCALAR_VALUE for plain fields). */
-  readonly regType: RegType;
+  readonly regType: number;
 }
 
 type Check = (off: number, size: number, write: boolean) => CtxAccess | undefined;
@@ -17,6 +17,8 @@ const SCALAR: CtxAccess = { regType: RegType.SCALAR_VALUE };
 const PKT: CtxAccess = { regType: RegType.PTR_TO_PACKET };
 const PKT_END: CtxAccess = { regType: RegType.PTR_TO_PACKET_END };
 const PKT_META: CtxAccess = { regType: RegType.PTR_TO_PACKET_META };
+const SOCK_COMMON_OR_NULL: CtxAccess = { regType: RegType.PTR_TO_SOCK_COMMON | PTR_MAYBE_NULL };
+const TP_BUFFER: CtxAccess = { regType: RegType.PTR_TO_TP_BUFFER };
 
 // struct __sk_buff field offsets (6.18 UAPI).
 const SKB = {
@@ -29,50 +31,112 @@ const SKB = {
 } as const;
 
 const inRange = (off: number, start: number, size: number): boolean => off >= start && off < start + size;
+/** bpf_ctx_range(field): any offset inside the field. */
+const skbField = (off: number, f: keyof typeof SKB, size = 4): boolean => inRange(off, SKB[f], size);
+const CB_END = SKB.cb + 20;
+const inFamilyToLocalPort = (off: number): boolean => off >= SKB.family && off < SKB.local_port + 4;
 
-/** A u32 field read with a narrow (1, 2 or 4 byte) load at an offset inside it. */
-const narrowOk = (off: number, size: number, fieldSize: number): boolean =>
-  (size === 1 || size === 2 || size === 4 || size === 8) && size <= fieldSize && off % size === 0;
+/** A u32 field read with a narrow load (bpf_ctx_narrow_access_ok). */
+const narrowOk = (size: number, fieldSize: number): boolean => size <= fieldSize && (size & (size - 1)) === 0;
 
-/** Common __sk_buff read rules (bpf_skb_is_valid_access). */
-function skbCommon(off: number, size: number): CtxAccess | undefined {
-  if (off < 0 || off >= SKB.end) return undefined;
-  if (off % size !== 0) return undefined;
-  if (off === SKB.data) return size === 4 ? PKT : undefined;
-  if (off === SKB.data_end) return size === 4 ? PKT_END : undefined;
-  if (off === SKB.data_meta) return size === 4 ? PKT_META : undefined;
-  if (inRange(off, SKB.flow_keys, 8)) return undefined; // flow dissector only
-  if (inRange(off, SKB.tstamp, 8) || inRange(off, SKB.hwtstamp, 8)) return size === 8 ? SCALAR : undefined;
-  if (inRange(off, SKB.sk, 8)) throw new NotImplementedError('__sk_buff->sk (PTR_TO_SOCK_COMMON_OR_NULL)');
-  if (off === SKB.tstamp_type || (off > SKB.tstamp_type && off < SKB.hwtstamp)) {
-    if (off === SKB.tstamp_type && size === 1) return SCALAR;
-    return undefined;
+/** bpf_skb_is_valid_access: the __sk_buff layout rules every skb program type shares. */
+function skbValid(off: number, size: number, write: boolean, ptr: CtxAccess | undefined): CtxAccess | undefined {
+  if (off < 0 || off >= SKB.end || off % size !== 0) return undefined;
+  if (off >= SKB.cb && off < CB_END) return off + size > CB_END ? undefined : SCALAR;
+  if (skbField(off, 'data') || skbField(off, 'data_meta') || skbField(off, 'data_end')) return size === 4 ? ptr ?? SCALAR : undefined;
+  if (skbField(off, 'remote_ip6', 16) || skbField(off, 'local_ip6', 16) || skbField(off, 'remote_ip4') || skbField(off, 'local_ip4')) {
+    return size === 4 ? SCALAR : undefined;
   }
-  if (inRange(off, SKB.cb, 20)) return narrowOk(off - SKB.cb, size, 8) && size !== 8 ? SCALAR : size === 8 && (off - SKB.cb) % 8 === 0 ? SCALAR : undefined;
-  return narrowOk(off, size, 4) ? SCALAR : undefined;
+  if (skbField(off, 'flow_keys', 8)) return undefined;
+  if (skbField(off, 'hwtstamp', 8)) return !write && size === 8 ? SCALAR : undefined;
+  if (skbField(off, 'tstamp', 8)) return size === 8 ? SCALAR : undefined;
+  if (skbField(off, 'sk', 8)) return !write && size === 8 ? SOCK_COMMON_OR_NULL : undefined;
+  // tstamp_type and the padding after it.
+  if (off >= SKB.tstamp_type && off < SKB.hwtstamp) return undefined;
+  if (write) return size === 4 ? SCALAR : undefined;
+  return narrowOk(size, 4) ? SCALAR : undefined;
 }
 
-const socketFilter: Check = (off, size, write) => {
-  if (
-    inRange(off, SKB.tc_classid, 4) || inRange(off, SKB.data, 4) || inRange(off, SKB.data_meta, 4) ||
-    inRange(off, SKB.data_end, 4) || (off >= SKB.family && off < SKB.local_port + 4) ||
-    inRange(off, SKB.tstamp, 8) || inRange(off, SKB.wire_len, 4) || inRange(off, SKB.hwtstamp, 8)
-  ) return undefined;
-  if (write) return inRange(off, SKB.cb, 20) && off % size === 0 ? SCALAR : undefined;
-  return skbCommon(off, size);
-};
+/** Per-type rules: fields refused outright, fields writable, and which reads give packet
+ *  pointers; the rest is skbValid. */
+interface SkbRules {
+  readonly deny: (off: number) => boolean;
+  readonly writable: (off: number) => boolean;
+  readonly data?: boolean;
+  readonly meta?: boolean;
+  /** sched_cls: a one-byte tstamp_type read. */
+  readonly tstampType?: boolean;
+}
+
+function skbCheck(r: SkbRules): Check {
+  return (off, size, write) => {
+    if (r.deny(off)) return undefined;
+    if (write && !r.writable(off)) return undefined;
+    if (r.tstampType && off === SKB.tstamp_type) return size === 1 ? SCALAR : undefined;
+    let ptr: CtxAccess | undefined;
+    if (r.data && skbField(off, 'data')) ptr = PKT;
+    if (r.data && skbField(off, 'data_end')) ptr = PKT_END;
+    if (r.meta && skbField(off, 'data_meta')) ptr = PKT_META;
+    return skbValid(off, size, write, ptr);
+  };
+}
+
+const cbOrAny = (off: number, ...fields: (keyof typeof SKB)[]): boolean =>
+  (off >= SKB.cb && off < CB_END) || fields.some((f) => skbField(off, f, f === 'tstamp' ? 8 : 4));
+
+const socketFilter = skbCheck({
+  deny: (off) => skbField(off, 'tc_classid') || skbField(off, 'data') || skbField(off, 'data_meta') || skbField(off, 'data_end') ||
+    inFamilyToLocalPort(off) || skbField(off, 'tstamp', 8) || skbField(off, 'wire_len') || skbField(off, 'hwtstamp', 8),
+  writable: (off) => cbOrAny(off),
+});
 
 const schedCls: Check = (off, size, write) => {
-  if (write) {
-    const writable = inRange(off, SKB.mark, 4) || inRange(off, SKB.tc_index, 4) || inRange(off, SKB.priority, 4) ||
-      inRange(off, SKB.cb, 20) || inRange(off, SKB.tc_classid, 4) || inRange(off, SKB.queue_mapping, 4);
-    if (inRange(off, SKB.tstamp, 8)) throw new NotImplementedError('__sk_buff->tstamp writes');
-    if (!writable) return undefined;
-    return off % size === 0 ? SCALAR : undefined;
-  }
-  if (off >= SKB.family && off < SKB.local_port + 4) return undefined;
-  return skbCommon(off, size);
+  if (write && skbField(off, 'tstamp', 8)) throw new NotImplementedError('__sk_buff->tstamp writes');
+  return skbCheck({
+    deny: inFamilyToLocalPort,
+    writable: (o) => cbOrAny(o, 'mark', 'tc_index', 'priority', 'tc_classid', 'tstamp', 'queue_mapping'),
+    data: true, meta: true, tstampType: true,
+  })(off, size, write);
 };
+
+// cgroup_skb: data/data_end need CAP_BPF (root here); tstamp writable with CAP_BPF.
+const cgroupSkb = skbCheck({
+  deny: (off) => skbField(off, 'tc_classid') || skbField(off, 'data_meta') || skbField(off, 'wire_len'),
+  writable: (off) => cbOrAny(off, 'mark', 'priority', 'tstamp'),
+  data: true,
+});
+
+const lwt = skbCheck({
+  deny: (off) => skbField(off, 'tc_classid') || inFamilyToLocalPort(off) || skbField(off, 'data_meta') ||
+    skbField(off, 'tstamp', 8) || skbField(off, 'wire_len') || skbField(off, 'hwtstamp', 8),
+  writable: (off) => cbOrAny(off, 'mark', 'priority'),
+  data: true,
+});
+
+const skSkb = skbCheck({
+  deny: (off) => skbField(off, 'tc_classid') || skbField(off, 'data_meta') || skbField(off, 'tstamp', 8) ||
+    skbField(off, 'wire_len') || skbField(off, 'hwtstamp', 8) || skbField(off, 'mark'),
+  writable: (off) => skbField(off, 'tc_index') || skbField(off, 'priority'),
+  data: true,
+});
+
+// Tracing contexts: read-only byte arrays of a fixed size (pt_regs, the tracepoint record,
+// raw tracepoint arguments), accessed at offsets aligned to the access size.
+const readOnlyBlob = (lo: number, hi: number, exactEnd: boolean): Check => (off, size, write) => {
+  if (off < lo || off >= hi || write || off % size !== 0) return undefined;
+  if (exactEnd && off + size > hi) return undefined;
+  return SCALAR;
+};
+const PT_REGS_SIZE = 21 * 8; // x86-64 struct pt_regs
+const kprobe = readOnlyBlob(0, PT_REGS_SIZE, true);
+const tracepoint = readOnlyBlob(8, 8192, false); // the common header is not readable
+const rawTp = readOnlyBlob(0, 12 * 8, false); // MAX_BPF_FUNC_ARGS u64 arguments
+const rawTpWritable: Check = (off, size, write) => {
+  if (off === 0) return size === 8 && !write ? TP_BUFFER : undefined;
+  return rawTp(off, size, write);
+};
+// syscall: the user-supplied context, any aligned access below 64 KiB.
+const syscall: Check = (off, size) => (off >= 0 && off < 0xffff && off % size === 0 ? SCALAR : undefined);
 
 // struct xdp_md: data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex.
 const xdp: Check = (off, size, write) => {
@@ -89,6 +153,16 @@ const CHECKS: Partial<Record<string, Check>> = {
   SCHED_CLS: schedCls,
   SCHED_ACT: schedCls,
   XDP: xdp,
+  CGROUP_SKB: cgroupSkb,
+  LWT_IN: lwt,
+  LWT_OUT: lwt,
+  LWT_XMIT: lwt,
+  SK_SKB: skSkb,
+  KPROBE: kprobe,
+  TRACEPOINT: tracepoint,
+  RAW_TRACEPOINT: rawTp,
+  RAW_TRACEPOINT_WRITABLE: rawTpWritable,
+  SYSCALL: syscall,
 };
 
 /** The access's meaning, or undefined when the kernel says `invalid bpf_context access`. */
