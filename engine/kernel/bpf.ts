@@ -138,6 +138,13 @@ export function closeFd(fd: number): void {
 /** Collects fds and closes them all at once, in reverse order (maps after the programs). */
 export class FdScope {
   private readonly fds: number[] = [];
+  /** Other resources tied to the scope (arena mappings), undone before the fds close. */
+  private readonly undo: (() => void)[] = [];
+
+  /** Run `fn` when the scope closes, before its fds are closed. */
+  defer(fn: () => void): void {
+    this.undo.push(fn);
+  }
 
   /** Take ownership of fd (ignored when negative) and return it. */
   own(fd: number): number {
@@ -155,6 +162,7 @@ export class FdScope {
   }
 
   close(): void {
+    while (this.undo.length > 0) this.undo.pop()!();
     while (this.fds.length > 0) closeFd(this.fds.pop()!);
   }
 }

@@ -30,7 +30,9 @@ import {
 } from './bpf.ts';
 import { CAP, UNPRIV_DROP, hasCap, withCapsDropped } from './caps.ts';
 import { EPERM, ENOSYS, ENOTSUPP, errnoName } from './errno.ts';
-import { libcAvailable } from './syscall.ts';
+import { MAP_FIXED, MAP_SHARED, PROT_READ, PROT_WRITE, libcAvailable, sysMmap, sysMunmap } from './syscall.ts';
+
+const PAGE_SIZE = 4096;
 import { ATTACH_TYPES, BPF_F_ZERO_SEED } from './uapi.ts';
 import { findByName } from '../btf/resolve.ts';
 import { vmlinuxBtf } from '../btf/vmlinux.ts';
@@ -300,8 +302,7 @@ function u32bytes(v: number): Uint8Array {
 /** libbpf rounds a ring buffer's size up to a power-of-two multiple of the page size. */
 function ringbufEntries(def: MapDef): number {
   if (def.type !== 'RINGBUF' && def.type !== 'USER_RINGBUF') return def.maxEntries;
-  const page = 4096;
-  let size = page;
+  let size = PAGE_SIZE;
   while (size < def.maxEntries && size < 2 ** 31) size *= 2;
   return size;
 }
@@ -330,10 +331,19 @@ function createMap(def: MapDef, fds: FdScope): { fd: number; errno: number; why?
     mapFlags: def.flags,
     innerMapFd,
     name: objName(def.name),
+    ...(def.mapExtra ? { mapExtra: def.mapExtra } : {}),
     ...btf,
   });
   if (def.inner) fds.release(innerMapFd);
   fds.own(r.fd);
+  if (r.fd >= 0 && def.type === 'ARENA') {
+    // libbpf maps an arena right after creating it (at map_extra when given): the kernel
+    // wants the user address fixed before a program that uses the arena is loaded.
+    const len = def.maxEntries * PAGE_SIZE;
+    const m = sysMmap(def.mapExtra ?? 0n, len, PROT_READ | PROT_WRITE, MAP_SHARED | (def.mapExtra ? MAP_FIXED : 0), r.fd);
+    if (m.errno) return { fd: r.fd, errno: m.errno, why: 'mmap of the arena failed' };
+    fds.defer(() => sysMunmap(m.addr, len));
+  }
   return r;
 }
 

@@ -18,6 +18,8 @@ interface Libc {
   close: CFunc;
   capget: CFunc;
   capset: CFunc;
+  mmap: CFunc;
+  munmap: CFunc;
 }
 
 let libc: Libc | undefined;
@@ -37,6 +39,9 @@ function lib(): Libc {
     close: so.func('int close(int fd)'),
     capget: so.func('int capget(void *hdr, void *data)'),
     capset: so.func('int capset(void *hdr, void *data)'),
+    // Addresses as integers: an arena mapping is only made and unmade, never read from JS.
+    mmap: so.func('uint64_t mmap(uint64_t addr, size_t len, int prot, int flags, int fd, int64_t off)'),
+    munmap: so.func('int munmap(uint64_t addr, size_t len)'),
   };
   return libc;
 }
@@ -65,6 +70,22 @@ export function sysBpf(cmd: number, attr: Uint8Array, size: number): SysResult {
   const r = Number(lib().syscall(NR_BPF, 'int', cmd, 'void *', attr, 'uint32_t', size));
   if (r < 0) return { ret: -1, errno: koffi.errno() };
   return { ret: r, errno: 0 };
+}
+
+export const PROT_READ = 1;
+export const PROT_WRITE = 2;
+export const MAP_SHARED = 1;
+export const MAP_FIXED = 0x10;
+const MAP_FAILED = 0xffff_ffff_ffff_ffffn;
+
+/** mmap(2) of an fd; returns the address, or the errno. */
+export function sysMmap(addr: bigint, len: number, prot: number, flags: number, fd: number): { addr: bigint; errno: number } {
+  const r = BigInt(lib().mmap(addr, len, prot, flags, fd, 0) as bigint | number);
+  return r === MAP_FAILED ? { addr: 0n, errno: koffi.errno() } : { addr: r, errno: 0 };
+}
+
+export function sysMunmap(addr: bigint, len: number): number {
+  return Number(lib().munmap(addr, len)) < 0 ? koffi.errno() : 0;
 }
 
 /** close(2); returns errno (0 on success). */

@@ -16,6 +16,7 @@ import {
   prepareIncludes, selftestCflags, type SelftestTree, type Toolchain,
 } from './compile.ts';
 import { portObject, type PortedSuite } from './port-object.ts';
+import { runnerFacts } from './runner.ts';
 import { suiteYaml } from './yaml-out.ts';
 
 export { portObject, suiteYaml };
@@ -92,6 +93,9 @@ export interface PortContext {
   readonly toolchain?: Toolchain;
   readonly cflags?: readonly string[];
   readonly resolveKsym?: KsymResolver;
+  /** Suite `base_flags` to write: the prog flags the runner starts from (test_progs on a
+   *  kernel where its flag probe fails: 0). Omitted: the spec default. */
+  readonly baseFlags?: number;
   /** Names of tests whose YAML program differs from `insns` (see the module comment). */
   readonly verify?: (yaml: string, file: string, suite: PortedSuite) => ReadonlySet<string>;
 }
@@ -130,7 +134,15 @@ export function portFile(input: PortInput, ctx: PortContext): PortFileResult {
   const obj = readBpfObject(bytes, input.kind === 'o' ? input.path : `${input.suite}.o`);
   const resolveKsym = ctx.resolveKsym ?? kernelKsymResolver;
   const coreTarget = vmlinuxBtf();
-  const base = { suite: input.suite, resolveKsym, ...(coreTarget ? { coreTarget } : {}) };
+  // How test_progs drives the file (caps, pre-run map seeds), when we know its tree.
+  const runner = input.tree ? runnerFacts(input.tree.selftests, input.suite) : undefined;
+  const base = {
+    suite: input.suite,
+    resolveKsym,
+    ...(coreTarget ? { coreTarget } : {}),
+    ...(ctx.baseFlags !== undefined ? { baseFlags: ctx.baseFlags } : {}),
+    ...(runner ? { keepSysAdmin: runner.keepSysAdmin, mapSeeds: runner.mapSeeds } : {}),
+  };
   let suite = portObject(obj, base);
   const header = { source, ...(build ? { build } : {}) };
   let yaml = suiteYaml(suite, header);

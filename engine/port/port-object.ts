@@ -6,7 +6,9 @@ import { InputError } from '../errors.ts';
 import { encodeHex } from '../isa/encode.ts';
 import type { Insn } from '../isa/insn.ts';
 import { insnSlots } from '../isa/insn.ts';
-import { funcSignature, idsByName } from '../btf/resolve.ts';
+import { funcSignature, idsByName, skipModifiers } from '../btf/resolve.ts';
+import type { BtfTypeDesc } from '../program/types.ts';
+import { btfTypeYaml } from './btf-yaml.ts';
 import type { Btf } from '../btf/types.ts';
 import type { BpfObject, ObjMap } from '../elf/object.ts';
 import { linkObjectProgram, type KsymResolver, type LinkedObjProgram } from '../elf/link.ts';
@@ -40,6 +42,12 @@ export interface PortedSuite {
 
 export interface PortOptions {
   readonly suite: string;
+  /** Suite-level `base_flags` to write (the runner's testing_prog_flags()); omitted = default. */
+  readonly baseFlags?: number;
+  /** Write `sys_admin: keep` (the runner keeps CAP_SYS_ADMIN, test_progs' RUN_TESTS). */
+  readonly keepSysAdmin?: boolean;
+  /** Map contents the runner writes before the test runs (prog_tests' pre_execution_cb). */
+  readonly mapSeeds?: Readonly<Record<string, readonly { readonly key: string; readonly value: string }[]>>;
   readonly resolveKsym?: KsymResolver;
   /** Test programs to write as raw `insns` instead of asm (set by the round-trip check). */
   readonly rawInsns?: ReadonlySet<string>;
@@ -87,19 +95,41 @@ export function portObject(obj: BpfObject, opts: PortOptions): PortedSuite {
     if (lf.ret && (lf.params !== undefined)) entry.ret = lf.ret;
     entry.asm = functionAsm(funcInsns(owner.l, lf.start), lf.start, owner.l.refs, { mapName: (i) => mapNames[i] });
     const tags = argTags(btf, f.btfId);
-    if (tags.length) suiteNotes.push(`subprog ${f.name}: parameter decl tags ${tags.join(', ')}`);
+    const named = params.length > 0 && params.every((p) => p.name !== '');
+    if (tags.length && named) {
+      const byParam: { [k: string]: Yaml } = {};
+      for (const t of tags) ((byParam[params[t.idx]?.name ?? `arg${t.idx}`] ??= []) as Yaml[]).push(t.tag);
+      entry.param_tags = byParam;
+    } else if (tags.length) {
+      suiteNotes.push(`subprog ${f.name}: parameter decl tags ${tags.map((t) => `arg${t.idx}: ${t.tag}`).join(', ')} on unnamed parameters`);
+    }
     subprogs[f.name] = entry;
   }
 
   const kfuncs = kfuncEntries(obj, btf, linked.map((x) => x.l), opts.resolveKsym);
   const maps: { [k: string]: Yaml } = {};
+  const progNames = new Set(obj.programs.map((p) => p.name));
   obj.maps.forEach((m, i) => {
-    maps[mapNames[i]] = mapEntry(m);
-    if (m.slots?.length) suiteNotes.push(`map ${mapNames[i]}: initial values ${m.slots.map((s) => `[${s.index}] = ${s.target}`).join(', ')}`);
-    if (m.keyType !== undefined || m.valueType !== undefined) {
-      const kv = [m.keyType !== undefined ? `key ${typeLabel(btf, m.keyType)}` : '', m.valueType !== undefined ? `value ${typeLabel(btf, m.valueType)}` : ''].filter(Boolean);
-      if (m.valueType !== undefined && needsValueBtf(btf, m.valueType)) suiteNotes.push(`map ${mapNames[i]}: BTF ${kv.join(', ')} (special fields need the value's BTF)`);
+    const entry = mapEntry(m);
+    const slots: Yaml[] = [];
+    for (const sl of m.slots ?? []) {
+      // Program slots name a program of the object; map slots name one of its maps.
+      const mapIdx = obj.maps.findIndex((x) => x.name === sl.target);
+      if (m.type === 'PROG_ARRAY' && progNames.has(sl.target)) slots.push({ key: sl.index, value: { prog: sl.target } });
+      else if ((m.type === 'ARRAY_OF_MAPS' || m.type === 'HASH_OF_MAPS') && mapIdx >= 0) slots.push({ key: sl.index, value: { map: mapNames[mapIdx] } });
+      else suiteNotes.push(`map ${mapNames[i]}: initial value [${sl.index}] = ${sl.target} is not a program or map of this object`);
     }
+    const seeds = (opts.mapSeeds?.[m.name] ?? []).map((e) => ({ key: e.key, value: e.value }));
+    if (slots.length || seeds.length) entry.init = [...((entry.init as Yaml[] | undefined) ?? []), ...slots, ...seeds];
+    const needsBtf = STORAGE_MAPS.has(m.type) || (m.valueType !== undefined && needsValueBtf(btf, m.valueType));
+    if (needsBtf && (m.keyType !== undefined || m.valueType !== undefined)) {
+      const kv: { [k: string]: Yaml } = {};
+      if (m.keyType !== undefined) kv.key = btfTypeYaml(typeDesc(btf, m.keyType));
+      if (m.valueType !== undefined) kv.value = btfTypeYaml(typeDesc(btf, m.valueType));
+      entry.btf = kv;
+    }
+    if (m.kind === 'data' && (m.section === '.rodata' || m.section.startsWith('.rodata.'))) entry.frozen = true;
+    maps[mapNames[i]] = entry;
   });
 
   const tests: PortedTest[] = linked.map(({ prog, l, ann }) => {
@@ -112,6 +142,8 @@ export function portObject(obj: BpfObject, opts: PortOptions): PortedSuite {
     if (ann.auxiliary) y.auxiliary = true;
     if (ann.auxiliaryUnpriv) y.auxiliary_unpriv = true;
     if (ann.capsUnpriv.length) y.caps_unpriv = ann.capsUnpriv;
+    if (ann.btfPath !== undefined) y.btf_path = ann.btfPath;
+    if (ann.linearSize !== undefined) y.linear_size = ann.linearSize;
     if (opts.rawInsns?.has(prog.name)) y.insns = encodeHex(l.insns);
     else y.asm = functionAsm(funcInsns(l, 0), 0, l.refs, { mapName: (i) => mapNames[i] });
     const priv = runYaml(ann.priv);
@@ -119,15 +151,9 @@ export function portObject(obj: BpfObject, opts: PortOptions): PortedSuite {
     if (priv) y.expect = priv;
     if (unpriv) y.unpriv = unpriv;
     const notes = [...ann.problems];
-    if (ann.btfPath !== undefined) notes.push(`__btf_path(${JSON.stringify(ann.btfPath)})`);
     if (ann.btfFuncPath !== undefined) notes.push(`__btf_func_path(${JSON.stringify(ann.btfFuncPath)})`);
     if (ann.loadMode !== undefined) notes.push(`load_mode=${ann.loadMode}`);
-    if (ann.linearSize !== undefined) notes.push(`__linear_size(${ann.linearSize})`);
     if (ann.skip !== undefined) notes.push(`__skip(${JSON.stringify(ann.skip)})`);
-    for (const r of ['priv', 'unpriv'] as const) {
-      if (ann[r].stderr.length) notes.push(`${r} __stderr: ${JSON.stringify(ann[r].stderr)}`);
-      if (ann[r].stdout.length) notes.push(`${r} __stdout: ${JSON.stringify(ann[r].stdout)}`);
-    }
     if (l.coreUnapplied.length) notes.push(`CO-RE relocations not applied: ${l.coreUnapplied.length} (first: ${l.coreUnapplied[0]})`);
     if (l.unresolved.length) notes.push(`externs not in the running kernel's BTF: ${l.unresolved.join(', ')}`);
     return { name: prog.name, auxiliary: ann.auxiliary || ann.auxiliaryUnpriv, insns: l.insns, yaml: y, notes };
@@ -135,6 +161,8 @@ export function portObject(obj: BpfObject, opts: PortOptions): PortedSuite {
 
   const header: { [k: string]: Yaml } = { suite: opts.suite };
   if (obj.license) header.license = obj.license;
+  if (opts.baseFlags !== undefined) header.base_flags = opts.baseFlags;
+  if (opts.keepSysAdmin) header.sys_admin = 'keep';
   if (Object.keys(maps).length) header.maps = maps;
   if (Object.keys(kfuncs).length) header.kfuncs = kfuncs;
   if (Object.keys(subprogs).length) header.subprogs = subprogs;
@@ -162,6 +190,8 @@ function runYaml(r: RunAnnotations): { [k: string]: Yaml } | undefined {
   const arches = Object.keys(r.jited);
   if (arches.length) y.jited = Object.fromEntries(arches.map((a) => [a, r.jited[a]]));
   if (r.retval !== undefined) y.retval = r.retval;
+  if (r.stderr.length) y.stderr = r.stderr;
+  if (r.stdout.length) y.stdout = r.stdout;
   return Object.keys(y).length ? y : undefined;
 }
 
@@ -182,6 +212,7 @@ function mapEntry(m: ObjMap): { [k: string]: Yaml } {
   if (m.valueSize || m.type !== 'RINGBUF') y.value_size = m.valueSize;
   y.max_entries = m.maxEntries;
   if (m.flags) y.flags = m.flags;
+  if (m.mapExtra) y.map_extra = m.mapExtra <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(m.mapExtra) : `0x${m.mapExtra.toString(16)}`;
   if (m.inner) y.inner = mapEntry(m.inner);
   if (m.data && m.data.some((b) => b !== 0)) y.init = [{ key: '00000000', value: Buffer.from(m.data).toString('hex') }];
   return y;
@@ -207,19 +238,59 @@ function needsValueBtf(btf: Btf, id: number): boolean {
   return walk(id, 0);
 }
 
-function typeLabel(btf: Btf, id: number): string {
-  const t = btf.types[id];
-  return t ? `${t.kind} ${t.name}`.trim() : `[${id}]`;
-}
-
-/** `arg:ctx`-style decl tags on a function's parameters. */
-function argTags(btf: Btf, funcId: number | undefined): string[] {
+/** `arg:ctx`-style decl tags on a function's parameters, in BTF order. */
+function argTags(btf: Btf, funcId: number | undefined): { idx: number; tag: string }[] {
   if (funcId === undefined) return [];
-  const out: string[] = [];
+  const out: { idx: number; tag: string }[] = [];
   for (const t of btf.types) {
-    if (t.kind === 'DECL_TAG' && t.type === funcId && t.componentIdx >= 0) out.push(`arg${t.componentIdx}: ${t.name}`);
+    if (t.kind === 'DECL_TAG' && t.type === funcId && t.componentIdx >= 0) out.push({ idx: t.componentIdx, tag: t.name });
   }
   return out;
+}
+
+/** Local storage maps: the kernel creates them only with key/value BTF. */
+const STORAGE_MAPS = new Set(['SK_STORAGE', 'INODE_STORAGE', 'TASK_STORAGE', 'CGRP_STORAGE']);
+
+/** An object BTF type as a spec type description (map-btf): modifiers and typedefs dropped,
+ *  enums as ints, pointees by name only (kptr targets are found in vmlinux by name). */
+export function typeDesc(btf: Btf, id: number, depth = 0): BtfTypeDesc {
+  const t = btf.types[skipModifiers(btf, id)];
+  if (!t || t.id === 0 || depth > 16) return { kind: 'void' };
+  switch (t.kind) {
+    case 'INT':
+      return { kind: 'int', name: t.name, size: t.size, signed: (t.encoding & 1) !== 0 };
+    case 'ENUM':
+    case 'ENUM64':
+      return { kind: 'int', name: t.size === 8 ? 'long' : 'int', size: t.size, signed: true };
+    case 'PTR': {
+      const tags: string[] = [];
+      let cur = btf.types[t.type];
+      while (cur && (cur.kind === 'TYPE_TAG' || cur.kind === 'CONST' || cur.kind === 'VOLATILE' || cur.kind === 'RESTRICT' || cur.kind === 'TYPEDEF')) {
+        if (cur.kind === 'TYPE_TAG') tags.push(cur.name);
+        cur = btf.types[cur.type];
+      }
+      const pointee: BtfTypeDesc = !cur || cur.id === 0 ? { kind: 'void' }
+        : cur.kind === 'STRUCT' || cur.kind === 'UNION' ? { kind: cur.kind === 'STRUCT' ? 'struct' : 'union', name: cur.name, size: 0, members: [] }
+          : cur.kind === 'FWD' ? { kind: cur.union ? 'union' : 'struct', name: cur.name, size: 0, members: [] }
+            : typeDesc(btf, cur.id, depth + 1);
+      return { kind: 'ptr', type: pointee, ...(tags.length ? { tags } : {}) };
+    }
+    case 'ARRAY':
+      return { kind: 'array', type: typeDesc(btf, t.type, depth + 1), len: t.nelems };
+    case 'STRUCT':
+    case 'UNION':
+      return {
+        kind: t.kind === 'STRUCT' ? 'struct' : 'union',
+        name: t.name,
+        size: t.size,
+        // Bitfield members keep the byte their storage starts in.
+        members: t.members.map((m) => ({ name: m.name, type: typeDesc(btf, m.type, depth + 1), offset: Math.floor(m.bitOffset / 8) })),
+      };
+    case 'FWD':
+      return { kind: t.union ? 'union' : 'struct', name: t.name, size: 0, members: [] };
+    default:
+      return { kind: 'int', name: 'long', size: 8, signed: true };
+  }
 }
 
 function kfuncEntries(obj: BpfObject, btf: Btf, progs: readonly LinkedObjProgram[], resolve: KsymResolver | undefined): { [k: string]: Yaml } {

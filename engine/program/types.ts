@@ -49,6 +49,8 @@ export interface MapDef {
   /** libbpf's global-data `.rodata`: made read-only for user space (BPF_MAP_FREEZE) once its
    *  initial contents are in, before any program is loaded. */
   readonly frozen?: boolean;
+  /** BPF_MAP_CREATE map_extra (an arena's user address, a bloom filter's hash count). */
+  readonly mapExtra?: bigint;
 }
 
 /** A C type, described as much as the kernel's BTF checks look at it (names, sizes, member

@@ -115,7 +115,9 @@ export function resolveProgSlots(maps: readonly MapDef[], runProgs: readonly str
 export function buildRequest(suite: SuiteSpec, test: TestSpec, mode: Mode, series: Series): RunRequest {
   const expect = test[mode];
   if (!expect) throw new Error(`test ${test.name} has no ${mode} run`);
-  const flags = applyFlagOps(suite.baseFlags ?? BASE_FLAGS, test.flagOps);
+  // The section's own flags (`syscall`, `.s` -> BPF_F_SLEEPABLE, xdp.frags) are ORed in by
+  // libbpf at load time, whatever the test's __flag edits say.
+  const flags = (test.program.flags | applyFlagOps(suite.baseFlags ?? BASE_FLAGS, test.flagOps)) >>> 0;
   const aux = auxiliaryPrograms(suite, mode);
   const withSlots = (p: Program): Program => {
     const maps = resolveProgSlots(p.maps, [...aux.map((a) => a.name), test.program.name]);

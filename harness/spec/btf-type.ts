@@ -71,20 +71,3 @@ export function parseBtfType(v: Value, depth = 0): Parsed<BtfTypeDesc> {
   }
   return ok({ kind, name: asStr(o[kind]) ?? '', size, members });
 }
-
-/** The YAML form of a type (the porter writes it; parseBtfType reads it back). */
-export function btfTypeYaml(t: BtfTypeDesc): string | { [k: string]: unknown } {
-  switch (t.kind) {
-    case 'void':
-      return 'void';
-    case 'int':
-      return t.name;
-    case 'ptr':
-      return { ptr: btfTypeYaml(t.type), ...(t.tags?.length ? { tags: [...t.tags] } : {}) };
-    case 'array':
-      return { array: btfTypeYaml(t.type), len: t.len };
-    default:
-      if (!t.members.length && !t.size) return `${t.kind} ${t.name}`;
-      return { [t.kind]: t.name, size: t.size, members: t.members.map((m) => ({ name: m.name, type: btfTypeYaml(m.type), offset: m.offset })) };
-  }
-}

@@ -280,6 +280,7 @@ class SuiteBuilder {
       ...(init.length ? { init } : {}),
       ...(btf ? { btf } : {}),
       ...(asBool(d.frozen) ? { frozen: true } : {}),
+      ...(d.map_extra !== undefined && BigInt(d.map_extra as string | bigint) !== 0n ? { mapExtra: BigInt(d.map_extra as string | bigint) } : {}),
     };
   }
 
