@@ -40,8 +40,9 @@ function markPtrOrNull(st: VerifierState, id: number, isNull: boolean): void {
     if (isNull) markKnown(r, 0n);
     else {
       r.type &= ~PTR_MAYBE_NULL;
-      // Map values keep no id once known non-null (nothing else refers to them).
-      if (baseType(r.type) === RegType.PTR_TO_MAP_VALUE) r.id = 0;
+      // Known non-null, the id has done its job (only spin-lock map values, not modelled,
+      // keep it).
+      r.id = 0;
     }
   }
 }
