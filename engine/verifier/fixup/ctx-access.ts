@@ -2,7 +2,8 @@
 // struct (__sk_buff, xdp_md); the kernel rewrites each into accesses of the real object
 // (struct sk_buff, xdp_buff) at 6.18 offsets (layout.ts). Narrow reads of a 4-byte field are
 // widened first and masked/shifted back after; sign-extending reads get a movsx.
-// Modelled for socket_filter, sched_cls/act and xdp; other types are left unconverted.
+// Modelled for socket_filter, cgroup_skb, lwt_*, sched_cls/act and xdp; other types with
+// context accesses report the rewrite as not modelled.
 // tc programs that write packet data get the "unclone" prologue.
 
 import type { RawSlot } from '../../isa/insn.ts';
@@ -38,8 +39,8 @@ const SKB = {
   sk: 168, gso_size: 176, tstamp_type: 180, hwtstamp: 184,
 } as const;
 
-/** 6.18 MIN_NAPI_ID (NR_CPUS + 1 on this config); the live kernel shows it. */
-const MIN_NAPI_ID = 8193;
+/** MIN_NAPI_ID = NR_CPUS + 1: 257 on the reference 6.18 config (seen live). */
+const MIN_NAPI_ID = 257;
 /** NO_QUEUE_MAPPING: stores of this value or more are dropped. */
 const NO_QUEUE_MAPPING = 0xffff;
 
@@ -204,10 +205,21 @@ interface CtxOps {
   readonly uncloneVerdict?: number;
 }
 
+/** tc reads skb->dev->ifindex without the NULL check (a tc skb always has a device). */
+const tcConvert: Converter = (write, si, tstampTypeAccess) =>
+  si.off === SKB.ifindex
+    ? { insns: [ldxf(si.dst, si.src, SK_BUFF.dev), ldxf(si.dst, si.dst, NET_DEVICE_IFINDEX)], targetSize: 4 }
+    : skbConvert(write, si, tstampTypeAccess);
+
 const SKB_OPS: CtxOps = { convert: skbConvert, fieldSize: skbCtxFieldSize };
-const TC_OPS: CtxOps = { ...SKB_OPS, uncloneVerdict: 2 };
+/** TC_ACT_SHOT for tc; lwt_xmit reuses the tc prologue (BPF_DROP has the same value, 2). */
+const TC_OPS: CtxOps = { convert: tcConvert, fieldSize: skbCtxFieldSize, uncloneVerdict: 2 };
 const CTX_OPS: Partial<Record<string, CtxOps>> = {
   SOCKET_FILTER: SKB_OPS,
+  CGROUP_SKB: SKB_OPS,
+  LWT_IN: SKB_OPS,
+  LWT_OUT: SKB_OPS,
+  LWT_XMIT: { ...SKB_OPS, uncloneVerdict: 2 },
   SCHED_CLS: TC_OPS,
   SCHED_ACT: TC_OPS,
   XDP: { convert: xdpConvert, fieldSize: () => 0 },

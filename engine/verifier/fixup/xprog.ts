@@ -4,8 +4,8 @@
 // Two edits exist, with the kernel's bookkeeping (bpf_patch_insn_data / verifier_remove_insns):
 //  - patch(at, insns): one slot becomes several. Jumps that cross the patch are re-aimed; a
 //    jump to the patched slot lands on the first new one. The old slot's aux moves to the
-//    *last* new slot; the others get fresh aux whose zextDst says "defines a 32-bit value"
-//    (so later passes never poison the upper half of what the verifier itself emitted).
+//    *last* new slot; every new slot's zextDst (the last one's included) becomes "defines a
+//    32-bit value", so later passes never poison the upper half of what the verifier wrote.
 //  - remove(at, cnt): slots vanish; jumps across them shrink, subprogs starting after move.
 
 import type { RawSlot } from '../../isa/insn.ts';
@@ -47,6 +47,8 @@ export class XProg {
   /** Replace slot `at` with `insns` (raw slots; an LD_IMM64 must bring its second half). */
   patch(at: number, insns: readonly RawSlot[]): void {
     const cnt = insns.length;
+    // Whatever the slot held, the verifier now vouches for the last insn's own 32-bit def.
+    this.aux[at].zextDst = insnHasDef32(insns[cnt - 1]);
     if (cnt === 1) {
       this.slots[at] = insns[0];
       return;
