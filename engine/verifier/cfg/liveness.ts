@@ -11,7 +11,7 @@ import { printInsn } from '../../isa/disasm.ts';
 import type { VerifierEnv } from '../env.ts';
 import { helperArgCount } from '../helpers/protos.ts';
 import { NotImplementedError } from '../errors.ts';
-import { kfuncRegArgs } from '../stack-arg/kfunc.ts';
+import { kfuncDecl, kfuncRegArgs } from '../stack-arg/kfunc.ts';
 
 const R0_5 = 0x3f;
 const bit = (r: number): number => (r < 10 ? 1 << r : 0);
@@ -167,9 +167,15 @@ export function printLiveRegs(env: VerifierEnv): void {
 }
 
 /** Disassembly options the verifier log uses (map pointers print as kernel addresses). */
-export function insnTextOpts(env: VerifierEnv): { allowPtrLeaks: boolean; immText: (insn: import('../../isa/insn.ts').Insn) => string | undefined } {
+export function insnTextOpts(env: VerifierEnv): {
+  allowPtrLeaks: boolean;
+  immText: (insn: import('../../isa/insn.ts').Insn) => string | undefined;
+  kfuncName: (insn: import('../../isa/insn.ts').Insn) => string | undefined;
+} {
   return {
     allowPtrLeaks: env.allowPtrLeaks,
+    // disasm_kfunc_name: the kfunc's BTF name (built-in declarations, stack-arg/kfunc.ts).
+    kfuncName: (insn) => kfuncDecl(insn.imm)?.name,
     immText: (insn) => (insn.src !== 0 && insn.src !== 4 ? `0x${mapAddr(insn.imm).toString(16)}` : undefined),
   };
 }

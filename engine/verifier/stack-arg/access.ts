@@ -14,9 +14,9 @@ import type { RegState } from '../state/types.ts';
 import { markKnown, markUnknown, newReg } from '../state/regs.ts';
 import { checkRegRead, checkRegWrite } from '../checks/regs.ts';
 import { pushJmpHistory } from '../precision/history.ts';
-import { reject, EACCES, EINVAL } from '../reject.ts';
+import { reject, EACCES, EFAULT, EINVAL } from '../reject.ts';
 import type { VerifierEnv } from '../env.ts';
-import { outSlot, incomingSlot, msg } from './dialect.ts';
+import { MAX_REG_ARGS, outSlot, incomingSlot, msg } from './dialect.ts';
 import { slotAt, stackArgRun, type StackArgRun } from './facts.ts';
 
 const aligned = (off: number): boolean => off % 8 === 0;
@@ -84,6 +84,11 @@ function checkRead(env: VerifierEnv, run: StackArgRun, insn: Insn): void {
     const caller = st.curframe > 0 ? st.frames[st.curframe - 1] : undefined;
     const spi = incomingSlot(d, off, info.nargs);
     if (caller) {
+      // Slots the caller never allocated (its call was not checked: unreliable BTF): merged
+      // reports them with the call-site message, counting from the first missing slot.
+      if (d.series === 'merged' && spi >= caller.stackArgs.length) {
+        throw reject(EFAULT, msg.notInit(d, MAX_REG_ARGS + caller.stackArgs.length, info.nargs));
+      }
       value = caller.stackArgs[spi] ?? newReg();
       recordHistory(env, st.curframe - 1, spi);
     } else {

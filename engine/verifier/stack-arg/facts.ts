@@ -7,11 +7,13 @@ import type { VerifierEnv } from '../env.ts';
 import type { FuncState, RegState, VerifierState } from '../state/types.ts';
 import { RegType } from '../state/types.ts';
 import { markNotInit, markUnknown, newReg } from '../state/regs.ts';
-import { type Dialect, dialectOf, inCount, MAX_REG_ARGS } from './dialect.ts';
+import { type Dialect, dialectOf, inCount, MAX_FUNC_ARGS, MAX_REG_ARGS } from './dialect.ts';
 
 export interface SubprogArgs {
   /** Arguments from the BTF prototype (FuncDef.params); 5 when unknown (r1..r5 only). */
   nargs: number;
+  /** btf_prepare_func_args succeeds: only then does a static call check the slots. */
+  readonly reliable: boolean;
   /** Stack arguments this subprogram receives. */
   readonly inSlots: number;
   /** Largest stack-argument need of any call it makes (slots). */
@@ -29,10 +31,20 @@ export interface StackArgRun {
 
 const runs = new WeakMap<VerifierEnv, StackArgRun | null>();
 
-/** Argument count of subprogram `n` from its BTF prototype, when the program has one. */
-export function subprogNargs(env: VerifierEnv, n: number): number | undefined {
+/** Parameters of subprogram `n` from its BTF prototype, when the program has one. */
+export function subprogParams(env: VerifierEnv, n: number): readonly { name: string; type: string }[] | undefined {
   const start = env.subprogs[n]?.start;
-  return env.prog.funcs.find((f) => f.start === start)?.params?.length;
+  return env.prog.funcs.find((f) => f.start === start)?.params;
+}
+
+const CTX_TYPES = /^struct (__sk_buff|xdp_md|pt_regs|bpf_sock_ops|sk_msg_md|bpf_sock_addr|bpf_sock|bpf_sockopt|bpf_sysctl|bpf_perf_event_data|sk_reuseport_md|bpf_sk_lookup|bpf_nf_ctx|bpf_raw_tracepoint_args|bpf_cgroup_dev_ctx) \*$/;
+
+/** A static function's parameter btf_prepare_func_args accepts: an integer or enum, or a
+ *  pointer to the program's context. Anything else makes the prototype unreliable. */
+function reliableParam(type: string): boolean {
+  const t = type.replace(/\bconst\b/g, '').replace(/\s+/g, ' ').trim();
+  if (CTX_TYPES.test(t)) return true;
+  return !t.includes('*') && !/^(struct|union) /.test(t);
 }
 
 /** The run's stack-argument state; undefined under series `none`. */
@@ -44,8 +56,13 @@ export function stackArgRun(env: VerifierEnv): StackArgRun | undefined {
       ? {
           d,
           subprogs: env.subprogs.map((_, i) => {
-            const nargs = i === 0 ? 1 : (subprogNargs(env, i) ?? MAX_REG_ARGS);
-            return { nargs, inSlots: inCount(nargs), outSlots: 0, maxWritten: 0, usesStackArgs: nargs > MAX_REG_ARGS };
+            const params = i === 0 ? undefined : subprogParams(env, i);
+            const reliable = params !== undefined && params.length <= MAX_FUNC_ARGS && params.every((p) => reliableParam(p.type));
+            // merged sets arg_cnt before the prototype is vetted (commit 3ab5bd317ee2). v4
+            // (choice, docs/series.md): the incoming depth also comes from the prototype's
+            // length, so a pointer parameter does not hide the stack arguments.
+            const nargs = params?.length ?? (i === 0 ? 1 : MAX_REG_ARGS);
+            return { nargs, reliable, inSlots: inCount(nargs), outSlots: 0, maxWritten: 0, usesStackArgs: nargs > MAX_REG_ARGS };
           }),
         }
       : null;
