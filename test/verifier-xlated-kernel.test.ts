@@ -18,6 +18,8 @@ const fixture = JSON.parse(readFileSync(new URL('./fixtures/verifier-xlated-kern
 const byName = new Map(ALL_CASES.map((p) => [p.name, p]));
 const consts = { jiffiesAddr: BigInt(fixture.consts.jiffiesAddr), cpuNumberOffset: fixture.consts.cpuNumberOffset };
 
+/** Rewrites we report as not modelled (by message prefix); any other reason fails. */
+const KNOWN_NOT_MODELLED = ['context rewrites for '];
 /** name@flags -> why our xlated text differs (the verdict must still agree). */
 const KNOWN_XLATED_DIFFERS: Record<string, string> = {};
 
@@ -50,7 +52,7 @@ for (const rec of fixture.records) {
       missing++;
       const k = o.why.replace(/\d+/g, 'N');
       missingWhy.set(k, (missingWhy.get(k) ?? 0) + 1);
-      tt.pass(`not modelled: ${o.why}`);
+      tt.ok(KNOWN_NOT_MODELLED.some((k) => o.why!.startsWith(k)), `not modelled: ${o.why}`);
       return;
     }
     tt.ok(o.accepted, 'we accept what the kernel accepted');
