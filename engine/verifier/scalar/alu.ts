@@ -349,10 +349,13 @@ function arsh64(d: MutBounds, s: ScalarBounds): void {
  * constant, so the value can be computed directly.
  */
 function isExactConst(b: ScalarBounds): boolean {
-  const v = b.varOff.value;
-  return b.varOff.mask === 0n && b.umin === v && b.umax === v && b.smin === b.smax &&
-    b.u32min === b.u32max && b.s32min === b.s32max && b.u32min === lowU32(v) &&
-    (b.s32min | 0) === (b.u32min | 0) && toU64(b.smin) === v;
+  const t = b.varOff;
+  if (t.mask !== 0n) return false;
+  const v = t.value;
+  if (b.umin !== v || b.umax !== v || b.smin !== b.smax || b.u32min !== b.u32max || b.s32min !== b.s32max) return false;
+  // Small non-negative values (the usual case) need no bigint arithmetic.
+  if (v <= 0x7fff_ffffn) return b.smin === v && b.u32min === Number(v) && b.s32min === b.u32min;
+  return b.smin === toS64(v) && b.u32min === lowU32(v) && b.s32min === (b.u32min | 0);
 }
 
 const M32 = 0xffff_ffffn;

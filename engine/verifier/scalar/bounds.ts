@@ -128,6 +128,8 @@ export const isUnknown = (b: ScalarBounds): boolean =>
   b.u32max === U32_MAX;
 
 export function boundsEqual(a: ScalarBounds, b: ScalarBounds): boolean {
+  // States share unchanged registers' bounds objects, so identity settles most calls.
+  if (a === b) return true;
   return a.varOff.value === b.varOff.value && a.varOff.mask === b.varOff.mask &&
     a.smin === b.smin && a.smax === b.smax && a.umin === b.umin && a.umax === b.umax &&
     a.s32min === b.s32min && a.s32max === b.s32max && a.u32min === b.u32min && a.u32max === b.u32max;
@@ -187,6 +189,11 @@ export function update32FromTnum(b: MutBounds): void {
 /** Tighten the 64-bit bounds from the tnum. */
 export function update64FromTnum(b: MutBounds): void {
   const { value: v, mask: m } = b.varOff;
+  if (m === U64_MAX && v === 0n) {
+    // Nothing known: no bound moves; only a single-value u64 range can become a constant.
+    if (b.umin >= b.umax && !(b.umin === U64_MAX && b.umax === U64_MAX)) Object.assign(b, scalarConst(b.umin));
+    return;
+  }
   const smin = toS64(v | (m & (1n << 63n)));
   const smax = toS64(v | (m & S64_MAX));
   if (smin > b.smin) b.smin = smin;
@@ -194,6 +201,13 @@ export function update64FromTnum(b: MutBounds): void {
   if (v > b.umin) b.umin = v;
   const tmax = v | m;
   if (tmax < b.umax) b.umax = tmax;
+  // A mask of low bits only: the members are exactly [v, tmax], so the value after a member
+  // umin is umin + 1 and the general search below is not needed.
+  if (m >= 0n && (m & (m + 1n)) === 0n && (v & m) === 0n && b.umin >= v && b.umin <= tmax) {
+    const step = b.umin < tmax ? b.umin + 1n : tmax;
+    if (step > b.umax) Object.assign(b, scalarConst(b.umin));
+    return;
+  }
   // 6.18 stable: when the u64 range and the tnum share exactly one value, it is known.
   // (A constant tnum the range has drifted away from is snapped back to the constant.)
   const next = tnumStep(b.varOff, b.umin);
@@ -208,6 +222,11 @@ export function updateFromTnum(b: MutBounds): void {
   update32FromTnum(b);
   update64FromTnum(b);
 }
+
+// ---- the same deduction on bigints ----
+//
+// Kept for states outside the number domain (a dead branch can leave an "unsigned" bound
+// negative); the halves below are exact only for u64/s64/u32/s32 values in range.
 
 /** 32-bit bounds learned from each other and from the 64-bit bounds. */
 function deduce32(b: MutBounds): void {
@@ -318,26 +337,265 @@ function deduceMixed(b: MutBounds): void {
   }
 }
 
-/** __reg_deduce_bounds */
-export function deduceBounds(b: MutBounds): void {
+
+function slowRound(b: MutBounds): void {
   deduce32(b);
   deduce64(b);
   deduceMixed(b);
 }
 
+// ---- deduction on 32-bit halves ----
+//
+// __reg_deduce_bounds moves facts between the 64-bit and 32-bit views. Done on bigints it
+// allocates at every step, and reg_bounds_sync runs it three times per register. Here the
+// four 64-bit bounds are split once into (hi, lo) u32 halves (their u64 bit patterns; the
+// signed ones compare with a signed hi), the rounds run on plain numbers, stop as soon as
+// a round changes nothing (the next one would see the same state), and only bounds that
+// moved are turned back into bigints.
+
+/** Unsigned / signed (hi, lo) comparisons. */
+const ult = (ah: number, al: number, bh: number, bl: number): boolean => ah < bh || (ah === bh && al < bl);
+const ule = (ah: number, al: number, bh: number, bl: number): boolean => ah < bh || (ah === bh && al <= bl);
+const slt = (ah: number, al: number, bh: number, bl: number): boolean => (ah | 0) < (bh | 0) || (ah === bh && al < bl);
+const sle = (ah: number, al: number, bh: number, bl: number): boolean => (ah | 0) < (bh | 0) || (ah === bh && al <= bl);
+
+let splitHi = 0;
+let splitLo = 0;
+/** The u64 bit pattern of x (signed or unsigned) into splitHi/splitLo. */
+function split(x: bigint): void {
+  if (x >= 0n && x <= 0xffff_ffffn) {
+    splitHi = 0;
+    splitLo = Number(x);
+  } else if (x < 0n && x >= -0x8000_0000n) {
+    splitHi = 0xffff_ffff;
+    splitLo = Number(x) >>> 0;
+  } else if (x === U64_MAX) {
+    splitHi = splitLo = 0xffff_ffff;
+  } else if (x === S64_MAX) {
+    splitHi = 0x7fff_ffff;
+    splitLo = 0xffff_ffff;
+  } else if (x === S64_MIN) {
+    splitHi = 0x8000_0000;
+    splitLo = 0;
+  } else {
+    splitHi = Number(BigInt.asUintN(32, x >> 32n));
+    splitLo = Number(BigInt.asUintN(32, x));
+  }
+}
+
+const joinU = (hi: number, lo: number): bigint => (hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo));
+const joinS = (hi: number, lo: number): bigint =>
+  hi === 0 ? BigInt(lo) : hi === 0xffff_ffff && lo >= 0x8000_0000 ? BigInt(lo | 0) : BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo));
+
+/**
+ * Up to `rounds` rounds of __reg_deduce_bounds (its 32-bit, 64-bit and mixed parts, in the
+ * kernel's order), in place. Returns the number of rounds that changed something.
+ */
+function deduceRounds(b: MutBounds, rounds: number): number {
+  if (!inNumberDomain(b)) {
+    for (let i = 0; i < rounds; i++) slowRound(b);
+    return rounds;
+  }
+  split(b.umin); let uH = splitHi; let uL = splitLo;
+  split(b.umax); let UH = splitHi; let UL = splitLo;
+  split(b.smin); let sH = splitHi; let sL = splitLo;
+  split(b.smax); let SH = splitHi; let SL = splitLo;
+  const uH0 = uH, uL0 = uL, UH0 = UH, UL0 = UL, sH0 = sH, sL0 = sL, SH0 = SH, SL0 = SL;
+  let u32min = b.u32min;
+  let u32max = b.u32max;
+  let s32min = b.s32min;
+  let s32max = b.s32max;
+  let done = 0;
+  let bail = false;
+  while (done < rounds) {
+    const a0 = uH, a1 = uL, a2 = UH, a3 = UL, a4 = sH, a5 = sL, a6 = SH, a7 = SL;
+    const a8 = u32min, a9 = u32max, a10 = s32min, a11 = s32max;
+    // -- 32-bit bounds from the 64-bit ones and from each other
+    // Upper halves of a range equal: its low halves form a range too.
+    if (uH === UH) {
+      if (uL > u32min) u32min = uL;
+      if (UL < u32max) u32max = UL;
+      if ((uL | 0) <= (UL | 0)) {
+        if ((uL | 0) > s32min) s32min = uL | 0;
+        if ((UL | 0) < s32max) s32max = UL | 0;
+      }
+    }
+    if (sH === SH) {
+      if (sL <= SL) {
+        if (sL > u32min) u32min = sL;
+        if (SL < u32max) u32max = SL;
+      }
+      if ((sL | 0) <= (SL | 0)) {
+        if ((sL | 0) > s32min) s32min = sL | 0;
+        if ((SL | 0) < s32max) s32max = SL | 0;
+      }
+    }
+    // Upper halves consecutive, low halves from negative to non-negative: one s32 range.
+    if (((uH + 1) >>> 0) === UH && (uL | 0) < 0 && (UL | 0) >= 0) {
+      if ((uL | 0) > s32min) s32min = uL | 0;
+      if ((UL | 0) < s32max) s32max = UL | 0;
+    }
+    if (((sH + 1) >>> 0) === SH && (sL | 0) < 0 && (SL | 0) >= 0) {
+      if ((sL | 0) > s32min) s32min = sL | 0;
+      if ((SL | 0) < s32max) s32max = SL | 0;
+    }
+    // A u32 range on one side of the s32 sign boundary is an s32 range.
+    if ((u32min | 0) <= (u32max | 0)) {
+      if ((u32min | 0) > s32min) s32min = u32min | 0;
+      if ((u32max | 0) < s32max) s32max = u32max | 0;
+    }
+    {
+      const sminU = s32min >>> 0;
+      const smaxU = s32max >>> 0;
+      if (sminU <= smaxU) {
+        if (sminU > u32min) u32min = sminU;
+        if (smaxU < u32max) u32max = smaxU;
+      } else if (u32max < sminU) {
+        // The u32 range meets only the non-negative part of the s32 range.
+        s32min = u32min | 0;
+        if (s32max >>> 0 < u32max) u32max = s32max >>> 0;
+      } else if (smaxU < u32min) {
+        // ... or only the negative part.
+        s32max = u32max | 0;
+        if (sminU > u32min) u32min = sminU;
+      }
+    }
+    // -- 64-bit signed and unsigned from each other
+    if (sle(uH, uL, UH, UL)) {
+      if (slt(sH, sL, uH, uL)) { sH = uH; sL = uL; }
+      if (slt(UH, UL, SH, SL)) { SH = UH; SL = UL; }
+    }
+    if (ule(sH, sL, SH, SL)) {
+      if (ult(uH, uL, sH, sL)) { uH = sH; uL = sL; }
+      if (ult(SH, SL, UH, UL)) { UH = SH; UL = SL; }
+    } else if (ult(UH, UL, sH, sL)) {
+      sH = uH; sL = uL;
+      if (ult(SH, SL, UH, UL)) { UH = SH; UL = SL; }
+    } else if (ult(SH, SL, uH, uL)) {
+      SH = UH; SL = UL;
+      if (ult(uH, uL, sH, sL)) { uH = sH; uL = sL; }
+    }
+    // -- 64-bit bounds with the 32-bit ones substituted into their low halves
+    if (u32min > uL) uL = u32min;
+    if (u32max < UL) UL = u32max;
+    if (u32min > sL) sL = u32min;
+    if (u32max < SL) SL = u32max;
+    {
+      const lo = s32min >>> 0;
+      const hi = s32max >>> 0;
+      if (lo <= hi) {
+        if (lo > uL) uL = lo;
+        if (hi < UL) UL = hi;
+        if (lo > sL) sL = lo;
+        if (hi < SL) SL = hi;
+      }
+    }
+    // A non-negative s32 inside a 64-bit range within [S32_MIN, S32_MAX] (e.g. after a
+    // sign-extending load) pins the upper half to zero.
+    if (s32min >= 0 && ((sH | 0) >= 0 || (sH === 0xffff_ffff && sL >= 0x8000_0000)) &&
+        ((SH | 0) < 0 || (SH === 0 && SL <= 0x7fff_ffff))) {
+      if (s32max < 0) {
+        // s32min > s32max: the kernel stores a negative u64 bound here; finish on bigints.
+        bail = true;
+        break;
+      }
+      sH = SH = uH = UH = 0;
+      sL = uL = s32min;
+      SL = UL = s32max;
+      b.varOff = tnumIntersect(b.varOff, tnumRange(BigInt(s32min), BigInt(s32max)));
+    }
+    done++;
+    if (a0 === uH && a1 === uL && a2 === UH && a3 === UL && a4 === sH && a5 === sL && a6 === SH &&
+        a7 === SL && a8 === u32min && a9 === u32max && a10 === s32min && a11 === s32max) {
+      done--;
+      break;
+    }
+  }
+  b.u32min = u32min;
+  b.u32max = u32max;
+  b.s32min = s32min;
+  b.s32max = s32max;
+  if (uH !== uH0 || uL !== uL0) b.umin = joinU(uH, uL);
+  if (UH !== UH0 || UL !== UL0) b.umax = joinU(UH, UL);
+  if (sH !== sH0 || sL !== sL0) b.smin = joinS(sH, sL);
+  if (SH !== SH0 || SL !== SL0) b.smax = joinS(SH, SL);
+  if (bail) {
+    b.smin = BigInt(b.s32min);
+    b.smax = BigInt(b.s32max);
+    b.umin = BigInt(b.s32min);
+    b.umax = BigInt(b.s32max);
+    b.varOff = tnumIntersect(b.varOff, tnumRange(b.smin, b.smax));
+    for (let i = done + 1; i < rounds; i++) slowRound(b);
+    return rounds;
+  }
+  return done;
+}
+
+/** Every bound a valid u64/s64/u32/s32 value (what the number path assumes). */
+function inNumberDomain(b: ScalarBounds): boolean {
+  return b.umin >= 0n && b.umax <= U64_MAX && b.umax >= 0n && b.umin <= U64_MAX &&
+    b.smin >= S64_MIN && b.smin <= S64_MAX && b.smax >= S64_MIN && b.smax <= S64_MAX &&
+    (b.u32min >>> 0) === b.u32min && (b.u32max >>> 0) === b.u32max &&
+    (b.s32min | 0) === b.s32min && (b.s32max | 0) === b.s32max;
+}
+
+/** __reg_deduce_bounds (one round). */
+export function deduceBounds(b: MutBounds): void {
+  deduceRounds(b, 1);
+}
+
 /** __reg_bound_offset: learn tnum bits from the unsigned ranges. */
 export function boundOffset(b: MutBounds): void {
-  const v64 = tnumIntersect(b.varOff, tnumRange(b.umin, b.umax));
-  const v32 = tnumIntersect(tnumSubreg(v64), tnumRange(BigInt(b.u32min), BigInt(b.u32max)));
-  b.varOff = tnumOr(tnumClearSubreg(v64), v32);
+  const t = b.varOff;
+  if ((b.u32min >>> 0) !== b.u32min || (b.u32max >>> 0) !== b.u32max ||
+      t.value < 0n || t.value > U64_MAX || t.mask < 0n || t.mask > U64_MAX) {
+    const v64 = tnumIntersect(b.varOff, tnumRange(b.umin, b.umax));
+    const v32 = tnumIntersect(tnumSubreg(v64), tnumRange(BigInt(b.u32min), BigInt(b.u32max)));
+    b.varOff = tnumOr(tnumClearSubreg(v64), v32);
+    return;
+  }
+  // On 32-bit halves: tnum_range of the u64 range, intersected with the tnum, then the low
+  // half intersected with tnum_range of the u32 range.
+  split(b.varOff.value); const vH = splitHi; const vL = splitLo;
+  split(b.varOff.mask); const mH = splitHi; const mL = splitLo;
+  split(b.umin); const aH = splitHi; const aL = splitLo;
+  split(b.umax); const bH = splitHi; const bL = splitLo;
+  const xH = (aH ^ bH) >>> 0;
+  const xL = (aL ^ bL) >>> 0;
+  const bits = xH !== 0 ? 64 - Math.clz32(xH) : xL !== 0 ? 32 - Math.clz32(xL) : 0;
+  let rvH: number, rvL: number, rmH: number, rmL: number;
+  if (bits > 63) {
+    rvH = rvL = 0;
+    rmH = rmL = 0xffff_ffff;
+  } else {
+    rmH = bits > 32 ? 2 ** (bits - 32) - 1 : 0;
+    rmL = bits >= 32 ? 0xffff_ffff : 2 ** bits - 1;
+    rvH = (aH & ~rmH) >>> 0;
+    rvL = (aL & ~rmL) >>> 0;
+  }
+  // tnum_intersect: unknown where both are unknown, known bits or-ed together.
+  const muH = (mH & rmH) >>> 0;
+  const muL = (mL & rmL) >>> 0;
+  const wH = ((vH | rvH) & ~muH) >>> 0;
+  const wL = ((vL | rvL) & ~muL) >>> 0;
+  const x32 = (b.u32min ^ b.u32max) >>> 0;
+  const bits32 = x32 !== 0 ? 32 - Math.clz32(x32) : 0;
+  const r32m = bits32 >= 32 ? 0xffff_ffff : 2 ** bits32 - 1;
+  const r32v = (b.u32min & ~r32m) >>> 0;
+  const mu32 = (muL & r32m) >>> 0;
+  const w32 = ((wL | r32v) & ~mu32) >>> 0;
+  // tnum_or of the high half and the low half (disjoint, so the masks just combine).
+  const nvH = wH;
+  const nvL = w32;
+  const nmH = (muH & ~nvH) >>> 0;
+  const nmL = (mu32 & ~nvL) >>> 0;
+  if (nvH !== vH || nvL !== vL || nmH !== mH || nmL !== mL) b.varOff = { value: joinU(nvH, nvL), mask: joinU(nmH, nmL) };
 }
 
 /** reg_bounds_sync, in place. */
 export function syncInPlace(b: MutBounds): void {
   updateFromTnum(b);
-  deduceBounds(b);
-  deduceBounds(b);
-  deduceBounds(b);
+  deduceRounds(b, 3);
   boundOffset(b);
   updateFromTnum(b);
 }
