@@ -137,7 +137,7 @@ const PARAMS6 = ['a', 'b', 'c', 'd', 'e', 'f'].map((name) => ({ name, type: 'lon
 /** main + one callee at `calleeStart` with `params` declared (or not). */
 function prog(text: string, calleeStart?: number, params = PARAMS6): Program {
   const insns = assemble(text);
-  const funcs: Program['funcs'] = [{ start: 0, name: 'main', linkage: 'global' }];
+  const funcs: Program['funcs'][number][] = [{ start: 0, name: 'main', linkage: 'global' }];
   if (calleeStart !== undefined) funcs.push({ start: calleeStart, name: 'callee', linkage: 'static', ...(params ? { params } : {}) });
   return { name: 't', progType: 'SCHED_CLS', insns, maps: [], funcs, license: 'GPL', flags: 0 };
 }
