@@ -20,6 +20,9 @@ export interface RunRequest {
   /** Keep CAP_SYS_ADMIN for the run (suite `sys_admin: keep`); by default it is dropped, as
    *  prog_tests/verifier.c does for every verifier_* file. */
   readonly keepSysAdmin?: boolean;
+  /** The program carries BTF func_info for every function (suite `func_info: true`: a
+   *  libbpf object compiled with -g); otherwise only global subprograms force it. */
+  readonly funcInfo?: boolean;
   /** __caps_unpriv: capabilities the unpriv run keeps (numbers). */
   readonly capsUnpriv?: readonly number[];
   /** __linear_size: the test run's __sk_buff ctx gets data_end = this. */

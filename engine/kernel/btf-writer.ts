@@ -94,6 +94,7 @@ export class BtfWriter {
       const inner = t.slice(0, -1).trim();
       return this.ptr(inner === 'void' ? 0 : this.cType(inner, depth + 1));
     }
+    if (t === 'void') return 0;
     const tagged = /^(struct|union|enum) ([A-Za-z_]\w*)$/.exec(t);
     if (tagged) return tagged[1] === 'enum' ? this.int('int', 4, true) : this.opaque(tagged[1] as 'struct' | 'union', tagged[2]);
     const s = scalarSize(t);

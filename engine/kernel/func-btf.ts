@@ -36,9 +36,11 @@ export function subprogStarts(prog: Program): number[] {
   return [...starts].sort((a, b) => a - b);
 }
 
-/** BTF + func_info when some subprogram after the main one is global; undefined otherwise. */
-export function funcBtfFor(prog: Program): FuncBtf | undefined {
-  if (!prog.funcs.some((f) => f.start > 0 && f.linkage === 'global')) return undefined;
+/** BTF + func_info when some subprogram after the main one is global, or always with
+ *  `always` (a libbpf object built with -g carries func_info for every program); undefined
+ *  otherwise. */
+export function funcBtfFor(prog: Program, always = false): FuncBtf | undefined {
+  if (!always && !prog.funcs.some((f) => f.start > 0 && f.linkage === 'global')) return undefined;
   const byStart = new Map(prog.funcs.map((f) => [f.start, f]));
   const funcs: FuncDef[] = subprogStarts(prog).map((start) =>
     byStart.get(start) ?? { start, name: start === 0 ? 'main' : `sub_${start}`, linkage: 'static' });

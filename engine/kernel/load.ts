@@ -18,7 +18,7 @@
 
 import type { MapDef, Program } from '../program/types.ts';
 import { MAP_TYPES, PROG_TYPES } from '../program/types.ts';
-import type { Insn } from '../isa/insn.ts';
+import { slotOffsets, type Insn } from '../isa/insn.ts';
 import { encode } from '../isa/encode.ts';
 import {
   BPF_CALL, BPF_JMP, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_IDX, BPF_PSEUDO_MAP_IDX_VALUE,
@@ -58,6 +58,9 @@ export interface LoadOptions {
   readonly capsUnpriv?: readonly number[];
   /** __linear_size: the test run passes a __sk_buff ctx whose data_end is this. */
   readonly linearSize?: number;
+  /** Pass BTF func_info for every program, as libbpf does for a clang -g object. By default
+   *  only programs with global subprograms get it (test_verifier-style raw programs). */
+  readonly funcInfo?: boolean;
   /** Verifier log buffer size; default test_loader's 2 MiB. */
   readonly logSize?: number;
   /** Reload with a bigger buffer when the log does not fit (libbpf does not with a
@@ -155,7 +158,9 @@ function run(prog: Program, opts: LoadOptions, fds: FdScope): LoadResult {
     if ('skip' in maps) return maps;
     const auxFds: number[] = [];
     for (const a of aux) {
-      const r = loadOne(a, maps, { ...opts, logLevel: 0 }, fds);
+      // test_loader sets the test's flags on the tested program only; an auxiliary one keeps
+      // libbpf's (its section's: a `tc` helper of an `lsm.s` test is not sleepable).
+      const r = loadOne(a, maps, { ...opts, logLevel: 0, flags: a.flags }, fds);
       if (r.res.errno) return { maps, main: r, auxFailed: a.name };
       auxFds.push(r.res.fd);
     }
@@ -390,17 +395,17 @@ interface LoadedOne {
 
 function loadOne(prog: Program, maps: MapTable, opts: LoadOptions, fds: FdScope): LoadedOne {
   const indexFds = prog.maps.map((m) => maps.fds.get(m.name) ?? -1);
-  const patched = patchMapRefs(prog.insns, indexFds);
+  const patched = patchMapRefs(prog.insns, indexFds, prog.rawMapFds);
   const needsFdArray = prog.insns.some((i) => i.code === LD_IMM64 && (i.src === BPF_PSEUDO_MAP_IDX || i.src === BPF_PSEUDO_MAP_IDX_VALUE));
   const attach = attachTarget(prog);
-  const fb = funcBtfFor(prog);
+  const fb = funcBtfFor(prog, opts.funcInfo ?? false);
   let btfInfo = {};
   if (fb) {
     const b = bpfBtfLoad(fb.btf, 1);
     fds.own(b.fd);
     if (b.errno) {
       const res = { fd: -1, errno: b.errno, log: '', logTrueSize: 0, logTruncated: false, wallNs: 0 };
-      return { res, retried: false, skip: `synthetic func BTF for global subprograms refused (${errnoName(b.errno)}): ${b.log.trim().split('\n').pop()}` };
+      return { res, retried: false, skip: `synthetic func BTF refused (${errnoName(b.errno)}): ${b.log.trim().split('\n').pop()}` };
     }
     btfInfo = { progBtfFd: b.fd, funcInfo: fb.funcInfo, funcInfoRecSize: fb.funcInfoRecSize, funcInfoCnt: fb.funcInfoCnt };
   }
@@ -428,10 +433,13 @@ function loadOne(prog: Program, maps: MapTable, opts: LoadOptions, fds: FdScope)
   return { res, retried };
 }
 
-/** Swap map indices for fds; an index with no fd (not created) gets libbpf's poison. */
-export function patchMapRefs(insns: readonly Insn[], fdByIndex: readonly number[]): Insn[] {
-  return insns.map((insn) => {
+/** Swap map indices for fds; an index with no fd (not created) gets libbpf's poison. Slots
+ *  listed in `rawFds` hold literal fds and stay as they are. */
+export function patchMapRefs(insns: readonly Insn[], fdByIndex: readonly number[], rawFds: readonly number[] = []): Insn[] {
+  const at = rawFds.length ? slotOffsets(insns) : [];
+  return insns.map((insn, i) => {
     if (insn.code !== LD_IMM64 || (insn.src !== BPF_PSEUDO_MAP_FD && insn.src !== BPF_PSEUDO_MAP_VALUE)) return insn;
+    if (rawFds.length && rawFds.includes(at[i])) return insn;
     const fd = fdByIndex[insn.imm];
     if (fd === undefined) return insn; // not a valid index: let the kernel judge the raw value
     if (fd >= 0) return { ...insn, imm: fd };

@@ -6,6 +6,7 @@ import { InputError } from '../errors.ts';
 import { encodeHex } from '../isa/encode.ts';
 import type { Insn } from '../isa/insn.ts';
 import { insnSlots } from '../isa/insn.ts';
+import { BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE, LD_IMM64 } from '../isa/opcodes.ts';
 import { funcSignature, idsByName, skipModifiers } from '../btf/resolve.ts';
 import type { BtfTypeDesc } from '../program/types.ts';
 import { btfTypeYaml } from './btf-yaml.ts';
@@ -144,6 +145,8 @@ export function portObject(obj: BpfObject, opts: PortOptions): PortedSuite {
     if (ann.capsUnpriv.length) y.caps_unpriv = ann.capsUnpriv;
     if (ann.btfPath !== undefined) y.btf_path = ann.btfPath;
     if (ann.linearSize !== undefined) y.linear_size = ann.linearSize;
+    const rawFds = rawMapFdSlots(l);
+    if (rawFds.length) y.raw_map_fds = rawFds;
     if (opts.rawInsns?.has(prog.name)) y.insns = encodeHex(l.insns);
     else y.asm = functionAsm(funcInsns(l, 0), 0, l.refs, { mapName: (i) => mapNames[i] });
     const priv = runYaml(ann.priv);
@@ -163,6 +166,8 @@ export function portObject(obj: BpfObject, opts: PortOptions): PortedSuite {
   if (obj.license) header.license = obj.license;
   if (opts.baseFlags !== undefined) header.base_flags = opts.baseFlags;
   if (opts.keepSysAdmin) header.sys_admin = 'keep';
+  // clang -g objects: libbpf loads every program with BTF func_info.
+  header.func_info = true;
   if (Object.keys(maps).length) header.maps = maps;
   if (Object.keys(kfuncs).length) header.kfuncs = kfuncs;
   if (Object.keys(subprogs).length) header.subprogs = subprogs;
@@ -244,6 +249,18 @@ function argTags(btf: Btf, funcId: number | undefined): { idx: number; tag: stri
   const out: { idx: number; tag: string }[] = [];
   for (const t of btf.types) {
     if (t.kind === 'DECL_TAG' && t.type === funcId && t.componentIdx >= 0) out.push({ idx: t.componentIdx, tag: t.name });
+  }
+  return out;
+}
+
+/** ld_imm64s that load a map by fd without a relocation (a raw `.8byte` pair): their imm is a
+ *  literal fd the kernel is meant to reject, not one of the object's maps. */
+function rawMapFdSlots(l: LinkedObjProgram): number[] {
+  const out: number[] = [];
+  let slot = 0;
+  for (const insn of l.insns) {
+    if (insn.code === LD_IMM64 && (insn.src === BPF_PSEUDO_MAP_FD || insn.src === BPF_PSEUDO_MAP_VALUE) && !l.refs.has(slot)) out.push(slot);
+    slot += insnSlots(insn);
   }
   return out;
 }

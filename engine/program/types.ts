@@ -117,4 +117,7 @@ export interface Program {
   readonly license: string;
   /** BPF_F_* prog flags used for the load. */
   readonly flags: number;
+  /** Slot indices of BPF_PSEUDO_MAP_FD / _VALUE ld_imm64s whose imm is a literal fd (a raw
+   *  `.8byte` instruction in a selftest), not a map index: backends leave them as they are. */
+  readonly rawMapFds?: readonly number[];
 }

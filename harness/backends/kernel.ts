@@ -107,6 +107,7 @@ export function createKernelBackend(): Backend {
         wantJited: req.wantJited,
         auxiliary: req.auxiliary,
         dropSysAdmin: !req.keepSysAdmin,
+        ...(req.funcInfo ? { funcInfo: true } : {}),
         ...(req.capsUnpriv ? { capsUnpriv: req.capsUnpriv } : {}),
         ...(req.linearSize !== undefined ? { linearSize: req.linearSize } : {}),
       }));

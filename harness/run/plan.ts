@@ -135,6 +135,7 @@ export function buildRequest(suite: SuiteSpec, test: TestSpec, mode: Mode, serie
     wantXlated: expect.xlated.length > 0,
     wantJited: expect.jited.length > 0,
     ...(suite.keepSysAdmin ? { keepSysAdmin: true } : {}),
+    ...(suite.funcInfo ? { funcInfo: true } : {}),
     ...(mode === 'unpriv' && test.capsUnpriv?.length ? { capsUnpriv: test.capsUnpriv } : {}),
     ...(test.linearSize !== undefined ? { linearSize: test.linearSize } : {}),
     ...(test.btfPath !== undefined ? { btfPath: test.btfPath } : {}),

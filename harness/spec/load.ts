@@ -187,6 +187,7 @@ class SuiteBuilder {
       kfuncs: this.kfuncs,
       ...(baseFlags !== undefined ? { baseFlags } : {}),
       ...(asStr(root.sys_admin) === 'keep' ? { keepSysAdmin: true } : {}),
+      ...(asBool(root.func_info) ? { funcInfo: true } : {}),
     };
   }
 
@@ -545,6 +546,7 @@ class SuiteBuilder {
       funcs: linked.funcs,
       license: this.license,
       flags: sec.flags,
+      ...(t.raw_map_fds !== undefined ? { rawMapFds: asList(t.raw_map_fds).map((v) => Number(v as bigint)) } : {}),
     };
     const series = (asStr(t.series) as Series | undefined) ?? this.series;
     const xfail = t.xfail !== undefined ? xfailOf(asObj(t.xfail)) : undefined;

@@ -128,4 +128,7 @@ export interface SuiteSpec {
   /** `sys_admin: keep`: the runner keeps CAP_SYS_ADMIN (test_progs' RUN_TESTS); the default,
    *  `drop`, is prog_tests/verifier.c's RUN(), which loads without it. */
   readonly keepSysAdmin?: boolean;
+  /** `func_info: true`: every program is loaded with BTF func_info (libbpf with a -g object),
+   *  which the kernel needs for callbacks, LD_ABS and tail calls in subprograms. */
+  readonly funcInfo?: boolean;
 }
