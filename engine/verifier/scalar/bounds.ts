@@ -66,6 +66,11 @@ export const copyBounds = (b: ScalarBounds): MutBounds => ({
 
 /** A fully known value (__mark_reg_known). */
 export function scalarConst(v: bigint): ScalarBounds {
+  if (v >= 0n && v <= 0x7fff_ffffn) {
+    // The common small constant: every view is the same number, no bigint arithmetic.
+    const n = Number(v);
+    return { varOff: { value: v, mask: 0n }, smin: v, smax: v, umin: v, umax: v, s32min: n, s32max: n, u32min: n, u32max: n };
+  }
   const u = toU64(v);
   const s = toS64(v);
   return {
