@@ -7,6 +7,7 @@
 import { writeFileSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { loadProgram } from '../engine/kernel/load.ts';
+import { parseStackDepths } from '../engine/kernel/stack-depth.ts';
 import { jitCases, type JitCase } from '../test/fixtures/jit-programs.ts';
 import { findSpecFiles, loadSuiteFile } from '../harness/spec/load.ts';
 import { relative } from 'node:path';
@@ -32,12 +33,6 @@ export interface OracleFile {
   readonly kernel: string;
   readonly cpuFlags: string[];
   readonly entries: OracleEntry[];
-}
-
-/** `stack depth 0+16+8` (BPF_LOG_STATS) -> [0, 16, 8]. */
-export function parseStackDepths(log: string): number[] | undefined {
-  const m = /^stack depth ([\d+]+)$/m.exec(log);
-  return m ? m[1].split('+').map(Number) : undefined;
 }
 
 const hex = (u: Uint8Array): string => Buffer.from(u).toString('hex');

@@ -12,6 +12,8 @@ import type { Program } from '../../engine/program/types.ts';
 import type { Insns } from '../../engine/isa/insn.ts';
 import { printXlatedInsn } from '../../engine/isa/disasm.ts';
 import { runProgram, type RunResult } from '../../engine/runtime/index.ts';
+import { jitVerified } from '../../engine/jit/jited.ts';
+import { JitError } from '../../engine/jit/x86_64/types.ts';
 import { builtinKfuncImpls } from '../../engine/runtime/kfuncs/index.ts';
 import { NotImplementedError, verify, type VerifyOptions, type VerifyResult } from '../../engine/verifier/index.ts';
 
@@ -59,8 +61,15 @@ function runOnEngine(req: RunRequest, verifyFn: VerifyFn): RunOutcome {
     if (!res.xlated) return { ...out, unsupported: 'verifier did not return the xlated program' };
     out.xlated = formatXlated(res.xlated, (insn) => printXlatedInsn(insn));
   }
-  // TODO(JIT issue): the engine has no x86-64 JIT yet.
-  if (req.wantJited) return { ...out, unsupported: 'JIT not implemented' };
+  if (req.wantJited) {
+    // Kernel-mode image of res.xlated; until the verifier fills it, of the loaded program.
+    try {
+      out.jited = jitVerified(req.program, res, req.series).text;
+    } catch (err) {
+      if (err instanceof JitError) return { ...out, unsupported: `JIT: ${err.message}` };
+      throw err;
+    }
+  }
 
   if (req.execute) {
     // Like test_loader: 64 zero bytes of data, none at all for BPF_PROG_TYPE_SYSCALL.

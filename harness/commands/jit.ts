@@ -59,7 +59,7 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
       let image: import('../../engine/jit/x86_64/index.ts').JitImage;
       if (args.kernel) {
         const { loadProgram } = await import('../../engine/kernel/load.ts');
-        const { parseStackDepths } = await import('../../scripts/record-jit-oracle.ts');
+        const { parseStackDepths } = await import('../../engine/kernel/stack-depth.ts');
         const r = loadProgram(test.program, { logLevel: 4, flags: test.program.flags, wantXlated: true, wantJited: true });
         if (r.skip || !r.loaded || !r.xlated || !r.jited) {
           io.stdout(`  kernel: not loaded (${r.skip ?? `errno ${r.errno}`})\n`);

@@ -1,0 +1,60 @@
+// The `jited` text the engine backend reports: our kernel-mode x86-64 image of the program
+// the verifier accepted, disassembled into the selftests' LLVM AT&T text (x86-disasm.ts).
+
+import type { Insns } from '../isa/insn.ts';
+import type { Program, Series } from '../program/types.ts';
+import { formatJited } from './x86-disasm.ts';
+import { fromXlated } from './x86_64/xlated.ts';
+import { jitProgram } from './x86_64/compile.ts';
+import type { JitImage } from './x86_64/types.ts';
+
+export interface VerifiedFacts {
+  /** The verifier's post-rewrite program, when it produced one. */
+  readonly xlated?: Insns;
+  readonly subprogs: readonly { readonly stackDepth: number; readonly argCount?: number }[];
+}
+
+export interface Jited {
+  readonly image: JitImage;
+  readonly text: string;
+  /** What was JITed: the verifier's xlated program, or (while the verifier does not fill
+   *  `xlated`) the program as loaded, without the verifier's rewrites. */
+  readonly input: 'xlated' | 'original';
+}
+
+/** JIT an accepted program in kernel mode; throws JitError when it cannot be translated. */
+export function jitVerified(prog: Program, v: VerifiedFacts, series: Series = 'none'): Jited {
+  const input = v.xlated ? 'xlated' : 'original';
+  const funcs = fromXlated(v.xlated ?? prog.insns, {
+    stackDepths: v.subprogs.map((s) => s.stackDepth),
+    // The verifier's xlated program is in the kernel's dump form (call target in `off`).
+    callOffsetIn: v.xlated ? 'off' : 'imm',
+  });
+  void series;
+  const funcAddrs = funcs.map((_, k) => TEXT_BASE + BigInt(k) * FUNC_STRIDE);
+  const image = jitProgram(funcs, { funcAddrs });
+  return { image, text: formatJited(pointOutside(image), image.funcLens), input };
+}
+
+/** Where the synthetic function images sit: the kernel's module area, one per 1 MB, so a
+ *  bpf-to-bpf call lands outside the caller's image as it does in the kernel. */
+const TEXT_BASE = 0xffffffffc0000000n;
+const FUNC_STRIDE = 0x100000n;
+/** rel32 given to helper/kfunc calls and thunk jumps: 256 MB ahead, far outside any image. */
+const OUTSIDE = 0x10000000;
+
+/** Kernel-mode images leave calls to kernel symbols 0, which would make each one a branch
+ *  to the next instruction (and a spurious `L<n>:` label). Point them outside the image
+ *  instead, as the kernel's real addresses are. */
+function pointOutside(image: JitImage): Uint8Array {
+  const out = Uint8Array.from(image.code);
+  const dv = new DataView(out.buffer);
+  let base = 0;
+  for (const f of image.funcs) {
+    for (const r of f.relocs) {
+      if (r.kind === 'call' || r.kind === 'return-thunk' || r.kind === 'indirect-thunk') dv.setInt32(base + r.at, OUTSIDE, true);
+    }
+    base += f.code.length;
+  }
+  return out;
+}
