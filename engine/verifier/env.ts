@@ -15,6 +15,7 @@ import { Bt } from './precision/backtrack.ts';
 import { StackLiveness } from './liveness/stack-live.ts';
 import type { SccVisit } from './scc.ts';
 import type { FixupFacts } from './fixup/facts.ts';
+import { loaderCaps } from './unpriv/caps.ts';
 
 export interface SubprogInfo {
   start: number;
@@ -61,6 +62,9 @@ export class VerifierEnv {
   readonly allowPtrLeaks: boolean;
   /** Root may read stack bytes never written (allow_uninit_stack). */
   readonly allowUninitStack: boolean;
+  /** Spectre v1 / v4 defences are off (CAP_PERFMON, or mitigations=off). */
+  readonly bypassSpecV1: boolean;
+  readonly bypassSpecV4: boolean;
   /** BPF_F_STRICT_ALIGNMENT without BPF_F_ANY_ALIGNMENT (x86-64 is otherwise lenient). */
   readonly strictAlignment: boolean;
   /** BPF_F_TEST_STATE_FREQ: a checkpoint at every jump and jump target. */
@@ -99,9 +103,12 @@ export class VerifierEnv {
   ) {
     this.log = new VerifierLog(opts.logLevel);
     this.stackLive = new StackLiveness(this);
-    this.bpfCapable = !opts.unpriv;
-    this.allowPtrLeaks = !opts.unpriv;
-    this.allowUninitStack = !opts.unpriv;
+    const caps = loaderCaps(opts);
+    this.bpfCapable = caps.bpf;
+    this.allowPtrLeaks = caps.perfmon;
+    this.allowUninitStack = caps.perfmon;
+    this.bypassSpecV1 = caps.perfmon;
+    this.bypassSpecV4 = caps.perfmon;
     this.strictAlignment = (prog.flags & PROG_FLAGS.BPF_F_STRICT_ALIGNMENT) !== 0 && (prog.flags & PROG_FLAGS.BPF_F_ANY_ALIGNMENT) === 0;
     this.testStateFreq = (prog.flags & PROG_FLAGS.BPF_F_TEST_STATE_FREQ) !== 0;
     for (const insn of prog.insns) {

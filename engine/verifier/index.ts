@@ -37,6 +37,9 @@ export interface VerifyOptions {
   readonly logLevel: number;
   /** Run as an unprivileged loader (no CAP_BPF/PERFMON/NET_ADMIN). */
   readonly unpriv: boolean;
+  /** With `unpriv`: capability numbers the loader keeps (__caps_unpriv), e.g. CAP_BPF (39)
+   *  alone gives bpf_capable without the PERFMON-gated leaks and Spectre bypasses. */
+  readonly capsUnpriv?: readonly number[];
   readonly series: Series;
   /** How the xlated program names kernel objects (map ids, kernel addresses). */
   readonly xlated?: XlatedOptions;
@@ -66,7 +69,6 @@ export interface VerifyResult {
 /** Verify `prog` as the 6.18 kernel would. Throws NotImplementedError for features not
  *  modelled yet (never a guessed verdict). */
 export function verify(prog: Program, opts: VerifyOptions): VerifyResult {
-  if (opts.unpriv) throw new NotImplementedError('unprivileged verification');
   if (prog.insns.length === 0) {
     // bpf_prog_load refuses an empty program before the verifier runs: no log.
     return result(undefined, false, E2BIG, '');
