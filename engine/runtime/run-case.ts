@@ -1,0 +1,112 @@
+// A recorded test run as plain JSON: the program (and its auxiliary programs) as bytecode
+// with maps and function boundaries, the test_run input, and the retval the live kernel
+// returned. Fixtures of kernel results are written and replayed with this, so a recorded
+// case carries no source text, only what the kernel was handed.
+
+import type { FuncDef, MapDef, Program, Series } from '../program/types.ts';
+import { encode } from '../isa/encode.ts';
+import { decode } from '../isa/decode.ts';
+
+export interface RunCase {
+  /** `suite/test`. */
+  readonly id: string;
+  readonly program: Program;
+  readonly auxiliary: readonly Program[];
+  readonly series: Series;
+  readonly linearSize?: number;
+  /** What the test expects: a value (low 32 bits, signed), or 'pointer' (only "it ran"). */
+  readonly expected: number | 'pointer';
+  /** The kernel's retval (low 32 bits, signed) of its test run. */
+  readonly kernel: number;
+}
+
+/** JSON form of a Program: insns as hex bytecode; bytes as hex; bigints as strings. */
+interface ProgramJson {
+  readonly name: string;
+  readonly progType: string;
+  readonly expectedAttachType?: string;
+  readonly attachTo?: string;
+  readonly code: string;
+  readonly maps: unknown;
+  readonly funcs: readonly FuncDef[];
+  readonly license: string;
+  readonly flags: number;
+  readonly rawMapFds?: readonly number[];
+}
+
+export interface RunCaseJson {
+  readonly id: string;
+  readonly program: ProgramJson;
+  readonly auxiliary: readonly ProgramJson[];
+  readonly series: Series;
+  readonly linearSize?: number;
+  readonly expected: number | 'pointer';
+  readonly kernel: number;
+}
+
+const toHex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+const fromHex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'hex'));
+
+/** Uint8Array and bigint leaves become tagged objects; everything else is JSON already. */
+function plain(v: unknown): unknown {
+  if (v instanceof Uint8Array) return { $hex: toHex(v) };
+  if (typeof v === 'bigint') return { $big: v.toString() };
+  if (Array.isArray(v)) return v.map(plain);
+  if (v && typeof v === 'object') {
+    return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined).map(([k, x]) => [k, plain(x)]));
+  }
+  return v;
+}
+
+function unplain(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(unplain);
+  if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    if (typeof o.$hex === 'string') return fromHex(o.$hex);
+    if (typeof o.$big === 'string') return BigInt(o.$big);
+    return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, unplain(x)]));
+  }
+  return v;
+}
+
+export function programToJson(p: Program): ProgramJson {
+  return {
+    name: p.name, progType: p.progType,
+    ...(p.expectedAttachType ? { expectedAttachType: p.expectedAttachType } : {}),
+    ...(p.attachTo ? { attachTo: p.attachTo } : {}),
+    code: toHex(encode(p.insns)),
+    maps: plain(p.maps),
+    funcs: p.funcs.map((f) => plain(f) as FuncDef),
+    license: p.license, flags: p.flags,
+    ...(p.rawMapFds?.length ? { rawMapFds: p.rawMapFds } : {}),
+  };
+}
+
+export function programFromJson(j: ProgramJson): Program {
+  return {
+    name: j.name, progType: j.progType as Program['progType'],
+    ...(j.expectedAttachType ? { expectedAttachType: j.expectedAttachType } : {}),
+    ...(j.attachTo ? { attachTo: j.attachTo } : {}),
+    insns: decode(fromHex(j.code)),
+    maps: unplain(j.maps) as MapDef[],
+    funcs: j.funcs,
+    license: j.license, flags: j.flags,
+    ...(j.rawMapFds ? { rawMapFds: j.rawMapFds } : {}),
+  };
+}
+
+export function runCaseToJson(c: RunCase): RunCaseJson {
+  return {
+    id: c.id, program: programToJson(c.program), auxiliary: c.auxiliary.map(programToJson), series: c.series,
+    ...(c.linearSize !== undefined ? { linearSize: c.linearSize } : {}),
+    expected: c.expected, kernel: c.kernel,
+  };
+}
+
+export function runCaseFromJson(j: RunCaseJson): RunCase {
+  return {
+    id: j.id, program: programFromJson(j.program), auxiliary: j.auxiliary.map(programFromJson), series: j.series,
+    ...(j.linearSize !== undefined ? { linearSize: j.linearSize } : {}),
+    expected: j.expected, kernel: j.kernel,
+  };
+}

@@ -1,0 +1,101 @@
+// Retval parity on the ported kernel selftest corpus: for every test with a __retval whose
+// privileged run the live kernel loads and test-runs, run the same program (bypassing our
+// verifier) in the interpreter with the input test_loader gives it, and compare the low 32
+// bits of r0 as the kernel reports them. A POINTER_VALUE retval only needs both to run.
+//
+// usage: node --import tsx scripts/retval-parity.ts [--specs DIR] [--filter RE]
+//          [--record FILE] [--verbose]
+//   --record writes the cases the kernel ran (bytecode, maps, kernel retval; no sources) as
+//   a deterministic fixture for test/runtime-corpus-retval.test.ts.
+
+import { writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { findSpecFiles, loadSuiteFile } from '../harness/spec/load.ts';
+import { planSuites, type RunItem } from '../harness/run/plan.ts';
+import { createKernelBackend } from '../harness/backends/kernel.ts';
+import { runProgram } from '../engine/runtime/index.ts';
+import { testRunEnv } from '../engine/runtime/test-run.ts';
+import { type RunCase, runCaseToJson } from '../engine/runtime/run-case.ts';
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** test_loader's POINTER_VALUE: "don't check". */
+const POINTER_VALUE = 0xcafe4a11;
+
+export type Verdict = 'agree' | 'disagree' | 'interp-fault' | 'interp-limit';
+
+/** Compare the interpreter's run with the kernel's retval, as test_loader would judge it. */
+export function judgeCase(c: Pick<RunCase, 'expected' | 'kernel'>, r: { ok: boolean; retval: bigint; fault?: string }): { verdict: Verdict; got?: number } {
+  if (!r.ok) return { verdict: /instruction limit/.test(r.fault ?? '') ? 'interp-limit' : 'interp-fault' };
+  const got = Number(BigInt.asIntN(32, r.retval));
+  if (c.expected === 'pointer') return { verdict: 'agree', got };
+  return { verdict: got === (c.kernel | 0) ? 'agree' : 'disagree', got };
+}
+
+export function runCaseInInterpreter(c: RunCase): ReturnType<typeof runProgram> {
+  return runProgram(c.program, testRunEnv(c.program, { auxiliary: c.auxiliary, series: c.series, ...(c.linearSize !== undefined ? { linearSize: c.linearSize } : {}) }));
+}
+
+async function main(): Promise<number> {
+  const { values: o } = parseArgs({
+    options: {
+      specs: { type: 'string', default: join(REPO, '.cache', 'kernel-selftests', 'specs') },
+      filter: { type: 'string' },
+      record: { type: 'string' },
+      verbose: { type: 'boolean' },
+    },
+  });
+  const suites = findSpecFiles([resolve(o.specs!)]).map(loadSuiteFile);
+  const items = planSuites(suites, { backends: ['kernel'], ...(o.filter ? { filter: new RegExp(o.filter) } : {}) })
+    .filter((i: RunItem) => i.mode === 'priv' && i.request.execute);
+  const backend = createKernelBackend();
+  const counts = { withRetval: items.length, skipped: 0, notLoaded: 0, runFailed: 0, kernelRan: 0, kernelPasses: 0, agree: 0 };
+  const causes = new Map<string, string[]>();
+  const cases: RunCase[] = [];
+  const note = (cause: string, line: string): void => void (causes.get(cause) ?? causes.set(cause, []).get(cause)!).push(line);
+
+  for (const item of items) {
+    const id = `${item.suite}/${item.test}`;
+    const rv = item.expect.retval!;
+    const expected = rv.kind === 'pointer' || rv.value === POINTER_VALUE ? 'pointer' as const : rv.value | 0;
+    if (item.skip) { counts.skipped++; note('skipped (arch)', id); continue; }
+    const out = await backend.run(item.request);
+    if (out.skip) { counts.skipped++; note(`kernel skip`, `${id}: ${out.skip}`); continue; }
+    if (!out.loaded) { counts.notLoaded++; note('kernel did not load', `${id}: errno ${out.errno}`); continue; }
+    if (!out.retval?.ok) { counts.runFailed++; note('kernel test run failed', `${id}: ${out.retval?.ok === false ? out.retval.reason : 'no retval'}`); continue; }
+    counts.kernelRan++;
+    const kernel = out.retval.value | 0;
+    if (expected === 'pointer' || expected === kernel) counts.kernelPasses++;
+    const c: RunCase = {
+      id, program: item.request.program, auxiliary: item.request.auxiliary, series: item.request.series,
+      ...(item.request.linearSize !== undefined ? { linearSize: item.request.linearSize } : {}),
+      expected, kernel,
+    };
+    cases.push(c);
+    const r = runCaseInInterpreter(c);
+    const j = judgeCase(c, r);
+    if (j.verdict === 'agree') counts.agree++;
+    else if (j.verdict === 'disagree') note('interpreter disagrees', `${id}: kernel ${kernel}, interpreter ${j.got}`);
+    else note(j.verdict === 'interp-limit' ? 'interpreter instruction limit' : 'interpreter fault', `${id}: ${r.fault}`);
+    if (o.verbose) process.stdout.write(`${j.verdict.padEnd(12)} ${id}\n`);
+  }
+  await backend.close?.();
+
+  process.stdout.write(`tests with a retval (priv runs): ${counts.withRetval}\n`);
+  process.stdout.write(`  kernel skipped: ${counts.skipped}, not loaded: ${counts.notLoaded}, test run failed: ${counts.runFailed}\n`);
+  process.stdout.write(`  kernel ran: ${counts.kernelRan} (retval as expected: ${counts.kernelPasses})\n`);
+  process.stdout.write(`  interpreter agrees: ${counts.agree}, disagrees: ${counts.kernelRan - counts.agree}\n`);
+  for (const [cause, lines] of causes) {
+    process.stdout.write(`\n${cause} (${lines.length}):\n`);
+    for (const l of lines) process.stdout.write(`  ${l}\n`);
+  }
+  if (o.record) {
+    cases.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    writeFileSync(o.record, JSON.stringify({ kernel: 'live', cases: cases.map(runCaseToJson) }) + '\n');
+    process.stdout.write(`\nrecorded ${cases.length} cases to ${o.record}\n`);
+  }
+  return 0;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) process.exitCode = await main();
