@@ -20,7 +20,7 @@ import { reject, EINVAL, E2BIG } from './reject.ts';
 import type { VerifierEnv } from './env.ts';
 import { checkAluOp } from './checks/alu.ts';
 import { checkAtomic } from './checks/atomic.ts';
-import { checkLdAbs } from './checks/ld-abs.ts';
+import { checkLdAbs, ldAbsEarlyExit } from './checks/ld-abs.ts';
 import { checkRegRead, checkRegWrite } from './checks/regs.ts';
 import { Access, checkMemAccess } from './checks/mem.ts';
 import { checkCondJmpOp } from './checks/jmp.ts';
@@ -168,7 +168,7 @@ function stepInsn(env: VerifierEnv, insn: Insn, idx: number): Step {
     case BPF_LD: {
       const mode = bpfMode(insn.code);
       if (mode === BPF_ABS || mode === BPF_IND) {
-        checkLdAbs(env, insn);
+        if (checkLdAbs(env, insn)) return { kind: 'next', idx: ldAbsEarlyExit(env, idx) };
         return { kind: 'next', idx: idx + 1 };
       }
       if (mode !== BPF_IMM) throw reject(EINVAL, 'invalid BPF_LD mode');

@@ -29,6 +29,7 @@ import { BPF_LOG_STATS } from './log/log.ts';
 import { xlatedProgram, type XlatedOptions } from './fixup/index.ts';
 import { checkStackArgUse, stackArgDepth } from './stack-arg/finish.ts';
 import { calledGlobals } from './calls/global.ts';
+import { checkSubprogAbnormalReturns } from './calls/func-info.ts';
 
 export { NotImplementedError };
 
@@ -43,6 +44,9 @@ export interface VerifyOptions {
   readonly series: Series;
   /** How the xlated program names kernel objects (map ids, kernel addresses). */
   readonly xlated?: XlatedOptions;
+  /** The load carries BTF func_info for every function (libbpf with a -g object). When
+   *  unset, subprograms with a known return type are taken to have it. */
+  readonly funcInfo?: boolean;
 }
 
 export interface SubprogFacts {
@@ -79,6 +83,7 @@ export function verify(prog: Program, opts: VerifyOptions): VerifyResult {
   try {
     addSubprogs(env);
     checkSubprogs(env);
+    checkSubprogAbnormalReturns(env);
     resolveInsns(env);
     checkCfg(env);
     computeLiveRegisters(env);

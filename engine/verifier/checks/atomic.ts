@@ -45,11 +45,12 @@ export function checkAtomic(env: VerifierEnv, insn: Insn): void {
   }
   const size = sizeBytes(sz);
   // Read first (twice for fetch: once as a check, once to fill the register), then write.
-  checkMemAccess(env, insn.dst, insn.off, size, Access.READ, undefined, undefined);
+  // Atomics are always alignment-checked (strict_alignment_once).
+  checkMemAccess(env, insn.dst, insn.off, size, Access.READ, undefined, undefined, false, true);
   if (loadReg >= 0) {
     const dst = { ...regs[loadReg] };
-    checkMemAccess(env, insn.dst, insn.off, size, Access.READ, dst, undefined);
+    checkMemAccess(env, insn.dst, insn.off, size, Access.READ, dst, undefined, false, true);
     Object.assign(regs[loadReg], dst);
   }
-  checkMemAccess(env, insn.dst, insn.off, size, Access.WRITE, undefined, { unknown: true });
+  checkMemAccess(env, insn.dst, insn.off, size, Access.WRITE, undefined, { unknown: true }, false, true);
 }

@@ -11,7 +11,8 @@ export interface CtxAccess {
   readonly regType: number;
 }
 
-type Check = (off: number, size: number, write: boolean) => CtxAccess | undefined;
+/** `ldsx`: a sign-extending load (BPF_MEMSX), refused on pointer-valued fields. */
+type Check = (off: number, size: number, write: boolean, ldsx: boolean) => CtxAccess | undefined;
 
 const SCALAR: CtxAccess = { regType: RegType.SCALAR_VALUE };
 const PKT: CtxAccess = { regType: RegType.PTR_TO_PACKET };
@@ -40,10 +41,10 @@ const inFamilyToLocalPort = (off: number): boolean => off >= SKB.family && off <
 const narrowOk = (size: number, fieldSize: number): boolean => size <= fieldSize && (size & (size - 1)) === 0;
 
 /** bpf_skb_is_valid_access: the __sk_buff layout rules every skb program type shares. */
-function skbValid(off: number, size: number, write: boolean, ptr: CtxAccess | undefined): CtxAccess | undefined {
+function skbValid(off: number, size: number, write: boolean, ptr: CtxAccess | undefined, ldsx = false): CtxAccess | undefined {
   if (off < 0 || off >= SKB.end || off % size !== 0) return undefined;
   if (off >= SKB.cb && off < CB_END) return off + size > CB_END ? undefined : SCALAR;
-  if (skbField(off, 'data') || skbField(off, 'data_meta') || skbField(off, 'data_end')) return size === 4 ? ptr ?? SCALAR : undefined;
+  if (skbField(off, 'data') || skbField(off, 'data_meta') || skbField(off, 'data_end')) return size === 4 && !ldsx ? ptr ?? SCALAR : undefined;
   if (skbField(off, 'remote_ip6', 16) || skbField(off, 'local_ip6', 16) || skbField(off, 'remote_ip4') || skbField(off, 'local_ip4')) {
     return size === 4 ? SCALAR : undefined;
   }
@@ -69,7 +70,7 @@ interface SkbRules {
 }
 
 function skbCheck(r: SkbRules): Check {
-  return (off, size, write) => {
+  return (off, size, write, ldsx) => {
     if (r.deny(off)) return undefined;
     if (write && !r.writable(off)) return undefined;
     if (r.tstampType && off === SKB.tstamp_type) return size === 1 ? SCALAR : undefined;
@@ -77,7 +78,7 @@ function skbCheck(r: SkbRules): Check {
     if (r.data && skbField(off, 'data')) ptr = PKT;
     if (r.data && skbField(off, 'data_end')) ptr = PKT_END;
     if (r.meta && skbField(off, 'data_meta')) ptr = PKT_META;
-    return skbValid(off, size, write, ptr);
+    return skbValid(off, size, write, ptr, ldsx);
   };
 }
 
@@ -90,13 +91,13 @@ const socketFilter = skbCheck({
   writable: (off) => cbOrAny(off),
 });
 
-const schedCls: Check = (off, size, write) => {
+const schedCls: Check = (off, size, write, ldsx) => {
   if (write && skbField(off, 'tstamp', 8)) throw new NotImplementedError('__sk_buff->tstamp writes');
   return skbCheck({
     deny: inFamilyToLocalPort,
     writable: (o) => cbOrAny(o, 'mark', 'tc_index', 'priority', 'tc_classid', 'tstamp', 'queue_mapping'),
     data: true, meta: true, tstampType: true,
-  })(off, size, write);
+  })(off, size, write, ldsx);
 };
 
 // cgroup_skb: data/data_end need CAP_BPF (root here); tstamp writable with CAP_BPF.
@@ -131,17 +132,18 @@ const PT_REGS_SIZE = 21 * 8; // x86-64 struct pt_regs
 const kprobe = readOnlyBlob(0, PT_REGS_SIZE, true);
 const tracepoint = readOnlyBlob(8, 8192, false); // the common header is not readable
 const rawTp = readOnlyBlob(0, 12 * 8, false); // MAX_BPF_FUNC_ARGS u64 arguments
-const rawTpWritable: Check = (off, size, write) => {
+const rawTpWritable: Check = (off, size, write, ldsx) => {
   if (off === 0) return size === 8 && !write ? TP_BUFFER : undefined;
-  return rawTp(off, size, write);
+  return rawTp(off, size, write, ldsx);
 };
 // syscall: the user-supplied context, any aligned access below 64 KiB.
 const syscall: Check = (off, size) => (off >= 0 && off < 0xffff && off % size === 0 ? SCALAR : undefined);
 
 // struct xdp_md: data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex.
-const xdp: Check = (off, size, write) => {
+const xdp: Check = (off, size, write, ldsx) => {
   if (write) return undefined;
   if (off < 0 || off >= 24 || off % size !== 0 || size !== 4) return undefined;
+  if (ldsx && off < 12) return undefined;
   if (off === 0) return PKT;
   if (off === 4) return PKT_END;
   if (off === 8) return PKT_META;
@@ -166,8 +168,8 @@ const CHECKS: Partial<Record<string, Check>> = {
 };
 
 /** The access's meaning, or undefined when the kernel says `invalid bpf_context access`. */
-export function ctxAccess(prog: Program, off: number, size: number, write: boolean): CtxAccess | undefined {
+export function ctxAccess(prog: Program, off: number, size: number, write: boolean, ldsx = false): CtxAccess | undefined {
   const c = CHECKS[prog.progType];
   if (!c) throw new NotImplementedError(`context access for ${prog.progType} programs`);
-  return c(off, size, write);
+  return c(off, size, write, ldsx);
 }

@@ -48,8 +48,8 @@ const BPF_F_WRONLY_PROG = 1 << 8;
 /** check_ptr_alignment. Stack accesses are always strict (spill tracking needs aligned
  *  slots); other regions only under BPF_F_STRICT_ALIGNMENT (x86-64 has efficient unaligned
  *  access). Packet pointers are checked as if NET_IP_ALIGN were 2. */
-function checkPtrAlignment(env: VerifierEnv, reg: RegState, off: number, size: number): void {
-  let strict = env.strictAlignment;
+function checkPtrAlignment(env: VerifierEnv, reg: RegState, off: number, size: number, strictOnce: boolean): void {
+  let strict = env.strictAlignment || strictOnce;
   let desc = '';
   switch (reg.type) {
     case RegType.PTR_TO_PACKET:
@@ -362,14 +362,15 @@ function mayWritePacket(progType: string): boolean {
 }
 
 /** check_mem_access: `regno` + `off` is accessed with `size` bytes. For a read, `dst` gets
- *  the loaded value; for a write, `src` says what is stored. */
-export function checkMemAccess(env: VerifierEnv, regno: number, off: number, size: number, t: Access, dst: RegState | undefined, src: StoreSrc | undefined, signExtend = false): void {
+ *  the loaded value; for a write, `src` says what is stored. `strictOnce`: this access is
+ *  alignment-checked even without BPF_F_STRICT_ALIGNMENT (atomics). */
+export function checkMemAccess(env: VerifierEnv, regno: number, off: number, size: number, t: Access, dst: RegState | undefined, src: StoreSrc | undefined, signExtend = false, strictOnce = false): void {
   const reg = env.curState.frames[env.curState.curframe].regs[regno];
   const base = baseType(reg.type);
   const leaks = (where: string): void => {
     if (t === Access.WRITE && src && 'reg' in src && isPointer(src.reg) && !env.allowPtrLeaks) throw reject(EACCES, `R${src.regno} leaks addr into ${where}`);
   };
-  checkPtrAlignment(env, reg, off, size);
+  checkPtrAlignment(env, reg, off, size, strictOnce);
   const o = off + reg.off;
   if (reg.type === RegType.PTR_TO_STACK) {
     const { min, max } = checkStackAccessWithinBounds(env, regno, reg, o, size, t);
@@ -400,7 +401,7 @@ export function checkMemAccess(env: VerifierEnv, regno: number, off: number, siz
     if (reg.off < 0) throw reject(EACCES, `negative offset ctx ptr R${regno} off=${reg.off} disallowed`);
     if (reg.off !== 0) throw reject(EACCES, `dereference of modified ctx ptr R${regno} off=${reg.off} disallowed`);
     if (!isConst(reg.s) || constValue(reg.s) !== 0n) throw reject(EACCES, `variable ctx access var_off=${fmtTnum(reg.s.varOff)} disallowed`);
-    const a = ctxAccess(env.prog, o, size, t === Access.WRITE);
+    const a = ctxAccess(env.prog, o, size, t === Access.WRITE, signExtend);
     if (!a) throw reject(EACCES, `invalid bpf_context access off=${o} size=${size}`);
     if (dst) {
       if (a.regType === RegType.SCALAR_VALUE) markUnknown(dst);
