@@ -7,7 +7,7 @@ TSX := node --import tsx
 SPECS ?= specs
 BACKEND ?= engine
 
-.PHONY: all setup check check-kernel check-both test unit typecheck oracles progs kernel-selftests clean
+.PHONY: all setup check check-kernel check-both test unit typecheck oracles progs kernel-selftests bench clean
 
 all: test
 
@@ -56,6 +56,11 @@ oracles: setup
 	$(TSX) scripts/record-scalar-oracle.ts
 	$(TSX) scripts/record-verifier-oracle.ts
 	$(TSX) scripts/record-llvm-mc-fixture.ts
+
+# Speed, side by side in one run: our verify() against the kernel's reported verification time
+# on the ported corpus and specs/ (ratios; JSON in .cache/bench.json). BENCH_ARGS=--no-kernel etc.
+bench: setup
+	scripts/bench.sh $(BENCH_ARGS)
 
 clean:
 	rm -rf node_modules .cache .tap
