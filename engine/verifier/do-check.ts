@@ -32,6 +32,7 @@ import { recordFixupFacts } from './fixup/facts.ts';
 import { checkStackArgInsn } from './stack-arg/access.ts';
 import { checkKfuncCall } from './stack-arg/kfunc.ts';
 import { checkGlobalReturn, initGlobalArgs } from './calls/global.ts';
+import { checkResourceLeak } from './checks/refs.ts';
 
 const BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000;
 
@@ -228,6 +229,7 @@ function stepJmp(env: VerifierEnv, insn: Insn, idx: number): Step {
       throw reject(EINVAL, 'BPF_EXIT uses reserved fields');
     }
     const st = env.curState;
+    checkResourceLeak(env, !st.curframe, 'BPF_EXIT instruction in main prog');
     if (st.curframe) return { kind: 'next', idx: prepareFuncExit(env), printState: true };
     checkRegRead(env, 0);
     if (st.frames[0].subprogno) checkGlobalReturn(env);

@@ -21,6 +21,10 @@ import { Access, checkMemAccess, checkMemRegionAccess, checkMapAccessType, check
 import { SlotType } from '../state/types.ts';
 import { afterCall, afterSubprogReturn, beforeSubprogCall } from '../stack-arg/calls.ts';
 import { checkGlobalCall } from '../calls/global.ts';
+import { checkRegTypeOf, checkFuncArgRegOff } from '../helpers/arg-types.ts';
+import { checkMapFuncCompatibility } from '../helpers/map-compat.ts';
+import { acquireReference, releaseReference, checkResourceLeak } from './refs.ts';
+import { processSpinLock, checkCallInLock } from './spin-lock.ts';
 
 const MAX_CALL_FRAMES = 8;
 const CALLER_SAVED = [1, 2, 3, 4, 5];
@@ -38,17 +42,22 @@ const MEM_TYPES = 'fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf,
 const MEM_BASES = new Set<number>([RegType.PTR_TO_STACK, RegType.PTR_TO_PACKET, RegType.PTR_TO_PACKET_META, RegType.PTR_TO_MAP_KEY, RegType.PTR_TO_MAP_VALUE, RegType.PTR_TO_MEM]);
 
 /** What a call learnt from its arguments (bpf_call_arg_meta, the parts modelled). */
-interface CallMeta {
+export interface CallMeta {
   map: MapRef | undefined;
   /** The key, when the stack holds a known constant (6.18 const_map_key), else -1. */
   constKey: bigint;
   /** A raw-mode (uninitialised) stack buffer: written byte by byte after the arguments. */
   rawRegno: number;
   rawSize: number;
+  /** The reference an argument carries (one at most), and the register a release frees. */
+  refObjId: number;
+  releaseRegno: number;
+  /** CONST_ALLOC_SIZE_OR_ZERO: the size of the memory returned. */
+  allocSize: number;
 }
 
 /** check_helper_mem_access: `size` bytes at the pointer in `regno`. */
-function checkHelperMemAccess(env: VerifierEnv, regno: number, size: number, t: Access, zeroSizeOk: boolean, meta: CallMeta | undefined, raw: boolean): void {
+export function checkHelperMemAccess(env: VerifierEnv, regno: number, size: number, t: Access, zeroSizeOk: boolean, meta: CallMeta | undefined, raw: boolean): void {
   const reg = env.curState.frames[env.curState.curframe].regs[regno];
   switch (baseType(reg.type)) {
     case RegType.PTR_TO_PACKET:
@@ -108,7 +117,7 @@ function checkHelperStackAccess(env: VerifierEnv, regno: number, reg: RegState, 
 }
 
 /** check_mem_size_reg: the size argument bounds the access through the previous argument. */
-function checkMemSizeReg(env: VerifierEnv, regno: number, t: Access, zeroSizeOk: boolean, meta: CallMeta, raw: boolean): void {
+export function checkMemSizeReg(env: VerifierEnv, regno: number, t: Access, zeroSizeOk: boolean, meta: CallMeta, raw: boolean): void {
   const reg = env.curState.frames[env.curState.curframe].regs[regno];
   // A variable size cannot fill an uninitialised buffer: it must be initialised.
   const rawOk = raw && isConst(reg.s);
@@ -147,6 +156,8 @@ function constantMapKey(env: VerifierEnv, reg: RegState, size: number): bigint |
 /** Map types where a lookup with an in-range constant key cannot fail. */
 const elidesNullness = (m: MapRef): boolean => m.def.type === 'ARRAY' || m.def.type === 'PERCPU_ARRAY';
 const SIMPLE_MAPS = new Set(['HASH', 'ARRAY', 'PERCPU_HASH', 'PERCPU_ARRAY', 'LRU_HASH', 'LRU_PERCPU_HASH']);
+/** Map types whose helper calls are modelled (what the call returns included). */
+const HELPER_MAPS = new Set([...SIMPLE_MAPS, 'PROG_ARRAY', 'RINGBUF', 'CGROUP_STORAGE', 'PERCPU_CGROUP_STORAGE', 'SOCKMAP', 'SOCKHASH', 'ARRAY_OF_MAPS', 'HASH_OF_MAPS', 'XSKMAP']);
 
 /** check_func_arg for the argument kinds modelled. */
 function checkFuncArg(env: VerifierEnv, id: number, proto: HelperProto, i: number, meta: CallMeta): void {
@@ -165,16 +176,38 @@ function checkFuncArg(env: VerifierEnv, id: number, proto: HelperProto, i: numbe
     throw reject(EACCES, 'helper access to the packet is not allowed');
   }
   const isNull = reg.type === RegType.SCALAR_VALUE && isConst(reg.s) && constValue(reg.s) === 0n;
-  const orNull = arg === Arg.PTR_TO_MEM_RDONLY_OR_NULL;
+  const orNull = arg === Arg.PTR_TO_MEM_RDONLY_OR_NULL || arg === Arg.PTR_TO_MAP_VALUE_OR_NULL;
+  const release = proto.releaseArg === i;
   if (isNull && orNull) {
     markChainPrecision(env, regno);
+  } else if (checkRegTypeOf(reg, regno, arg)) {
+    checkFuncArgRegOff(reg, regno, arg, release);
   } else {
     checkRegType(reg, regno, arg);
   }
+  // References: a release needs one, and a call learns the one its argument carries.
+  if (release) {
+    if (!reg.refObjId && !isNull) throw reject(EINVAL, `R${regno} must be referenced when passed to release function`);
+    meta.releaseRegno = regno;
+  }
+  if (reg.refObjId) meta.refObjId = reg.refObjId;
   switch (arg) {
     case Arg.CONST_MAP_PTR:
       meta.map = reg.map;
-      if (meta.map && !SIMPLE_MAPS.has(meta.map.def.type)) throw new NotImplementedError(`helpers on ${meta.map.def.type} maps`);
+      if (meta.map && !HELPER_MAPS.has(meta.map.def.type)) throw new NotImplementedError(`helpers on ${meta.map.def.type} maps`);
+      return;
+    case Arg.PTR_TO_SOCK_COMMON:
+    case Arg.PTR_TO_SOCKET:
+    case Arg.PTR_TO_BTF_ID_SOCK_COMMON:
+    case Arg.PTR_TO_RINGBUF_MEM:
+      return;
+    case Arg.PTR_TO_SPIN_LOCK:
+      processSpinLock(env, reg, regno, id === 93);
+      return;
+    case Arg.CONST_ALLOC_SIZE_OR_ZERO:
+      if (!isConst(reg.s)) throw reject(EACCES, `R${regno} is not a known constant'`);
+      meta.allocSize = Number(constValue(reg.s));
+      markChainPrecision(env, regno);
       return;
     case Arg.PTR_TO_MAP_KEY: {
       if (!meta.map) throw reject(EACCES, 'invalid map_ptr to access map->key');
@@ -251,6 +284,7 @@ function pktReadable(progType: string): boolean {
 
 export function checkHelperCall(env: VerifierEnv, insn: Insn): void {
   const id = insn.imm;
+  checkCallInLock(env, id);
   if (id < 0 || id >= HELPER_NAMES.length || id === 0) throw reject(EINVAL, `invalid func ${helperName(id)}#${id}`);
   const proto = helperProto(id);
   if (!proto) throw new NotImplementedError(`helper ${helperName(id)}#${id}`);
@@ -259,7 +293,7 @@ export function checkHelperCall(env: VerifierEnv, insn: Insn): void {
   }
   if (proto.gplOnly && !isGplCompatible(env.prog.license)) throw reject(EINVAL, 'cannot call GPL-restricted function from non-GPL compatible program');
   const regs = env.curState.frames[env.curState.curframe].regs;
-  const meta: CallMeta = { map: undefined, constKey: -1n, rawRegno: -1, rawSize: 0 };
+  const meta: CallMeta = { map: undefined, constKey: -1n, rawRegno: -1, rawSize: 0, refObjId: 0, releaseRegno: 0, allocSize: 0 };
   for (let i = 0; i < 5; i++) if (i < proto.args.length) checkFuncArg(env, id, proto, i, meta);
   // record_func_map: a program may not change a BPF_F_RDONLY_PROG map through helpers.
   if (meta.map && (meta.map.def.flags & (1 << 7)) && (id === 2 || id === 3 || id === 87 || id === 88)) {
@@ -269,6 +303,7 @@ export function checkHelperCall(env: VerifierEnv, insn: Insn): void {
   for (let i = 0; i < meta.rawSize; i++) {
     checkMemAccess(env, meta.rawRegno, i, 1, Access.WRITE, undefined, { unknown: true });
   }
+  releaseAndSpecials(env, id, meta);
   const mapRef = meta.map;
   for (const r of CALLER_SAVED) {
     markNotInit(regs[r]);
@@ -295,6 +330,60 @@ export function checkHelperCall(env: VerifierEnv, insn: Insn): void {
       r0.map = mapRef;
       r0.id = ++env.idGen;
       break;
+    case Ret.PTR_TO_MAP_VALUE:
+      markPtr(r0, RegType.PTR_TO_MAP_VALUE);
+      r0.map = mapRef;
+      break;
+    case Ret.PTR_TO_SOCKET_OR_NULL:
+    case Ret.PTR_TO_SOCK_COMMON_OR_NULL:
+    case Ret.PTR_TO_TCP_SOCK_OR_NULL:
+      markPtr(r0, RET_SOCK[proto.ret]! | PTR_MAYBE_NULL);
+      r0.id = ++env.idGen;
+      break;
+    case Ret.PTR_TO_RINGBUF_MEM_OR_NULL:
+      markPtr(r0, RegType.PTR_TO_MEM | MEM_RINGBUF | PTR_MAYBE_NULL);
+      r0.memSize = meta.allocSize;
+      r0.id = ++env.idGen;
+      break;
+  }
+  // The returned pointer's reference: its argument's (a cast), or a new one.
+  if (proto.ptrCast) r0.refObjId = meta.refObjId;
+  else if (proto.acquire || (id === 1 && mapRef && (mapRef.def.type === 'SOCKMAP' || mapRef.def.type === 'SOCKHASH'))) {
+    const ref = acquireReference(env, env.insnIdx);
+    r0.id = ref;
+    r0.refObjId = ref;
+  }
+  if (mapRef) checkMapFuncCompatibility(mapRef.def.type, id, helperName(id), env.prog.progType, env.prog.expectedAttachType ?? '');
+}
+
+const RET_SOCK: Partial<Record<Ret, RegType>> = {
+  [Ret.PTR_TO_SOCKET_OR_NULL]: RegType.PTR_TO_SOCKET,
+  [Ret.PTR_TO_SOCK_COMMON_OR_NULL]: RegType.PTR_TO_SOCK_COMMON,
+  [Ret.PTR_TO_TCP_SOCK_OR_NULL]: RegType.PTR_TO_TCP_SOCK,
+};
+
+/** After the arguments: the release, then what particular helpers require. */
+function releaseAndSpecials(env: VerifierEnv, id: number, meta: CallMeta): void {
+  const regs = env.curState.frames[env.curState.curframe].regs;
+  if (meta.releaseRegno) {
+    // A NULL argument (allowed by the _OR_NULL kinds) releases nothing.
+    const isNull = meta.refObjId === 0;
+    if (!isNull && !releaseReference(env, meta.refObjId)) {
+      throw reject(EINVAL, `func ${helperName(id)}#${id} reference has not been acquired before`);
+    }
+  }
+  switch (id) {
+    case 12: // tail_call
+      checkResourceLeak(env, true, 'tail_call');
+      break;
+    case 81: { // get_local_storage: the flags must be 0, since the call cannot fail
+      const r2 = regs[2];
+      if (!(r2.type === RegType.SCALAR_VALUE && isConst(r2.s) && constValue(r2.s) === 0n)) {
+        throw reject(EINVAL, 'get_local_storage() doesn\'t support non-zero flags');
+      }
+      markChainPrecision(env, 2);
+      break;
+    }
   }
 }
 
@@ -316,7 +405,8 @@ export function checkFuncCall(env: VerifierEnv, insn: Insn, insnIdx: number): nu
   const caller = st.frames[st.curframe];
   const callee = newFuncState(st.curframe + 1, insnIdx, subprog);
   for (const r of CALLER_SAVED) callee.regs[r] = cloneReg(caller.regs[r]);
-  for (const r of CALLER_SAVED) markNotInit(caller.regs[r]);
+  // clear_caller_saved_regs: r0 too, not only the argument registers.
+  for (const r of [BPF_REG_0, ...CALLER_SAVED]) markNotInit(caller.regs[r]);
   st.frames.push(callee);
   st.curframe++;
   env.stackLive.resetCallchain();

@@ -19,6 +19,9 @@ import { frameInsnIdx } from '../scc.ts';
 import { SlotType } from '../state/types.ts';
 import type { LinkedReg } from '../state/types.ts';
 import { printInsnState } from '../log/insn-state.ts';
+import { releaseRefState } from './refs.ts';
+import { fieldOf } from './map-fields.ts';
+import { markPtrNotNull } from './not-null.ts';
 
 const NOT_NULL_TYPES = new Set<number>([RegType.PTR_TO_SOCKET, RegType.PTR_TO_TCP_SOCK, RegType.PTR_TO_MAP_VALUE, RegType.PTR_TO_MAP_KEY, RegType.PTR_TO_SOCK_COMMON, RegType.PTR_TO_STACK, RegType.PTR_TO_CTX, RegType.CONST_PTR_TO_MAP]);
 
@@ -33,16 +36,17 @@ function* allRegs(st: VerifierState): Generator<RegState> {
 }
 
 /** mark_ptr_or_null_regs: after a NULL check, every copy (same id) becomes the non-null
- *  pointer or the scalar 0. */
-function markPtrOrNull(st: VerifierState, id: number, isNull: boolean): void {
+ *  pointer or the scalar 0; on the NULL side an acquired reference is gone. */
+function markPtrOrNull(st: VerifierState, id: number, refObjId: number, isNull: boolean): void {
+  if (isNull && refObjId && refObjId === id) releaseRefState(st, id);
   for (const r of allRegs(st)) {
     if (r.id !== id || !mayBeNull(r.type)) continue;
     if (isNull) markKnown(r, 0n);
     else {
-      r.type &= ~PTR_MAYBE_NULL;
-      // Known non-null, the id has done its job (only spin-lock map values, not modelled,
-      // keep it).
-      r.id = 0;
+      markPtrNotNull(r);
+      // Known non-null, the id has done its job, except on a map value holding a spin
+      // lock (the lock is identified by it).
+      if (!(r.type === RegType.PTR_TO_MAP_VALUE && r.map && fieldOf(r.map.def, 'bpf_spin_lock'))) r.id = 0;
     }
   }
 }
@@ -202,8 +206,8 @@ export function checkCondJmpOp(env: VerifierEnv, insn: Insn, insnIdx: number): n
   const srcZero = src.type === RegType.SCALAR_VALUE && isConst(src.s) && constValue(src.s) === 0n;
   if (!is32 && (op === BPF_JEQ || op === BPF_JNE) && srcZero && mayBeNull(dst.type) && dst.id) {
     const id = dst.id;
-    markPtrOrNull(st, id, op === BPF_JNE);
-    markPtrOrNull(other, id, op === BPF_JEQ);
+    markPtrOrNull(st, id, dst.refObjId, op === BPF_JNE);
+    markPtrOrNull(other, id, dst.refObjId, op === BPF_JEQ);
     return insnIdx + 1;
   }
   if (tryMatchPktPointers(insn, dst, src, st, other)) return insnIdx + 1;

@@ -2,6 +2,9 @@
 // kinds, return kind, and which program types may call them. Learnt from the kernel's
 // *_proto definitions and *_func_proto switches; extend per helper as needed.
 
+import { sockProtos } from './sock.ts';
+import { miscProtos } from './misc.ts';
+
 export const enum Arg {
   DONTCARE = 0,
   ANYTHING,
@@ -17,12 +20,32 @@ export const enum Arg {
   PTR_TO_UNINIT_MEM,
   CONST_SIZE,
   CONST_SIZE_OR_ZERO,
+  /** Any socket pointer type (sock_types). */
+  PTR_TO_SOCK_COMMON,
+  /** A full socket only (fullsock_types). */
+  PTR_TO_SOCKET,
+  /** Socket pointer types or a BTF pointer to sock_common (btf_id_sock_common_types). */
+  PTR_TO_BTF_ID_SOCK_COMMON,
+  /** A map value holding a struct bpf_spin_lock at the pointed offset. */
+  PTR_TO_SPIN_LOCK,
+  /** Memory a ringbuf reserve returned. */
+  PTR_TO_RINGBUF_MEM,
+  /** A known constant size that also sizes the returned memory. */
+  CONST_ALLOC_SIZE_OR_ZERO,
+  /** A map value of the map's value size, or NULL. */
+  PTR_TO_MAP_VALUE_OR_NULL,
 }
 
 export const enum Ret {
   INTEGER,
   VOID,
   PTR_TO_MAP_VALUE_OR_NULL,
+  PTR_TO_SOCKET_OR_NULL,
+  PTR_TO_SOCK_COMMON_OR_NULL,
+  PTR_TO_TCP_SOCK_OR_NULL,
+  /** A map value that cannot be NULL (get_local_storage). */
+  PTR_TO_MAP_VALUE,
+  PTR_TO_RINGBUF_MEM_OR_NULL,
 }
 
 export interface HelperProto {
@@ -34,6 +57,12 @@ export interface HelperProto {
   readonly pktAccess?: boolean;
   /** Program types beyond the base set that may call it ('*' = all). */
   readonly progTypes: readonly string[] | '*';
+  /** Index of the argument whose reference the call releases (OBJ_RELEASE). */
+  readonly releaseArg?: number;
+  /** The returned pointer is a new reference (is_acquire_function). */
+  readonly acquire?: boolean;
+  /** The returned pointer shares its argument's reference (is_ptr_cast_function). */
+  readonly ptrCast?: boolean;
 }
 
 const ALL = '*' as const;
@@ -54,13 +83,24 @@ const PROTOS: readonly HelperProto[] = [
   { id: 125, args: [], ret: Ret.INTEGER, progTypes: ALL }, // ktime_get_boot_ns
 ];
 
-const BY_ID = new Map(PROTOS.map((p) => [p.id, p]));
+/** More prototypes live in files of their own; they are functions (hoisted) so that those
+ *  files may import the kinds above, and are read on first lookup. */
+const EXTRA: readonly (() => readonly HelperProto[])[] = [sockProtos, miscProtos];
 
-export const helperProto = (id: number): HelperProto | undefined => BY_ID.get(id);
+let byId: Map<number, HelperProto> | undefined;
+function table(): Map<number, HelperProto> {
+  if (!byId) {
+    byId = new Map(PROTOS.map((p) => [p.id, p]));
+    for (const fn of EXTRA) for (const p of fn()) byId.set(p.id, p);
+  }
+  return byId;
+}
+
+export const helperProto = (id: number): HelperProto | undefined => table().get(id);
 
 /** Arguments a helper takes (for liveness); 5 when unknown, as a call may read r1..r5. */
 export function helperArgCount(id: number): number {
-  const p = BY_ID.get(id);
+  const p = table().get(id);
   return p ? p.args.length : 5;
 }
 

@@ -113,6 +113,10 @@ export interface FuncState {
 export interface RefState {
   id: number;
   insnIdx: number;
+  /** Absent: an acquired pointer (REF_TYPE_PTR). 'lock': a held bpf_spin_lock, `id` being
+   *  the locked map value's id and `ptr` its map's index (checks/refs.ts). */
+  kind?: 'lock';
+  ptr?: number;
 }
 
 /** One jmp-history record (bpf_jmp_history_entry): how the path reached `idx` (from
