@@ -2,8 +2,11 @@
 // branch and refine both sides (scalar ranges, NULL checks, packet ranges).
 
 import type { Insn } from '../../isa/insn.ts';
-import { BPF_JMP, BPF_JCOND, BPF_MAY_GOTO, BPF_JMP32, BPF_JEQ, BPF_JNE, BPF_JGT, BPF_JGE, BPF_JLT, BPF_JLE, BPF_X, bpfClass, bpfOp, bpfSrc } from '../../isa/opcodes.ts';
-import { RegType, PTR_MAYBE_NULL, baseType, cloneState, mayBeNull } from '../state/types.ts';
+import {
+  BPF_JMP, BPF_JCOND, BPF_MAY_GOTO, BPF_JMP32, BPF_JEQ, BPF_JNE, BPF_JGT, BPF_JGE, BPF_JLT, BPF_JLE, BPF_JSGT, BPF_JSGE, BPF_JSLT, BPF_JSLE,
+  BPF_X, bpfClass, bpfOp, bpfSrc,
+} from '../../isa/opcodes.ts';
+import { RegType, PTR_MAYBE_NULL, PTR_TRUSTED, PTR_UNTRUSTED, baseType, cloneState, mayBeNull } from '../state/types.ts';
 import type { RegState, VerifierState } from '../state/types.ts';
 import { isPointer, markKnown } from '../state/regs.ts';
 import { scalarConst, isBranchTaken, refineBranch, isConst, constValue } from '../scalar-api.ts';
@@ -23,7 +26,7 @@ import { releaseRefState } from './refs.ts';
 import { fieldOf } from './map-fields.ts';
 import { markPtrNotNull } from './not-null.ts';
 
-const NOT_NULL_TYPES = new Set<number>([RegType.PTR_TO_SOCKET, RegType.PTR_TO_TCP_SOCK, RegType.PTR_TO_MAP_VALUE, RegType.PTR_TO_MAP_KEY, RegType.PTR_TO_SOCK_COMMON, RegType.PTR_TO_STACK, RegType.PTR_TO_CTX, RegType.CONST_PTR_TO_MAP]);
+const NOT_NULL_TYPES = new Set<number>([RegType.PTR_TO_SOCKET, RegType.PTR_TO_TCP_SOCK, RegType.PTR_TO_XDP_SOCK, RegType.PTR_TO_BUF, RegType.PTR_TO_MAP_VALUE, RegType.PTR_TO_MAP_KEY, RegType.PTR_TO_SOCK_COMMON, RegType.PTR_TO_MEM, RegType.CONST_PTR_TO_MAP]);
 
 /** Every register and spilled register of every frame. */
 function* allRegs(st: VerifierState): Generator<RegState> {
@@ -220,11 +223,52 @@ export function checkCondJmpOp(env: VerifierEnv, insn: Insn, insnIdx: number): n
 
 function branchTaken(dst: RegState, src: RegState, op: number, is32: boolean): 1 | 0 | -1 {
   if (dst.type === RegType.SCALAR_VALUE && src.type === RegType.SCALAR_VALUE) return isBranchTaken(op, is32, dst.s, src.s);
-  // A pointer that cannot be NULL against 0.
-  const srcZero = src.type === RegType.SCALAR_VALUE && isConst(src.s) && constValue(src.s) === 0n;
-  if (srcZero && !is32 && isPointer(dst) && NOT_NULL_TYPES.has(dst.type) && dst.off === 0 && isConst(dst.s)) {
-    if (op === BPF_JEQ) return 0;
-    if (op === BPF_JNE) return 1;
-  }
+  if (isPktAny(dst) && isPktAny(src) && !is32) return pktPtrBranchTaken(dst, src, op);
+  if (!isPointer(dst) && !isPointer(src)) return -1;
+  // A pointer that cannot be NULL against 0 (either side); a 32-bit half may be zero.
+  if (is32) return -1;
+  const [ptr, k, o] = isConstScalar(src) ? [dst, src, op] : [src, dst, flipOpcode(op)];
+  if (!isConstScalar(k) || !regNotNull(ptr) || constValue(k.s) !== 0n) return -1;
+  if (o === BPF_JEQ) return 0;
+  if (o === BPF_JNE) return 1;
+  return -1;
+}
+
+const isConstScalar = (r: RegState): boolean => r.type === RegType.SCALAR_VALUE && isConst(r.s);
+const isPktAny = (r: RegState): boolean =>
+  r.type === RegType.PTR_TO_PACKET || r.type === RegType.PTR_TO_PACKET_META || r.type === RegType.PTR_TO_PACKET_END;
+
+/** `a op b` as `b op' a` (flip_opcode). */
+function flipOpcode(op: number): number {
+  const FLIP: Record<number, number> = {
+    [BPF_JGE]: BPF_JLE, [BPF_JGT]: BPF_JLT, [BPF_JLE]: BPF_JGE, [BPF_JLT]: BPF_JGT,
+    [BPF_JSGE]: BPF_JSLE, [BPF_JSGT]: BPF_JSLT, [BPF_JSLE]: BPF_JSGE, [BPF_JSLT]: BPF_JSGT,
+  };
+  return FLIP[op] ?? op;
+}
+
+const BPF_MAX_VAR_OFF = 1n << 29n;
+
+/** reg_not_null: types whose base is never NULL, while the offset cannot wrap it to 0.
+ *  (ctx and stack pointers are not among them: 6.18 explores both branches.) */
+function regNotNull(r: RegState): boolean {
+  if (mayBeNull(r.type)) return false;
+  if (r.s.smin <= -BPF_MAX_VAR_OFF || r.s.smax >= BPF_MAX_VAR_OFF) return false;
+  const t = baseType(r.type);
+  if (t === RegType.PTR_TO_BTF_ID) return r.refObjId !== 0 || ((r.type & PTR_TRUSTED) !== 0 && (r.type & PTR_UNTRUSTED) === 0);
+  return NOT_NULL_TYPES.has(t);
+}
+
+/** is_pkt_ptr_branch_taken: a packet pointer already known at or past pkt_end. */
+function pktPtrBranchTaken(dst: RegState, src: RegState, op: number): 1 | 0 | -1 {
+  let pkt: RegState;
+  if (src.type === RegType.PTR_TO_PACKET_END) pkt = dst;
+  else if (dst.type === RegType.PTR_TO_PACKET_END) {
+    pkt = src;
+    op = flipOpcode(op);
+  } else return -1;
+  if (pkt.range >= 0) return -1;
+  if ((op === BPF_JLE || op === BPF_JGT) && pkt.range === BEYOND_PKT_END) return op === BPF_JGT ? 1 : 0;
+  if ((op === BPF_JLT || op === BPF_JGE) && (pkt.range === BEYOND_PKT_END || pkt.range === AT_PKT_END)) return op === BPF_JGE ? 1 : 0;
   return -1;
 }
