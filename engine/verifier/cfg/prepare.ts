@@ -99,8 +99,9 @@ export function resolveInsns(env: VerifierEnv): void {
       if (s.src === BPF_PSEUDO_MAP_IDX || s.src === BPF_PSEUDO_MAP_IDX_VALUE) {
         throw new NotImplementedError('ld_imm64 map by fd_array index');
       }
-      // Program.maps indexes stand in for fds (the kernel backend swaps in real fds).
-      const map = env.prog.maps[s.imm];
+      // Program.maps indexes stand in for fds (the kernel backend swaps in real fds); a
+      // literal fd in a raw instruction names no map of ours (0 is stdin: not a map).
+      const map = env.prog.rawMapFds?.includes(i) ? undefined : env.prog.maps[s.imm];
       if (!map) throw reject(EINVAL, `fd ${s.imm} is not pointing to valid bpf_map`);
       if (isValue) {
         const off = nx.imm >>> 0;
