@@ -7,6 +7,7 @@ import { formatJited } from './x86-disasm.ts';
 import { fromXlated } from './x86_64/xlated.ts';
 import { jitProgram } from './x86_64/compile.ts';
 import type { JitImage } from './x86_64/types.ts';
+import { withStackArgs } from './x86_64/stack-args.ts';
 
 export interface VerifiedFacts {
   /** The verifier's post-rewrite program, when it produced one. */
@@ -25,12 +26,12 @@ export interface Jited {
 /** JIT an accepted program in kernel mode; throws JitError when it cannot be translated. */
 export function jitVerified(prog: Program, v: VerifiedFacts, series: Series = 'none'): Jited {
   const input = v.xlated ? 'xlated' : 'original';
-  const funcs = fromXlated(v.xlated ?? prog.insns, {
+  const plain = fromXlated(v.xlated ?? prog.insns, {
     stackDepths: v.subprogs.map((s) => s.stackDepth),
     // The verifier's xlated program is in the kernel's dump form (call target in `off`).
     callOffsetIn: v.xlated ? 'off' : 'imm',
   });
-  void series;
+  const funcs = series === 'none' ? plain : withStackArgs(plain, series, v.subprogs.map((s) => s.argCount));
   const funcAddrs = funcs.map((_, k) => TEXT_BASE + BigInt(k) * FUNC_STRIDE);
   const image = jitProgram(funcs, { funcAddrs });
   return { image, text: formatJited(pointOutside(image), image.funcLens), input };

@@ -9,10 +9,11 @@
 
 import koffi from 'koffi';
 import type { Insn } from '../../isa/insn.ts';
-import type { Program } from '../../program/types.ts';
+import type { Program, Series } from '../../program/types.ts';
 import { jitProgram } from '../x86_64/compile.ts';
 import { fromXlated } from '../x86_64/xlated.ts';
 import { LAYOUT_6_18, type JitFunction } from '../x86_64/types.ts';
+import { withStackArgs } from '../x86_64/stack-args.ts';
 import { buildContext } from '../../runtime/context.ts';
 import { defaultHelpers } from '../../runtime/helpers.ts';
 import { DEFAULT_PACKET_SIZE, type HelperFn, type KfuncFn, type MapStore, type RtMap } from '../../runtime/index.ts';
@@ -33,6 +34,10 @@ export interface NativeEnv {
   readonly stackDepths?: readonly number[];
   /** Also return every map's contents and the packet after the run (differential tests). */
   readonly snapshot?: boolean;
+  /** Stack-argument dialect of the program (default none). */
+  readonly series?: Series;
+  /** Arguments each function takes (the verifier's argCount); default from prog.funcs. */
+  readonly argCounts?: readonly (number | undefined)[];
 }
 
 /** In-process extras that cannot cross to a child (functions). */
@@ -64,8 +69,11 @@ const HELPERS = defaultHelpers();
 
 /** The program's functions as the native JIT takes them. Without a verifier run every
  *  function gets the full 512-byte frame, which is always enough. */
-export function nativeFunctions(prog: Program, stackDepths?: readonly number[]): JitFunction[] {
-  return fromXlated(prog.insns, stackDepths ? { stackDepths, callOffsetIn: 'imm' } : { stackDepths: [], uniformStackDepth: MAX_BPF_STACK, callOffsetIn: 'imm' });
+export function nativeFunctions(prog: Program, stackDepths?: readonly number[], series: Series = 'none', argCounts?: readonly (number | undefined)[]): JitFunction[] {
+  const funcs = fromXlated(prog.insns, stackDepths ? { stackDepths, callOffsetIn: 'imm' } : { stackDepths: [], uniformStackDepth: MAX_BPF_STACK, callOffsetIn: 'imm' });
+  if (series === 'none') return funcs;
+  const fromBtf = prog.funcs.length === funcs.length ? [...prog.funcs].sort((a, b) => a.start - b.start).map((f) => f.params?.length) : undefined;
+  return withStackArgs(funcs, series, argCounts ?? fromBtf);
 }
 
 /** Native mode runs the indirect tail-call jump as a plain `jmp *%rcx`. */
@@ -158,7 +166,7 @@ export function runNativeInProcess(prog: Program, env: NativeEnv = {}, impl: Nat
     // The main program and every program a PROG_ARRAY slot names (tail-call targets), each
     // JITed on its own; a prog array becomes a native struct bpf_array look-alike.
     const progs = tailCallClosure(prog, store);
-    const funcsOf = progs.map((p, k) => nativeFunctions(p, k === 0 ? env.stackDepths : undefined));
+    const funcsOf = progs.map((p, k) => (k === 0 ? nativeFunctions(p, env.stackDepths, env.series, env.argCounts) : nativeFunctions(p)));
     const opts = { mode: 'native' as const, config: NATIVE_CONFIG, ldAbsTarget: ldAbsTrampoline() };
     // Sizes do not depend on addresses in native mode: lay out once, then emit for real.
     const sizings = funcsOf.map((f) => jitProgram(f, { ...opts, callTarget: () => 0n, ldImm64Value: () => 0n }));

@@ -22,10 +22,11 @@ import {
 } from './code.ts';
 import { REG_ARENA, REG_AUX, REG_AX, X86, isExt, low3, x86Of } from './regs.ts';
 import {
-  epilogue, loadTailCallCntPtr, tailCallDirect, tailCallIndirect, type TailCallLabels,
+  epilogue, frameSize, loadTailCallCntPtr, savedBytes, tailCallDirect, tailCallIndirect, type TailCallLabels,
 } from './frame.ts';
 import { JitError, type JitFunction, type JitMode, type KernelConfig } from './types.ts';
 import { isLdAbsInd, isMayGoto, ldAbsCall, mayGoto } from './native.ts';
+import { isStackArgInsn, popArgs, stackArgAccess, v4BeforeCall, type StackArgContext } from './stack-args.ts';
 
 /** Internal opcode modes and codes (include/linux/filter.h), not part of the uapi. */
 export const BPF_PROBE_MEM = 0x20;
@@ -94,6 +95,17 @@ export interface InsnContext {
 
 export function translate(insn: Insn, x: InsnContext): Code {
   const c = new Code();
+  const sa = x.fn.stackArgs;
+  if (sa) {
+    if (isStackArgInsn(insn, sa.series)) {
+      stackArgAccess(c, insn, stackArgContext(x), x.index);
+      return c;
+    }
+    // merged renumbered the verifier's AX to r12: it lives where r11 did before.
+    if (sa.series === 'merged' && (insn.dst === 12 || insn.src === 12)) {
+      insn = { ...insn, dst: insn.dst === 12 ? 11 : insn.dst, src: insn.src === 12 && !isCallLike(insn) ? 11 : insn.src };
+    }
+  }
   const cls = bpfClass(insn.code);
   switch (cls) {
     case BPF_ALU:
@@ -348,6 +360,16 @@ function castUser(c: Code, dst: number, src: number, x: InsnContext): void {
 function movPercpuAddr(c: Code, dst: number, src: number): void {
   movRR64(c, dst, src);
   c.b(0x65, rex(true, 0, dst), 0x03, 0x04 | (low3(dst) << 3), 0x25).reloc('percpu', 4).i32(0);
+}
+
+const isCallLike = (insn: Insn): boolean => bpfClass(insn.code) === BPF_LD || (bpfClass(insn.code) === BPF_JMP && bpfOp(insn.code) === BPF_CALL);
+
+function stackArgContext(x: InsnContext): StackArgContext {
+  const sa = x.fn.stackArgs!;
+  return {
+    frame: sa, bpfStack: (x.fn.stackDepth + 7) & ~7, frameBytes: frameSize(x.stackDepth),
+    calleeSavedBytes: savedBytes(x.fn), native: x.mode === 'native',
+  };
 }
 
 // ---- native-only rewrites (native.ts) ----
@@ -620,6 +642,19 @@ function uncondJump(c: Code, off: number, x: InsnContext): void {
 }
 
 function call(c: Code, insn: Insn, x: InsnContext): void {
+  const sa = x.fn.stackArgs;
+  if (sa?.series === 'v4') {
+    // v4: push the stack args (kfunc: arg 6 to r9) around the call [choice, docs §9].
+    const slots = insn.src === BPF_PSEUDO_CALL ? sa.callSlots?.get(x.index) ?? 0 : insn.src === 2 ? Math.max(0, insn.off) : 0;
+    const pop = v4BeforeCall(c, stackArgContext(x), slots, insn.src !== BPF_PSEUDO_CALL);
+    plainCall(c, insn, x);
+    popArgs(c, pop);
+    return;
+  }
+  plainCall(c, insn, x);
+}
+
+function plainCall(c: Code, insn: Insn, x: InsnContext): void {
   if (insn.src === BPF_PSEUDO_CALL) {
     const target = x.fn.subprogRefs?.get(x.index);
     if (target === undefined) throw new JitError('bpf-to-bpf call without a known target function', x.index);

@@ -12,6 +12,7 @@ import { Code } from './code.ts';
 import { prologue, type TailCallLabels } from './frame.ts';
 import { translate } from './body.ts';
 import { hasMayGoto } from './native.ts';
+import { v4OutgoingBytes } from './stack-args.ts';
 import {
   DEFAULT_KERNEL_CONFIG, JitError, type JitFuncImage, type JitFunction, type JitImage, type JitMode,
   type JitOptions, type KernelConfig,
@@ -117,9 +118,11 @@ function image(out: PassOut, passes: number): JitFuncImage {
 /** The stack the function reserves. Native mode pads it so that rsp stays 16-byte aligned
  *  at calls (SysV), which the kernel does not need. */
 function stackFor(fn: JitFunction, mode: JitMode): number {
-  if (mode === 'kernel') return fn.stackDepth;
-  // native: room for the may_goto counter below the BPF stack (native.ts).
-  const rounded = ((fn.stackDepth + 7) & ~7) + (hasMayGoto(fn) ? 8 : 0);
+  // v4: the outgoing stack-arg area extends the frame below the BPF stack (stack-args.ts).
+  const v4 = fn.stackArgs?.series === 'v4' ? v4OutgoingBytes(fn.stackArgs, mode === 'native') : 0;
+  if (mode === 'kernel') return v4 ? ((fn.stackDepth + 7) & ~7) + v4 : fn.stackDepth;
+  // native: room for the may_goto counter below that (native.ts).
+  const rounded = ((fn.stackDepth + 7) & ~7) + v4 + (hasMayGoto(fn) ? 8 : 0);
   let pushed = 8 /* return address */ + 8 /* rbp */ + (fn.tailCallReachable ? 16 : 0);
   pushed += 8 * countCalleeSaved(fn);
   return (rounded + pushed) % 16 === 0 ? rounded : rounded + 8;

@@ -6,6 +6,7 @@ import { Code, memOperand, nops, rex, movImm64 } from './code.ts';
 import { CALLEE_SAVED, X86, REG_ARENA, isExt, low3 } from './regs.ts';
 import type { JitFunction, KernelConfig, JitMode } from './types.ts';
 import { hasMayGoto, initMayGoto } from './native.ts';
+import { mergedOutgoingRsp } from './stack-args.ts';
 
 /** MAX_TAIL_CALL_CNT (6.18 include/linux/bpf.h). */
 export const MAX_TAIL_CALL_CNT = 33;
@@ -61,6 +62,17 @@ export interface SavedRegs {
   readonly r12: boolean;
 }
 
+/** Bytes the saved registers take below the frame (merged's callee_saved_size). */
+export function savedBytes(fn: JitFunction): number {
+  const s = savedRegs(fn);
+  return 8 * (s.calleeSaved.filter(Boolean).length + (s.r12 ? 1 : 0));
+}
+
+/** merged: the outgoing stack-arg area below the saved registers [merged]. */
+function mergedOutgoing(fn: JitFunction, mode: JitMode): number {
+  return fn.stackArgs?.series === 'merged' ? mergedOutgoingRsp(fn.stackArgs, mode === 'native') : 0;
+}
+
 export function savedRegs(fn: JitFunction): SavedRegs {
   if (fn.exceptionBoundary) return { calleeSaved: ALL_USED, r12: true };
   return { calleeSaved: calleeSavedUsed(fn), r12: !!fn.arena };
@@ -98,6 +110,8 @@ export function prologue(fn: JitFunction, cfg: KernelConfig, mode: JitMode, stac
   const saved = savedRegs(fn);
   if (saved.r12) pushR12(c);
   pushCalleeSaved(c, saved.calleeSaved);
+  const out = mergedOutgoing(fn, mode);
+  if (out) c.b(0x48, 0x81, 0xec).i32(out); // sub rsp, outgoing_rsp [merged; imm32 form: choice]
   if (fn.arena) movImm64(c, REG_ARENA, fn.arena.kernVmStart);
   return c;
 }
@@ -121,6 +135,10 @@ function tailCallPrologue(c: Code, isSubprog: boolean): void {
 /** The first exit's code: restore saved registers, `leave`, return. `ipAfter` is the image
  *  offset of the return jump (for the thunk's rel32). */
 export function epilogue(c: Code, fn: JitFunction, cfg: KernelConfig, mode: JitMode): void {
+  // The pops are rsp-relative: drop the outgoing area first [choice: not visible in the
+  // sources we have; any correct epilogue must do it].
+  const out = mergedOutgoing(fn, mode);
+  if (out) c.b(0x48, 0x81, 0xc4).i32(out); // add rsp, outgoing_rsp
   restoreSaved(c, savedRegs(fn));
   c.b(0xc9); // leave
   emitReturn(c, cfg, mode);

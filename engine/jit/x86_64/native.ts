@@ -11,6 +11,7 @@ import { BPF_ABS, BPF_IND, BPF_JCOND, BPF_JMP, BPF_LD, bpfClass, bpfMode, bpfSiz
 import { Code } from './code.ts';
 import { x86Of, X86, isExt, low3 } from './regs.ts';
 import type { JitFunction } from './types.ts';
+import { v4OutgoingBytes } from './stack-args.ts';
 
 /** The interpreter's per-frame may_goto budget (runtime BPF_MAX_LOOPS). */
 export const NATIVE_MAY_GOTO_BUDGET = 8 * 1024 * 1024;
@@ -22,7 +23,8 @@ export const isLdAbsInd = (insn: Insn): boolean =>
 export const hasMayGoto = (fn: JitFunction): boolean => fn.insns.some(isMayGoto);
 
 /** rbp offset of the may_goto counter: right below the BPF stack. */
-export const mayGotoSlot = (fn: JitFunction): number => -(((fn.stackDepth + 7) & ~7) + 8);
+export const mayGotoSlot = (fn: JitFunction): number =>
+  -(((fn.stackDepth + 7) & ~7) + (fn.stackArgs?.series === 'v4' ? v4OutgoingBytes(fn.stackArgs, true) : 0) + 8);
 
 const rbpDisp32 = (c: Code, modrmReg: number, disp: number): void => void c.b(0x85 | (modrmReg << 3)).i32(disp);
 

@@ -2,6 +2,7 @@
 
 import type { Insn } from '../../isa/insn.ts';
 import type { Reloc } from './code.ts';
+import type { StackArgFrame } from './stack-args.ts';
 
 export type { Reloc, RelocKind } from './code.ts';
 
@@ -29,6 +30,8 @@ export interface JitFunction {
   readonly subprogRefs?: ReadonlyMap<number, number>;
   /** A classic BPF program converted to eBPF (no tail-call nop in the prologue). */
   readonly wasClassic?: boolean;
+  /** Stack arguments (v4 or merged series); absent for plain 6.18. */
+  readonly stackArgs?: StackArgFrame;
 }
 
 /** How the image's outside references are produced. */
