@@ -339,6 +339,10 @@ export function defaultHelpers(): Map<number, HelperFn> {
   add('bpf_sk_lookup_udp', constant(0));
   add('bpf_skc_lookup_tcp', constant(0));
   add('bpf_sk_release', constant(0));
+  add('bpf_sk_fullsock', constant(0));
+  add('bpf_tcp_sock', constant(0));
+  add('bpf_get_listener_sock', constant(0));
+  add('bpf_sk_storage_get', constant(0));
   return t;
 }
 

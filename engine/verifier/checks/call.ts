@@ -157,7 +157,7 @@ function constantMapKey(env: VerifierEnv, reg: RegState, size: number): bigint |
 const elidesNullness = (m: MapRef): boolean => m.def.type === 'ARRAY' || m.def.type === 'PERCPU_ARRAY';
 const SIMPLE_MAPS = new Set(['HASH', 'ARRAY', 'PERCPU_HASH', 'PERCPU_ARRAY', 'LRU_HASH', 'LRU_PERCPU_HASH']);
 /** Map types whose helper calls are modelled (what the call returns included). */
-const HELPER_MAPS = new Set([...SIMPLE_MAPS, 'PROG_ARRAY', 'RINGBUF', 'CGROUP_STORAGE', 'PERCPU_CGROUP_STORAGE', 'SOCKMAP', 'SOCKHASH', 'ARRAY_OF_MAPS', 'HASH_OF_MAPS', 'XSKMAP']);
+const HELPER_MAPS = new Set([...SIMPLE_MAPS, 'PROG_ARRAY', 'RINGBUF', 'CGROUP_STORAGE', 'PERCPU_CGROUP_STORAGE', 'SOCKMAP', 'SOCKHASH', 'ARRAY_OF_MAPS', 'HASH_OF_MAPS', 'XSKMAP', 'SK_STORAGE', 'REUSEPORT_SOCKARRAY']);
 
 /** check_func_arg for the argument kinds modelled. */
 function checkFuncArg(env: VerifierEnv, id: number, proto: HelperProto, i: number, meta: CallMeta): void {
@@ -216,7 +216,9 @@ function checkFuncArg(env: VerifierEnv, id: number, proto: HelperProto, i: numbe
       if (elidesNullness(meta.map)) meta.constKey = constantMapKey(env, reg, size) ?? -1n;
       return;
     }
+    case Arg.PTR_TO_MAP_VALUE_OR_NULL:
     case Arg.PTR_TO_MAP_VALUE:
+      if (isNull && orNull) return;
       if (!meta.map) throw reject(EACCES, 'invalid map_ptr to access map->value');
       checkHelperMemAccess(env, regno, meta.map.def.valueSize, Access.READ, false, meta, false);
       return;
@@ -270,7 +272,7 @@ function checkRegType(reg: RegState, regno: number, arg: Arg): void {
       if (arg === Arg.PTR_TO_MEM_RDONLY || arg === Arg.PTR_TO_MEM_RDONLY_OR_NULL || arg === Arg.PTR_TO_MAP_KEY || arg === Arg.PTR_TO_MAP_VALUE) {
         if (arg === Arg.PTR_TO_MEM_RDONLY || arg === Arg.PTR_TO_MEM_RDONLY_OR_NULL) t &= ~MEM_RDONLY;
       }
-      if (arg === Arg.PTR_TO_MEM_RDONLY_OR_NULL) t &= ~PTR_MAYBE_NULL;
+      if (arg === Arg.PTR_TO_MEM_RDONLY_OR_NULL || arg === Arg.PTR_TO_MAP_VALUE_OR_NULL) t &= ~PTR_MAYBE_NULL;
       const ok = t === (t & BASE_TYPE_MASK) ? MEM_BASES.has(t) : t === (RegType.PTR_TO_MEM | MEM_RINGBUF);
       if (!ok) throw reject(EACCES, `R${regno} type=${got} expected=${MEM_TYPES}`);
     }

@@ -8,6 +8,7 @@ import type { HelperProto } from './protos.ts';
  *  sock_addr); sk_release also in sk_lookup. */
 const LOOKUP_TYPES = ['SCHED_CLS', 'SCHED_ACT', 'XDP', 'SK_SKB', 'CGROUP_SKB', 'CGROUP_SOCK_ADDR'];
 const FULLSOCK_TYPES = ['SCHED_CLS', 'SCHED_ACT', 'CGROUP_SKB'];
+const STORAGE_TYPES = ['SCHED_CLS', 'SCHED_ACT', 'CGROUP_SKB', 'SK_MSG', 'SOCK_OPS', 'CGROUP_SOCK_ADDR'];
 
 /** A lookup: ctx, a tuple buffer and its size, netns id, flags. */
 const lookup = (id: number, ret: Ret): HelperProto => ({
@@ -31,5 +32,9 @@ export function sockProtos(): readonly HelperProto[] {
     { id: 96, args: [Arg.PTR_TO_SOCK_COMMON], ret: Ret.PTR_TO_TCP_SOCK_OR_NULL, ptrCast: true, progTypes: [...FULLSOCK_TYPES, 'SOCK_OPS'] },
     // get_listener_sock: a listener is never refcounted, so no reference either way.
     { id: 98, args: [Arg.PTR_TO_SOCK_COMMON], ret: Ret.PTR_TO_SOCKET_OR_NULL, progTypes: FULLSOCK_TYPES },
+    // sk_storage_get(map, sk, value or NULL, flags); the cgroup/sock variant (ctx) is not modelled.
+    { id: 107, args: [Arg.CONST_MAP_PTR, Arg.PTR_TO_BTF_ID_SOCK_COMMON, Arg.PTR_TO_MAP_VALUE_OR_NULL, Arg.ANYTHING], ret: Ret.PTR_TO_MAP_VALUE_OR_NULL, progTypes: STORAGE_TYPES },
+    // sk_select_reuseport(ctx, map, key, flags)
+    { id: 82, args: [Arg.PTR_TO_CTX, Arg.CONST_MAP_PTR, Arg.PTR_TO_MAP_KEY, Arg.ANYTHING], ret: Ret.INTEGER, progTypes: ['SK_REUSEPORT'] },
   ];
 }
