@@ -21,6 +21,7 @@ import type { VerifierEnv } from './env.ts';
 import { checkAluOp } from './checks/alu.ts';
 import { checkAtomic } from './checks/atomic.ts';
 import { checkLdAbs, ldAbsEarlyExit } from './checks/ld-abs.ts';
+import { saveAuxPtrType } from './checks/ptr-type.ts';
 import { checkRegRead, checkRegWrite } from './checks/regs.ts';
 import { Access, checkMemAccess } from './checks/mem.ts';
 import { checkCondJmpOp } from './checks/jmp.ts';
@@ -142,7 +143,9 @@ function stepInsn(env: VerifierEnv, insn: Insn, idx: number): Step {
       checkRegRead(env, insn.src);
       checkRegWrite(env, insn.dst);
       const dst = { ...regs[insn.dst] };
+      const srcType = regs[insn.src].type;
       checkMemAccess(env, insn.src, insn.off, sizeBytes(bpfSize(insn.code)), Access.READ, dst, undefined, bpfMode(insn.code) === BPF_MEMSX);
+      saveAuxPtrType(env, idx, srcType, true);
       Object.assign(regs[insn.dst], dst);
       return { kind: 'next', idx: idx + 1 };
     }
@@ -155,12 +158,14 @@ function stepInsn(env: VerifierEnv, insn: Insn, idx: number): Step {
       checkRegRead(env, insn.src);
       checkRegRead(env, insn.dst);
       checkMemAccess(env, insn.dst, insn.off, sizeBytes(bpfSize(insn.code)), Access.WRITE, undefined, { reg: regs[insn.src], regno: insn.src });
+      saveAuxPtrType(env, idx, regs[insn.dst].type, false);
       return { kind: 'next', idx: idx + 1 };
     }
     case BPF_ST: {
       if (bpfMode(insn.code) !== BPF_MEM || insn.src !== 0) throw reject(EINVAL, 'BPF_ST uses reserved fields');
       checkRegRead(env, insn.dst);
       checkMemAccess(env, insn.dst, insn.off, sizeBytes(bpfSize(insn.code)), Access.WRITE, undefined, { imm: insn.imm });
+      saveAuxPtrType(env, idx, regs[insn.dst].type, false);
       return { kind: 'next', idx: idx + 1 };
     }
     case BPF_JMP:

@@ -39,6 +39,8 @@ export interface InsnAux {
   scc: number;
   /** Facts the post-verification rewrites need (fixup/facts.ts records them). */
   fixup?: FixupFacts;
+  /** Pointer type (with flags) the first path loaded/stored through (checks/ptr-type.ts). */
+  ptrType?: number;
 }
 
 export interface StackElem {

@@ -16,6 +16,7 @@ import { reject, EACCES, EINVAL } from '../reject.ts';
 import type { VerifierEnv } from '../env.ts';
 import { checkRegRead, checkRegWrite } from './regs.ts';
 import { Access, checkMemAccess } from './mem.ts';
+import { saveAuxPtrType } from './ptr-type.ts';
 
 const RMW = new Set([BPF_ADD, BPF_AND, BPF_OR, BPF_XOR].flatMap((op) => [op, op | BPF_FETCH]).concat([BPF_XCHG, BPF_CMPXCHG]));
 
@@ -52,5 +53,6 @@ export function checkAtomic(env: VerifierEnv, insn: Insn): void {
     checkMemAccess(env, insn.dst, insn.off, size, Access.READ, dst, undefined, false, true);
     Object.assign(regs[loadReg], dst);
   }
+  saveAuxPtrType(env, env.insnIdx, regs[insn.dst].type, false);
   checkMemAccess(env, insn.dst, insn.off, size, Access.WRITE, undefined, { unknown: true }, false, true);
 }
