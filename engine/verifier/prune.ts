@@ -9,6 +9,7 @@
 // - pointers must agree on type, fixed offset and ids, and contain the variable offset.
 // A hit carries the checkpoint's precision back into the pruned path's parents.
 
+import { iterSlotSafe } from './kfunc/iter-slot.ts';
 import { BPF_JMP, BPF_JCOND, BPF_MAY_GOTO, BPF_REG_FP } from '../isa/opcodes.ts';
 import { RegType, SlotType, baseType, cloneState } from './state/types.ts';
 import type { Checkpoint, FuncState, RegState, StackSlot, VerifierState } from './state/types.ts';
@@ -56,7 +57,7 @@ class IdMap {
 /** The fields before `id` in the kernel's struct (type, off, map/range/size, bounds). */
 function sameShape(a: RegState, b: RegState): boolean {
   return a.type === b.type && a.off === b.off && a.map?.index === b.map?.index && a.range === b.range &&
-    a.memSize === b.memSize && boundsEqual(a.s, b.s);
+    a.memSize === b.memSize && (a.btfId ?? 0) === (b.btfId ?? 0) && boundsEqual(a.s, b.s);
 }
 
 function regsExact(old: RegState, cur: RegState, idmap: IdMap): boolean {
@@ -133,6 +134,9 @@ function stacksafe(env: VerifierEnv, old: FuncState, cur: FuncState, idmap: IdMa
       case SlotType.MISC:
       case SlotType.ZERO:
         continue;
+      case SlotType.ITER:
+        if (!iterSlotSafe(old.stack[spi].spilled, cur.stack[spi].spilled, (a, b) => idmap.check(a, b))) return false;
+        break;
       default:
         return false;
     }

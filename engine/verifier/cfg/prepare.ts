@@ -14,6 +14,7 @@ import type { VerifierEnv } from '../env.ts';
 import { reject, EINVAL, EPERM, E2BIG, EFAULT } from '../reject.ts';
 import { opcodeKnown } from './opcodes-valid.ts';
 import { addKfuncCall } from '../stack-arg/kfunc.ts';
+import { isIterNextCall } from '../kfunc/meta.ts';
 
 const BPF_MAX_SUBPROGS = 256;
 const BPF_FUNC_tail_call = 12;
@@ -182,6 +183,10 @@ export function checkCfg(env: VerifierEnv): void {
       case BPF_EXIT:
         return DONE;
       case BPF_CALL:
+        if (isKfuncCall(s) && isIterNextCall(env.prog.progType, s)) {
+          env.aux[t].prunePoint = true;
+          env.aux[t].forceCheckpoint = true;
+        }
         return visitCall(t, 1, s.src === BPF_PSEUDO_CALL);
       case BPF_JA: {
         if (bpfSrc(s.code) !== BPF_K) throw reject(EINVAL, '');

@@ -13,6 +13,7 @@ import { reject, EACCES, EINVAL, EFAULT } from '../reject.ts';
 import type { VerifierEnv } from '../env.ts';
 import { ctxAccess } from './ctx.ts';
 import { checkSockAccess, isSockPtr } from './sock.ts';
+import { checkPtrToBtfAccess } from './btf-access.ts';
 
 export const MAX_BPF_STACK = 512;
 
@@ -418,6 +419,8 @@ export function checkMemAccess(env: VerifierEnv, regno: number, off: number, siz
     if (dst) markUnknown(dst);
   } else if (reg.type === RegType.SCALAR_VALUE || mayBeNull(reg.type) || base === RegType.CONST_PTR_TO_MAP || base === RegType.PTR_TO_PACKET_END) {
     throw reject(EACCES, `R${regno} invalid mem access '${regTypeStr(reg.type)}'`);
+  } else if (base === RegType.PTR_TO_BTF_ID) {
+    checkPtrToBtfAccess(env, regno, reg, o, size, t, dst);
   } else if (isSockPtr(reg.type)) {
     checkSockAccess(reg, regno, o, size, t === Access.WRITE);
     if (dst) markUnknown(dst);

@@ -4,6 +4,9 @@
 
 import { RegType, SlotType, baseType, mayBeNull, MEM_RDONLY, MEM_RINGBUF, MEM_USER, MEM_PERCPU, MEM_RCU, PTR_UNTRUSTED, PTR_TRUSTED } from '../state/types.ts';
 import type { FuncState, RegState, VerifierState } from '../state/types.ts';
+import { btfTypeName } from '../btf-types.ts';
+import { iterSlotText } from '../kfunc/iter-slot.ts';
+import { vmlinuxBtf } from '../../btf/index.ts';
 import { fmtSnum, fmtTnum, fmtUnum, isConst, scalarRangeParts } from '../scalar-api.ts';
 
 const U64_MAX = (1n << 64n) - 1n;
@@ -59,6 +62,8 @@ export function printRegState(reg: RegState, frameno: number): string {
   if (t === RegType.SCALAR_VALUE && reg.precise) out += 'P';
   if (t === RegType.SCALAR_VALUE && isConst(reg.s)) return out + fmtSnum(BigInt.asIntN(64, reg.s.varOff.value));
   out += regTypeStr(t);
+  // A BTF pointer names its pointee: `trusted_ptr_task_struct(...)`.
+  if (base === RegType.PTR_TO_BTF_ID) out += btfTypeName(reg.btfId ?? 0);
   if (t === RegType.PTR_TO_ARENA) return out;
   if (t === RegType.PTR_TO_STACK) {
     if (reg.frameno !== frameno) out += `[${reg.frameno}]`;
@@ -128,9 +133,15 @@ export function printVerifierState(vstate: VerifierState, frame: FuncState, prin
     const slot = frame.stack[i];
     // The kernel prints byte 7 (the highest address) first? No: slot_type[0..7] in order,
     // where slot_type[j] is the byte at fp-8*(i+1)+j... see stackSlotText.
+    const off = -(i + 1) * 8;
+    if (slot.slotType[7] === SlotType.ITER) {
+      // Only an iterator's main slot is printed (kfunc/iter.ts).
+      const it = iterSlotText(vmlinuxBtf(), slot.spilled);
+      if (it) out += ` fp${off}=${it}`;
+      continue;
+    }
     const text = stackSlotText(slot.slotType);
     if (text === undefined) continue;
-    const off = -(i + 1) * 8;
     if (slot.slotType[7] === SlotType.SPILL) {
       out += ` fp${off}=${text}${printRegState(slot.spilled, frame.frameno)}`;
     } else {

@@ -20,6 +20,8 @@ import { type Dialect, MAX_FUNC_ARGS, MAX_REG_ARGS, argName, argSlot, msg } from
 import { stackArgRun } from './facts.ts';
 import { afterCall, beforeKfuncCall, checkOutgoingArgs, outgoingArg } from './calls.ts';
 import { markStackArgPrecision } from './precision.ts';
+import { kernelKfunc } from '../kfunc/meta.ts';
+import { checkKernelKfuncCall } from '../kfunc/call.ts';
 
 const MAX_BPF_STACK = 512;
 
@@ -28,16 +30,19 @@ const STRUCT_SIZES: Readonly<Record<string, number>> = {
   prog_test_pass1: 16,
 };
 
-/** The declaration a kfunc call names, or undefined. */
+/** The declaration a kfunc call names, or undefined: the built-in set, else a kernel kfunc
+ *  from vmlinux BTF (kfunc/meta.ts). */
 export function kfuncDecl(imm: number): KfuncDecl | undefined {
-  // Suite-declared kfuncs are not part of Program yet: only the built-in set is known.
-  return builtinKfuncById(imm);
+  return builtinKfuncById(imm) ?? kernelKfunc(imm)?.decl;
 }
 
-/** add_kfunc_call: a kfunc call found while collecting subprograms. Only the stack-arg
- *  series model kfuncs; plain 6.18 runs stay unimplemented rather than guessed. */
-export function addKfuncCall(env: VerifierEnv, insn: { imm: number }): void {
-  if (!stackArgRun(env) || !kfuncDecl(insn.imm)) throw new NotImplementedError('kfunc calls');
+/** add_kfunc_call: a kfunc call found while collecting subprograms. The built-in kfuncs are
+ *  modelled under the stack-arg series, kernel kfuncs (kfunc/table.ts) everywhere; others
+ *  stay unimplemented rather than guessed. */
+export function addKfuncCall(env: VerifierEnv, insn: { imm: number; off?: number }): void {
+  if (stackArgRun(env) && builtinKfuncById(insn.imm)) return;
+  if (!insn.off && kernelKfunc(insn.imm)) return;
+  throw new NotImplementedError('kfunc calls');
 }
 
 /** r1..r5 a kfunc call reads (the liveness pre-pass), or undefined when unknown. */
@@ -60,7 +65,9 @@ interface Arg {
 /** Check a kfunc call; returns normally with r0..r5 and (merged) the slots updated. */
 export function checkKfuncCall(env: VerifierEnv, insn: Insn): void {
   const run = stackArgRun(env);
-  const k = kfuncDecl(insn.imm);
+  const kk = !(run && builtinKfuncById(insn.imm)) ? kernelKfunc(insn.imm) : undefined;
+  if (kk) return checkKernelKfuncCall(env, kk, env.insnIdx);
+  const k = builtinKfuncById(insn.imm);
   if (!run || !k) throw new NotImplementedError(`kfunc btf_id ${insn.imm}`);
   const d = run.d;
   const nargs = k.params.length;

@@ -23,6 +23,7 @@ function clear(r: RegState): void {
   r.frameno = 0;
   r.memSize = 0;
   r.precise = false;
+  r.btfId = 0;
 }
 
 export function markNotInit(r: RegState): void {

@@ -73,6 +73,8 @@ export interface RegState {
   memSize: number;
   /** Precision mark for scalars (printed as a `P` prefix). */
   precise: boolean;
+  /** PTR_TO_BTF_ID: the pointee's type id in vmlinux BTF (0 or absent otherwise). */
+  btfId?: number;
 }
 
 /** Byte-level stack slot kinds (print characters in parentheses). */

@@ -1,0 +1,150 @@
+// Open-coded iterators (6.18): a `struct bpf_iter_<kind>` lives in stack slots of kind
+// STACK_ITER. `_new` needs slots that hold no iterator, checks they are writable, and takes
+// a reference that the iterator's first slot carries; `_next` and `_destroy` need an
+// initialised iterator of the same kind; `_destroy` gives the reference back. `_next` forks
+// the path: this one continues with the iterator drained and r0 = NULL, a queued one with it
+// still active, one level deeper, and r0 non-NULL. Revisiting `_next` on a path (a loop over
+// the iterator) needs the kernel's iterator convergence in state pruning: not modelled.
+
+import type { Btf } from '../../btf/index.ts';
+import { SlotType, PTR_MAYBE_NULL, RegType, cloneState } from '../state/types.ts';
+import type { FuncState, RegState } from '../state/types.ts';
+import { markKnown, markNotInit, markPtr } from '../state/regs.ts';
+import { isConst, constValue } from '../scalar-api.ts';
+import { reject, EINVAL } from '../reject.ts';
+import { NotImplementedError } from '../errors.ts';
+import type { VerifierEnv } from '../env.ts';
+import { Access, checkMemAccess } from '../checks/mem.ts';
+import { acquireReference, releaseReference } from '../checks/refs.ts';
+import { resolved } from '../btf-types.ts';
+import { pushStack } from '../branch-stack.ts';
+import { iterKind, type IterReg } from './iter-slot.ts';
+
+
+
+
+/** Number of 8-byte slots the iterator struct takes. */
+function slotsOf(btf: Btf, structId: number): number {
+  const t = resolved(btf, structId);
+  return t.kind === 'STRUCT' ? t.size / 8 : 0;
+}
+
+/** stack_slot_obj_get_spi for an iterator: the slot index of the pointer, or 'range' when
+ *  the slots are not all allocated yet. */
+function iterSpi(env: VerifierEnv, reg: RegState, nrSlots: number): number | 'range' {
+  if (!isConst(reg.s)) throw reject(EINVAL, 'iter has to be at a constant offset');
+  const off = reg.off + Number(BigInt.asIntN(64, constValue(reg.s)));
+  if (off % 8) throw reject(EINVAL, `cannot pass in iter at an offset=${off}`);
+  const spi = (-off - 8) / 8;
+  if (spi + 1 < nrSlots) throw reject(EINVAL, `cannot pass in iter at an offset=${off}`);
+  const f = env.curState.frames[reg.frameno];
+  if (spi >= f.allocatedStack / 8) return 'range';
+  return spi;
+}
+
+const mainSlot = (f: FuncState, spi: number): IterReg => f.stack[spi].spilled as IterReg;
+
+function validUninit(env: VerifierEnv, reg: RegState, nrSlots: number): boolean {
+  const spi = iterSpi(env, reg, nrSlots);
+  if (spi === 'range') return true;
+  const f = env.curState.frames[reg.frameno];
+  for (let i = 0; i < nrSlots; i++) if (f.stack[spi - i].slotType.includes(SlotType.ITER)) return false;
+  return true;
+}
+
+function validInit(env: VerifierEnv, reg: RegState, structId: number, nrSlots: number): number | undefined {
+  const spi = iterSpi(env, reg, nrSlots);
+  if (spi === 'range') return undefined;
+  const f = env.curState.frames[reg.frameno];
+  for (let i = 0; i < nrSlots; i++) {
+    const slot = f.stack[spi - i];
+    const st = slot.spilled as IterReg;
+    if (!slot.slotType.every((b) => b === SlotType.ITER)) return undefined;
+    if (st.iter?.btfId !== structId) return undefined;
+    // Only the main slot holds the reference.
+    if (i === 0 ? !st.refObjId : st.refObjId) return undefined;
+  }
+  return spi;
+}
+
+export interface IterArg {
+  readonly regno: number;
+  readonly argno: number;
+  readonly structId: number;
+}
+
+/** process_iter_arg for `_new`, `_next` or `_destroy`. Returns the iterator's main slot
+ *  (frame, spi) for `_next`. */
+export function processIterArg(env: VerifierEnv, btf: Btf, a: IterArg, kind: 'new' | 'next' | 'destroy', funcName: string): { frameno: number; spi: number; refObjId: number } | undefined {
+  const regs = env.curState.frames[env.curState.curframe].regs;
+  const reg = regs[a.regno];
+  if (reg.type !== RegType.PTR_TO_STACK) throw reject(EINVAL, `arg#${a.argno} expected pointer to an iterator on stack`);
+  const nrSlots = slotsOf(btf, a.structId);
+  const name = iterKind(btf, a.structId);
+  if (kind === 'new') {
+    if (!validUninit(env, reg, nrSlots)) throw reject(EINVAL, `expected uninitialized iter_${name} as arg #${a.argno}`);
+    for (let i = 0; i < nrSlots * 8; i += 8) checkMemAccess(env, a.regno, i, 8, Access.WRITE, undefined, { unknown: true });
+    const spi = iterSpi(env, reg, nrSlots) as number;
+    markIterSlots(env, reg.frameno, spi, nrSlots, a.structId);
+    return undefined;
+  }
+  const spi = validInit(env, reg, a.structId, nrSlots);
+  if (spi === undefined) throw reject(EINVAL, `expected an initialized iter_${name} as arg #${a.argno}`);
+  const f = env.curState.frames[reg.frameno];
+  env.stackLive.markRead(reg.frameno, env.insnIdx, slotMask(spi, nrSlots));
+  if (kind === 'destroy') {
+    releaseReference(env, f.stack[spi].spilled.refObjId);
+    for (let i = 0; i < nrSlots; i++) {
+      const slot = f.stack[spi - i];
+      markNotInit(slot.spilled);
+      delete (slot.spilled as IterReg).iter;
+      slot.slotType.fill(SlotType.INVALID);
+      env.scratch.markSlot(spi - i);
+    }
+    return undefined;
+  }
+  void funcName;
+  return { frameno: reg.frameno, spi, refObjId: f.stack[spi].spilled.refObjId };
+}
+
+function slotMask(spi: number, nrSlots: number): bigint {
+  let m = 0n;
+  for (let i = 0; i < nrSlots; i++) m |= 1n << BigInt(spi - i);
+  return m;
+}
+
+/** mark_stack_slots_iter: a new active iterator at slots spi, spi-1, ... */
+function markIterSlots(env: VerifierEnv, frameno: number, spi: number, nrSlots: number, structId: number): void {
+  const id = acquireReference(env, env.insnIdx);
+  const f = env.curState.frames[frameno];
+  for (let i = 0; i < nrSlots; i++) {
+    const slot = f.stack[spi - i];
+    const st = slot.spilled as IterReg;
+    markPtr(st, RegType.PTR_TO_STACK);
+    st.refObjId = i === 0 ? id : 0;
+    st.iter = { btfId: structId, state: 'active', depth: 0 };
+    slot.slotType.fill(SlotType.ITER);
+    env.scratch.markSlot(spi - i);
+  }
+}
+
+/** process_iter_next_call, after r0 got the kfunc's return type: queue the active branch
+ *  (one level deeper, r0 not NULL) and go on drained with r0 = 0. */
+export function processIterNext(env: VerifierEnv, at: { frameno: number; spi: number }, insnIdx: number): void {
+  const st = env.curState;
+  const it = mainSlot(st.frames[at.frameno], at.spi).iter!;
+  if (it.state === 'active') {
+    if (it.depth > 0) throw new NotImplementedError('loops over an open-coded iterator (iterator convergence)');
+    const queued = cloneState(st);
+    // State copies share this record: replace it, never mutate it.
+    const q = mainSlot(queued.frames[at.frameno], at.spi);
+    q.iter = { ...it, depth: it.depth + 1 };
+    const r0 = queued.frames[queued.curframe].regs[0];
+    r0.type &= ~PTR_MAYBE_NULL;
+    pushStack(env, queued, insnIdx + 1, insnIdx);
+  }
+  mainSlot(st.frames[at.frameno], at.spi).iter = { ...it, state: 'drained' };
+  env.scratch.markSlot(at.spi);
+  markKnown(st.frames[st.curframe].regs[0], 0n);
+}
+
