@@ -25,6 +25,7 @@ import { checkRegTypeOf, checkFuncArgRegOff } from '../helpers/arg-types.ts';
 import { checkMapFuncCompatibility } from '../helpers/map-compat.ts';
 import { acquireReference, releaseReference, checkResourceLeak } from './refs.ts';
 import { processSpinLock, checkCallInLock } from './spin-lock.ts';
+import { checkFieldOverlap, fieldOf } from './map-fields.ts';
 
 const MAX_CALL_FRAMES = 8;
 const CALLER_SAVED = [1, 2, 3, 4, 5];
@@ -71,6 +72,7 @@ export function checkHelperMemAccess(env: VerifierEnv, regno: number, size: numb
     case RegType.PTR_TO_MAP_VALUE:
       checkMapAccessType(reg, reg.off, size, t);
       checkMemRegionAccess(regno, reg, reg.off, size, reg.map!.def.valueSize, zeroSizeOk);
+      checkFieldOverlap(reg.map!.def, reg.s.smin, reg.s.umax, reg.off, size);
       return;
     case RegType.PTR_TO_MEM:
       if ((reg.type & MEM_RDONLY) && t === Access.WRITE) throw reject(EACCES, `R${regno} cannot write into ${regTypeStr(reg.type)}`);
@@ -290,7 +292,8 @@ export function checkHelperCall(env: VerifierEnv, insn: Insn): void {
   if (id < 0 || id >= HELPER_NAMES.length || id === 0) throw reject(EINVAL, `invalid func ${helperName(id)}#${id}`);
   const proto = helperProto(id);
   if (!proto) throw new NotImplementedError(`helper ${helperName(id)}#${id}`);
-  if (!helperAllowed(proto, env.prog.progType)) {
+  const capOk = proto.cap === undefined || (proto.cap === 'bpf' ? env.bpfCapable : env.allowPtrLeaks);
+  if (!helperAllowed(proto, env.prog.progType) || !capOk) {
     throw reject(EINVAL, `program of this type cannot use helper ${helperName(id)}#${id}`);
   }
   if (proto.gplOnly && !isGplCompatible(env.prog.license)) throw reject(EINVAL, 'cannot call GPL-restricted function from non-GPL compatible program');
@@ -326,6 +329,8 @@ export function checkHelperCall(env: VerifierEnv, insn: Insn): void {
       if (id === 1 && mapRef && elidesNullness(mapRef) && meta.constKey >= 0n && meta.constKey < BigInt(mapRef.def.maxEntries)) {
         markPtr(r0, RegType.PTR_TO_MAP_VALUE);
         r0.map = mapRef;
+        // A value holding a spin lock needs an id all the same: the lock is known by it.
+        if (fieldOf(mapRef.def, 'bpf_spin_lock')) r0.id = ++env.idGen;
         break;
       }
       markPtr(r0, RegType.PTR_TO_MAP_VALUE | PTR_MAYBE_NULL);

@@ -3,6 +3,7 @@
 // and arrays included. Maps without value BTF have none.
 
 import type { BtfTypeDesc, MapDef } from '../../program/types.ts';
+import { reject, EACCES } from '../reject.ts';
 
 export type FieldKind = 'bpf_spin_lock' | 'bpf_res_spin_lock' | 'bpf_timer' | 'bpf_wq';
 
@@ -53,3 +54,13 @@ export function mapFields(def: MapDef): readonly MapField[] {
 
 export const hasBtf = (def: MapDef): boolean => def.btf?.value !== undefined;
 export const fieldOf = (def: MapDef, kind: FieldKind): MapField | undefined => mapFields(def).find((f) => f.kind === kind);
+
+/** check_map_access: no load, store or helper access may touch a special field. `off`
+ *  includes the pointer's fixed offset. */
+export function checkFieldOverlap(def: MapDef, smin: bigint, umax: bigint, off: number, size: number): void {
+  for (const f of mapFields(def)) {
+    if (smin + BigInt(off) < BigInt(f.off + f.size) && BigInt(f.off) < umax + BigInt(off + size)) {
+      throw reject(EACCES, `${f.kind} cannot be accessed directly by load/store`);
+    }
+  }
+}

@@ -13,6 +13,7 @@ import { reject, EACCES, EINVAL, EFAULT } from '../reject.ts';
 import type { VerifierEnv } from '../env.ts';
 import { ctxAccess } from './ctx.ts';
 import { checkSockAccess, isSockPtr } from './sock.ts';
+import { checkFieldOverlap } from './map-fields.ts';
 import { checkPtrToBtfAccess } from './btf-access.ts';
 
 export const MAX_BPF_STACK = 512;
@@ -393,6 +394,7 @@ export function checkMemAccess(env: VerifierEnv, regno: number, off: number, siz
     leaks('map');
     checkMapAccessType(reg, o, size, t);
     checkMemRegionAccess(regno, reg, o, size, reg.map!.def.valueSize, false);
+    checkFieldOverlap(reg.map!.def, reg.s.smin, reg.s.umax, o, size);
     if (dst) markUnknown(dst);
   } else if (reg.type === RegType.PTR_TO_MAP_KEY) {
     if (t === Access.WRITE) throw reject(EACCES, `write to change key R${regno} not allowed`);

@@ -16,14 +16,14 @@ const CSUM_TYPES = ['SCHED_CLS', 'SCHED_ACT', 'XDP', 'LWT_IN', 'LWT_OUT', 'LWT_X
 
 export function miscProtos(): readonly HelperProto[] {
   return [
-    { id: 6, args: [Arg.PTR_TO_MEM_RDONLY, Arg.CONST_SIZE, Arg.ANYTHING, Arg.ANYTHING, Arg.ANYTHING], ret: Ret.INTEGER, gplOnly: true, progTypes: ALL }, // trace_printk
+    { id: 6, args: [Arg.PTR_TO_MEM_RDONLY, Arg.CONST_SIZE, Arg.ANYTHING, Arg.ANYTHING, Arg.ANYTHING], ret: Ret.INTEGER, gplOnly: true, progTypes: ALL, cap: 'perfmon' }, // trace_printk
     { id: 12, args: [Arg.PTR_TO_CTX, Arg.CONST_MAP_PTR, Arg.ANYTHING], ret: Ret.VOID, progTypes: ALL }, // tail_call
     { id: 28, args: [Arg.PTR_TO_MEM_RDONLY_OR_NULL, Arg.CONST_SIZE_OR_ZERO, Arg.PTR_TO_MEM_RDONLY_OR_NULL, Arg.CONST_SIZE_OR_ZERO, Arg.ANYTHING], ret: Ret.INTEGER, pktAccess: true, progTypes: CSUM_TYPES }, // csum_diff
     { id: 81, args: [Arg.CONST_MAP_PTR, Arg.ANYTHING], ret: Ret.PTR_TO_MAP_VALUE, progTypes: CGROUP_TYPES }, // get_local_storage
-    { id: 93, args: [Arg.PTR_TO_SPIN_LOCK], ret: Ret.VOID, progTypes: ALL }, // spin_lock
-    { id: 94, args: [Arg.PTR_TO_SPIN_LOCK], ret: Ret.VOID, progTypes: ALL }, // spin_unlock
-    { id: 113, args: [Arg.PTR_TO_UNINIT_MEM, Arg.CONST_SIZE_OR_ZERO, Arg.ANYTHING], ret: Ret.INTEGER, gplOnly: true, progTypes: ALL }, // probe_read_kernel
-    { id: 115, args: [Arg.PTR_TO_UNINIT_MEM, Arg.CONST_SIZE_OR_ZERO, Arg.ANYTHING], ret: Ret.INTEGER, gplOnly: true, progTypes: ALL }, // probe_read_kernel_str
+    { id: 93, args: [Arg.PTR_TO_SPIN_LOCK], ret: Ret.VOID, progTypes: ALL, cap: 'bpf' }, // spin_lock
+    { id: 94, args: [Arg.PTR_TO_SPIN_LOCK], ret: Ret.VOID, progTypes: ALL, cap: 'bpf' }, // spin_unlock
+    { id: 113, args: [Arg.PTR_TO_UNINIT_MEM, Arg.CONST_SIZE_OR_ZERO, Arg.ANYTHING], ret: Ret.INTEGER, gplOnly: true, progTypes: ALL, cap: 'perfmon' }, // probe_read_kernel
+    { id: 115, args: [Arg.PTR_TO_UNINIT_MEM, Arg.CONST_SIZE_OR_ZERO, Arg.ANYTHING], ret: Ret.INTEGER, gplOnly: true, progTypes: ALL, cap: 'perfmon' }, // probe_read_kernel_str
     { id: 130, args: [Arg.CONST_MAP_PTR, Arg.PTR_TO_MEM_RDONLY, Arg.CONST_SIZE_OR_ZERO, Arg.ANYTHING], ret: Ret.INTEGER, progTypes: ALL }, // ringbuf_output
     { id: 131, args: [Arg.CONST_MAP_PTR, Arg.CONST_ALLOC_SIZE_OR_ZERO, Arg.ANYTHING], ret: Ret.PTR_TO_RINGBUF_MEM_OR_NULL, acquire: true, progTypes: ALL }, // ringbuf_reserve
     { id: 132, args: [Arg.PTR_TO_RINGBUF_MEM, Arg.ANYTHING], ret: Ret.VOID, releaseArg: 0, progTypes: ALL }, // ringbuf_submit

@@ -63,6 +63,8 @@ export interface HelperProto {
   readonly acquire?: boolean;
   /** The returned pointer shares its argument's reference (is_ptr_cast_function). */
   readonly ptrCast?: boolean;
+  /** bpf_base_func_proto offers it only to loaders with CAP_BPF ('bpf') or CAP_PERFMON. */
+  readonly cap?: 'bpf' | 'perfmon';
 }
 
 const ALL = '*' as const;
