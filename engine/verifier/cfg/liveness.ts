@@ -54,7 +54,7 @@ export function useDef(env: VerifierEnv, i: number): { use: number; def: number 
           const n = helperArgCount(s.imm);
           return { use: ((1 << (n + 1)) - 1) & ~1, def: R0_5 };
         }
-        const k = kfuncRegArgs(s.imm);
+        const k = kfuncRegArgs(s.imm, env.prog.progType);
         if (k === undefined) throw new NotImplementedError('liveness of kfunc calls');
         return { use: ((1 << (k + 1)) - 1) & ~1, def: R0_5 };
       }

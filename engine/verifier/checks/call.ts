@@ -16,9 +16,10 @@ import type { VerifierEnv } from '../env.ts';
 import { Arg, Ret, helperProto, helperAllowed } from '../helpers/protos.ts';
 import type { HelperProto } from '../helpers/protos.ts';
 import { checkRegRead } from './regs.ts';
+import { structIdByName } from '../btf-types.ts';
 import { markChainPrecision, markChainPrecisionFrom } from '../precision/backtrack.ts';
 import { Access, checkMemAccess, checkMemRegionAccess, checkMapAccessType, checkPacketAccess, checkStackAccessWithinBounds, checkStackRangeReadable } from './mem.ts';
-import { SlotType } from '../state/types.ts';
+import { SlotType, PTR_TRUSTED } from '../state/types.ts';
 import { afterCall, afterSubprogReturn, beforeSubprogCall } from '../stack-arg/calls.ts';
 import { checkGlobalCall } from '../calls/global.ts';
 import { checkRegTypeOf, checkFuncArgRegOff } from '../helpers/arg-types.ts';
@@ -346,6 +347,10 @@ export function checkHelperCall(env: VerifierEnv, insn: Insn): void {
     case Ret.PTR_TO_TCP_SOCK_OR_NULL:
       markPtr(r0, RET_SOCK[proto.ret]! | PTR_MAYBE_NULL);
       r0.id = ++env.idGen;
+      break;
+    case Ret.PTR_TO_BTF_ID_TRUSTED:
+      markPtr(r0, RegType.PTR_TO_BTF_ID | PTR_TRUSTED);
+      r0.btfId = structIdByName(proto.retBtfStruct ?? '');
       break;
     case Ret.PTR_TO_RINGBUF_MEM_OR_NULL:
       markPtr(r0, RegType.PTR_TO_MEM | MEM_RINGBUF | PTR_MAYBE_NULL);

@@ -4,6 +4,7 @@
 
 import { sockProtos } from './sock.ts';
 import { miscProtos } from './misc.ts';
+import { btfPtrProtos } from './btf-ptr.ts';
 
 export const enum Arg {
   DONTCARE = 0,
@@ -46,6 +47,8 @@ export const enum Ret {
   /** A map value that cannot be NULL (get_local_storage). */
   PTR_TO_MAP_VALUE,
   PTR_TO_RINGBUF_MEM_OR_NULL,
+  /** A trusted pointer to the vmlinux struct named by `retBtfStruct`. */
+  PTR_TO_BTF_ID_TRUSTED,
 }
 
 export interface HelperProto {
@@ -65,6 +68,8 @@ export interface HelperProto {
   readonly ptrCast?: boolean;
   /** bpf_base_func_proto offers it only to loaders with CAP_BPF ('bpf') or CAP_PERFMON. */
   readonly cap?: 'bpf' | 'perfmon';
+  /** RET_PTR_TO_BTF_ID*: the struct the pointer points at (ret_btf_id). */
+  readonly retBtfStruct?: string;
 }
 
 const ALL = '*' as const;
@@ -87,7 +92,7 @@ const PROTOS: readonly HelperProto[] = [
 
 /** More prototypes live in files of their own; they are functions (hoisted) so that those
  *  files may import the kinds above, and are read on first lookup. */
-const EXTRA: readonly (() => readonly HelperProto[])[] = [sockProtos, miscProtos];
+const EXTRA: readonly (() => readonly HelperProto[])[] = [sockProtos, miscProtos, btfPtrProtos];
 
 let byId: Map<number, HelperProto> | undefined;
 function table(): Map<number, HelperProto> {

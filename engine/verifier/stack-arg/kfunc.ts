@@ -22,6 +22,8 @@ import { afterCall, beforeKfuncCall, checkOutgoingArgs, outgoingArg } from './ca
 import { markStackArgPrecision } from './precision.ts';
 import { kernelKfunc } from '../kfunc/meta.ts';
 import { checkKernelKfuncCall } from '../kfunc/call.ts';
+import { kfuncAllowed } from '../kfunc/table.ts';
+import type { ProgType } from '../../program/types.ts';
 
 const MAX_BPF_STACK = 512;
 
@@ -46,7 +48,10 @@ export function addKfuncCall(env: VerifierEnv, insn: { imm: number; off?: number
 }
 
 /** r1..r5 a kfunc call reads (the liveness pre-pass), or undefined when unknown. */
-export function kfuncRegArgs(imm: number): number | undefined {
+export function kfuncRegArgs(imm: number, progType?: ProgType): number | undefined {
+  // A kernel kfunc the program may not call has no prototype yet: all five may be read.
+  const kk = builtinKfuncById(imm) ? undefined : kernelKfunc(imm);
+  if (kk && progType && !kfuncAllowed(kk.facts, progType)) return MAX_REG_ARGS;
   const k = kfuncDecl(imm);
   return k ? Math.min(k.params.length, MAX_REG_ARGS) : undefined;
 }
