@@ -67,6 +67,7 @@ async function main(): Promise<number> {
     counts.kernelRan++;
     const kernel = out.retval.value | 0;
     if (expected === 'pointer' || expected === kernel) counts.kernelPasses++;
+    else note('kernel retval differs from the test\'s', `${id}: expected ${expected}, kernel ${kernel}`);
     const c: RunCase = {
       id, program: item.request.program, auxiliary: item.request.auxiliary, series: item.request.series,
       ...(item.request.linearSize !== undefined ? { linearSize: item.request.linearSize } : {}),
