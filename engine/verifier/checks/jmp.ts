@@ -205,9 +205,17 @@ export function checkCondJmpOp(env: VerifierEnv, insn: Insn, insnIdx: number): n
     return insnIdx + 1;
   }
 
-  // NULL checks: `if rX == 0` / `if rX != 0` on a maybe-null pointer.
-  const srcZero = src.type === RegType.SCALAR_VALUE && isConst(src.s) && constValue(src.s) === 0n;
-  if (!is32 && (op === BPF_JEQ || op === BPF_JNE) && srcZero && mayBeNull(dst.type) && dst.id) {
+  // Two pointers found equal: a maybe-NULL one equal to one that cannot be NULL is not NULL
+  // either (on the equal side only; its copies learn nothing).
+  if (!is32 && srcX && (op === BPF_JEQ || op === BPF_JNE) && isPointer(src) && isPointer(dst) &&
+    baseType(src.type) !== RegType.PTR_TO_BTF_ID && baseType(dst.type) !== RegType.PTR_TO_BTF_ID) {
+    const eq = (op === BPF_JEQ ? other : st).frames[st.curframe].regs;
+    if (regNotNull(dst) && mayBeNull(src.type)) markPtrNotNull(eq[insn.src]);
+    if (regNotNull(src) && mayBeNull(dst.type)) markPtrNotNull(eq[insn.dst]);
+  }
+
+  // NULL checks: `if rX == 0` / `if rX != 0` (an immediate) on a maybe-null pointer.
+  if (!is32 && !srcX && (op === BPF_JEQ || op === BPF_JNE) && insn.imm === 0 && mayBeNull(dst.type) && dst.id) {
     const id = dst.id;
     markPtrOrNull(st, id, dst.refObjId, op === BPF_JNE);
     markPtrOrNull(other, id, dst.refObjId, op === BPF_JEQ);
