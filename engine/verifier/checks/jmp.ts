@@ -97,21 +97,25 @@ const BEYOND_PKT_END = -2;
 
 function markPktEnd(st: VerifierState, regno: number, beyond: boolean): void {
   const r = st.frames[st.curframe].regs[regno];
+  // Only data pointers learn they reached pkt_end (meta pointers never do).
+  if (r.type !== RegType.PTR_TO_PACKET) return;
   r.range = beyond ? BEYOND_PKT_END : AT_PKT_END;
 }
 
 const isPkt = (r: RegState): boolean => r.type === RegType.PTR_TO_PACKET;
 const isPktEnd = (r: RegState): boolean => r.type === RegType.PTR_TO_PACKET_END;
+const isPktMeta = (r: RegState): boolean => r.type === RegType.PTR_TO_PACKET_META;
+/** reg_is_init_pkt_pointer: `data` itself as loaded from the context, not moved. */
+const isInitPkt = (r: RegState): boolean => isPkt(r) && r.id === 0 && r.off === 0 && isConst(r.s) && constValue(r.s) === 0n;
 
 function tryMatchPktPointers(insn: Insn, dst: RegState, src: RegState, thisB: VerifierState, other: VerifierState): boolean {
   if (bpfSrc(insn.code) !== BPF_X || bpfClass(insn.code) === BPF_JMP32) return false;
   const op = bpfOp(insn.code);
-  const fwd = isPkt(dst) && isPktEnd(src);
-  const rev = isPktEnd(dst) && isPkt(src);
-  if (!fwd && !rev) {
-    if (baseType(dst.type) === RegType.PTR_TO_PACKET_META || baseType(src.type) === RegType.PTR_TO_PACKET_META) throw new NotImplementedError('pkt_meta comparisons');
-    return false;
-  }
+  // data' against data_end, or data_meta' against data: the left one is the pointer that
+  // gains a range (fwd), or the right one (rev).
+  const fwd = (isPkt(dst) && isPktEnd(src)) || (isPktMeta(dst) && isInitPkt(src));
+  const rev = (isPktEnd(dst) && isPkt(src)) || (isInitPkt(dst) && isPktMeta(src));
+  if (!fwd && !rev) return false;
   const pick = (s: VerifierState, regno: number): RegState => s.frames[s.curframe].regs[regno];
   switch (op) {
     case BPF_JGT:
