@@ -5,7 +5,7 @@
 import { helperId } from '../isa/helpers.ts';
 import { type HelperFn, type Machine, BPF_MAX_LOOPS } from './machine.ts';
 import { RtMap, E2BIG, EFAULT, EINVAL } from './maps.ts';
-import { regionLo } from './memory.ts';
+import { regionLo, RuntimeFault } from './memory.ts';
 
 const id = (name: string): number => {
   const n = helperId(name);
@@ -40,6 +40,16 @@ function mapUpdate(m: Machine): void {
 function mapDelete(m: Machine): void {
   const map = m.argMap(1);
   m.setR0(map.delete(m.argMem(2, map.def.keySize)));
+}
+
+/** fib_lookup(ctx, params, plen, flags): only the argument errors are modelled (a too short
+ *  params buffer, an address family that is neither AF_INET nor AF_INET6). */
+function fibLookup(m: Machine): void {
+  const plen = m.argU32(3);
+  if (plen < 64) { m.setR0(-EINVAL); return; }
+  const family = m.argMem(2, 1)[0];
+  if (family !== 2 && family !== 10) { m.setR0(-97); return; } // -EAFNOSUPPORT
+  throw new RuntimeFault('bpf_fib_lookup of a real route is not modelled');
 }
 
 /** probe_read_kernel(dst, size, src): copy, or zero dst and return -EFAULT. */
@@ -343,6 +353,7 @@ export function defaultHelpers(): Map<number, HelperFn> {
   add('bpf_tcp_sock', constant(0));
   add('bpf_get_listener_sock', constant(0));
   add('bpf_sk_storage_get', constant(0));
+  add('bpf_fib_lookup', fibLookup);
   return t;
 }
 

@@ -14,6 +14,7 @@ import type { VerifierEnv } from '../env.ts';
 import { reject, EINVAL, EPERM, E2BIG, EFAULT } from '../reject.ts';
 import { opcodeKnown } from './opcodes-valid.ts';
 import { addKfuncCall } from '../stack-arg/kfunc.ts';
+import { checkMapProgCompatibility } from './map-prog.ts';
 import { isIterNextCall } from '../kfunc/meta.ts';
 
 const BPF_MAX_SUBPROGS = 256;
@@ -104,6 +105,7 @@ export function resolveInsns(env: VerifierEnv): void {
       // literal fd in a raw instruction names no map of ours (0 is stdin: not a map).
       const map = env.prog.rawMapFds?.includes(i) ? undefined : env.prog.maps[s.imm];
       if (!map) throw reject(EINVAL, `fd ${s.imm} is not pointing to valid bpf_map`);
+      checkMapProgCompatibility(map, env.prog.progType);
       if (isValue) {
         const off = nx.imm >>> 0;
         if (off >= 1 << 29) throw reject(EINVAL, `direct value offset of ${off} is not allowed`);

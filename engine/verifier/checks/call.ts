@@ -227,6 +227,7 @@ function checkFuncArg(env: VerifierEnv, id: number, proto: HelperProto, i: numbe
       return;
     case Arg.PTR_TO_CTX:
       return;
+    case Arg.PTR_TO_MEM:
     case Arg.PTR_TO_MEM_RDONLY:
     case Arg.PTR_TO_MEM_RDONLY_OR_NULL:
     case Arg.PTR_TO_UNINIT_MEM:

@@ -14,6 +14,7 @@ import type { VerifierEnv } from '../env.ts';
 import { ctxAccess } from './ctx.ts';
 import { checkSockAccess, isSockPtr } from './sock.ts';
 import { checkFieldOverlap } from './map-fields.ts';
+import { MEM_RDONLY } from '../state/types.ts';
 import { checkPtrToBtfAccess } from './btf-access.ts';
 
 export const MAX_BPF_STACK = 512;
@@ -425,6 +426,11 @@ export function checkMemAccess(env: VerifierEnv, regno: number, off: number, siz
     checkPtrToBtfAccess(env, regno, reg, o, size, t, dst);
   } else if (isSockPtr(reg.type)) {
     checkSockAccess(reg, regno, o, size, t === Access.WRITE);
+    if (dst) markUnknown(dst);
+  } else if (base === RegType.PTR_TO_MEM) {
+    if (t === Access.WRITE && reg.type & MEM_RDONLY) throw reject(EACCES, `R${regno} cannot write into ${regTypeStr(reg.type)}`);
+    leaks('mem');
+    checkMemRegionAccess(regno, reg, o, size, reg.memSize, false);
     if (dst) markUnknown(dst);
   } else {
     throw new NotImplementedError(`memory access through ${regTypeStr(reg.type)}`);

@@ -4,6 +4,15 @@
 
 import { RegType, PTR_MAYBE_NULL, baseType } from '../state/types.ts';
 import type { RegState } from '../state/types.ts';
+import type { MapDef } from '../../program/types.ts';
+
+/** The inner map as the verifier knows it: a template without a name. */
+const metas = new WeakMap<MapDef, MapDef>();
+function innerMeta(inner: MapDef): MapDef {
+  let m = metas.get(inner);
+  if (!m) metas.set(inner, (m = { ...inner, name: '' }));
+  return m;
+}
 
 export function markPtrNotNull(r: RegState): void {
   if (baseType(r.type) === RegType.PTR_TO_MAP_VALUE && r.map) {
@@ -11,7 +20,7 @@ export function markPtrNotNull(r: RegState): void {
     if (def.inner) {
       r.type = RegType.CONST_PTR_TO_MAP;
       // The inner map has no slot of its own: it keeps the outer map's index.
-      r.map = { index: r.map.index, def: def.inner };
+      r.map = { index: r.map.index, def: innerMeta(def.inner) };
     } else if (def.type === 'XSKMAP') r.type = RegType.PTR_TO_XDP_SOCK;
     else if (def.type === 'SOCKMAP' || def.type === 'SOCKHASH') r.type = RegType.PTR_TO_SOCKET;
     else r.type = RegType.PTR_TO_MAP_VALUE;

@@ -19,6 +19,8 @@ export function miscProtos(): readonly HelperProto[] {
     { id: 6, args: [Arg.PTR_TO_MEM_RDONLY, Arg.CONST_SIZE, Arg.ANYTHING, Arg.ANYTHING, Arg.ANYTHING], ret: Ret.INTEGER, gplOnly: true, progTypes: ALL, cap: 'perfmon' }, // trace_printk
     { id: 12, args: [Arg.PTR_TO_CTX, Arg.CONST_MAP_PTR, Arg.ANYTHING], ret: Ret.VOID, progTypes: ALL }, // tail_call
     { id: 28, args: [Arg.PTR_TO_MEM_RDONLY_OR_NULL, Arg.CONST_SIZE_OR_ZERO, Arg.PTR_TO_MEM_RDONLY_OR_NULL, Arg.CONST_SIZE_OR_ZERO, Arg.ANYTHING], ret: Ret.INTEGER, pktAccess: true, progTypes: CSUM_TYPES }, // csum_diff
+    // fib_lookup(ctx, params, plen, flags): the skb and xdp variants share the shape.
+    { id: 69, args: [Arg.PTR_TO_CTX, Arg.PTR_TO_MEM, Arg.CONST_SIZE, Arg.ANYTHING], ret: Ret.INTEGER, gplOnly: true, progTypes: ['SCHED_CLS', 'SCHED_ACT', 'XDP'] },
     { id: 81, args: [Arg.CONST_MAP_PTR, Arg.ANYTHING], ret: Ret.PTR_TO_MAP_VALUE, progTypes: CGROUP_TYPES }, // get_local_storage
     { id: 93, args: [Arg.PTR_TO_SPIN_LOCK], ret: Ret.VOID, progTypes: ALL, cap: 'bpf' }, // spin_lock
     { id: 94, args: [Arg.PTR_TO_SPIN_LOCK], ret: Ret.VOID, progTypes: ALL, cap: 'bpf' }, // spin_unlock

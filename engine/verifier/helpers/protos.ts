@@ -35,6 +35,8 @@ export const enum Arg {
   CONST_ALLOC_SIZE_OR_ZERO,
   /** A map value of the map's value size, or NULL. */
   PTR_TO_MAP_VALUE_OR_NULL,
+  /** Memory read for the size given by the next argument (ARG_PTR_TO_MEM: no rdonly). */
+  PTR_TO_MEM,
 }
 
 export const enum Ret {
