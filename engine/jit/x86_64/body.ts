@@ -502,7 +502,11 @@ function atomic(c: Code, insn: Insn, arena: boolean, x: InsnContext): void {
   }
   if (size === BPF_B || size === BPF_H) unknown(insn, x);
   const is64 = size === BPF_DW;
-  if (arena) return atomicRmw(c, op, is64, dst, src, insn.off, REG_ARENA, x, insn);
+  if (arena) {
+    atomicRmw(c, op, is64, dst, src, insn.off, REG_ARENA, x, insn);
+    if (x.mode === 'native' && op === BPF_CMPXCHG && !is64) movRR32(c, X86.rax, X86.rax);
+    return;
+  }
   if (op === (BPF_AND | BPF_FETCH) || op === (BPF_OR | BPF_FETCH) || op === (BPF_XOR | BPF_FETCH)) {
     movRR64(c, REG_AX, X86.rax); // cmpxchg needs rax: keep r0 in r10
     const realSrc = insn.src === 0 ? REG_AX : src;
@@ -519,6 +523,10 @@ function atomic(c: Code, insn: Insn, arena: boolean, x: InsnContext): void {
     return;
   }
   atomicRmw(c, op, is64, dst, src, insn.off, undefined, x, insn);
+  // BPF's 32-bit cmpxchg always zero-extends r0; x86 leaves rax's upper half alone when the
+  // compare succeeds. The verifier inserts `w0 = w0` after it (opt_subreg_zext_lo32_rnd_hi32);
+  // native mode, which JITs the program as loaded, emits that itself.
+  if (x.mode === 'native' && op === BPF_CMPXCHG && !is64) movRR32(c, X86.rax, X86.rax);
 }
 
 function atomicRmw(c: Code, op: number, is64: boolean, dst: number, src: number, off: number, index: number | undefined, x: InsnContext, insn: Insn): void {
