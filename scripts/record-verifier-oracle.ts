@@ -13,6 +13,10 @@ import { LD_IMM64 } from '../engine/isa/opcodes.ts';
 import { MAP_TYPES, PROG_TYPES } from '../engine/program/types.ts';
 import { ATTACH_TYPES } from '../engine/kernel/uapi.ts';
 import { PROGRAMS } from '../test/fixtures/verifier-programs/index.ts';
+import { CAP, withCapsDropped } from '../engine/kernel/caps.ts';
+
+/** What an `unpriv` oracle program loses: everything test_loader drops but CAP_BPF. */
+export const UNPRIV_KEEP_BPF: readonly number[] = [CAP.SYS_ADMIN, CAP.NET_ADMIN, CAP.PERFMON];
 import type { OracleProgram } from '../test/fixtures/verifier-programs/index.ts';
 
 export const LEVELS = [1, 2] as const;
@@ -44,10 +48,12 @@ export function loadInKernel(p: OracleProgram, level: number): OracleRecord {
     }
     const insns: Insn[] = p.insns.map((i) => (i.code === LD_IMM64 && (i.src === 1 || i.src === 2) ? { ...i, imm: fds[i.imm] ?? -1 } : i));
     const bytes = encodeLoose(insns);
-    const r = bpfProgLoad({
+    const load = () => bpfProgLoad({
       progType: PROG_TYPES[p.progType], insns: bytes, license: 'GPL', logLevel: level, progFlags: p.flags ?? 0,
       expectedAttachType: p.attach ? ATTACH_TYPES[p.attach] ?? 0 : 0,
     });
+    // Unprivileged programs keep CAP_BPF only (see OracleProgram.unpriv).
+    const r = p.unpriv ? withCapsDropped(UNPRIV_KEEP_BPF, load) : load();
     if (r.fd >= 0) closeFd(r.fd);
     return { name: p.name, level, accepted: r.fd >= 0, errno: r.errno, log: maskLog(r.log) };
   } finally {

@@ -47,7 +47,8 @@ for (const rec of fixture.records) {
   t.test(key, async (tt) => {
     let ours;
     try {
-      ours = verify(toProgram(p), { logLevel: rec.level, unpriv: false, series: 'none' });
+      // Unprivileged programs were loaded keeping CAP_BPF (39) only.
+      ours = verify(toProgram(p), { logLevel: rec.level, unpriv: !!p.unpriv, ...(p.unpriv ? { capsUnpriv: [39] } : {}), series: 'none' });
     } catch (e) {
       if (e instanceof NotImplementedError) {
         notImpl++;

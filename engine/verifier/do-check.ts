@@ -33,6 +33,7 @@ import { recordFixupFacts } from './fixup/facts.ts';
 import { checkStackArgInsn } from './stack-arg/access.ts';
 import { checkKfuncCall } from './stack-arg/kfunc.ts';
 import { checkGlobalReturn, initGlobalArgs } from './calls/global.ts';
+import { recoverSpeculative, specSuffix, stopsAfterInsn, stopsBeforeInsn } from './unpriv/speculative.ts';
 import { checkResourceLeak } from './checks/refs.ts';
 
 const BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000;
@@ -76,7 +77,7 @@ export function doCheckMain(env: VerifierEnv, subprog = 0): void {
     let exited = false;
     if (env.aux[idx].prunePoint && isStateVisited(env, idx) === 1) {
       if (log.level1) {
-        if (doPrintState) log.verbose(`\nfrom ${env.prevInsnIdx} to ${idx}: safe\n`);
+        if (doPrintState) log.verbose(`\nfrom ${env.prevInsnIdx} to ${idx}${specSuffix(env)}: safe\n`);
         else log.verbose(`${idx}: safe\n`);
       }
       exited = true;
@@ -87,7 +88,7 @@ export function doCheckMain(env: VerifierEnv, subprog = 0): void {
       if (env.aux[idx].jmpPoint) pushJmpHistory(env, env.curState);
       if (log.level2 && doPrintState) {
         const st = env.curState;
-        log.verbose(`\nfrom ${env.prevInsnIdx} to ${idx}:`);
+        log.verbose(`\nfrom ${env.prevInsnIdx} to ${idx}${specSuffix(env)}:`);
         // A full print leaves the scratch marks: the state is printed again below.
         log.verbose(printVerifierState(st, st.frames[st.curframe], true, env.scratch));
         doPrintState = false;
@@ -99,13 +100,15 @@ export function doCheckMain(env: VerifierEnv, subprog = 0): void {
         log.prevInsnPrintPos = log.pos - start;
         log.prevLogPos = log.pos;
       }
-      env.aux[idx].seen = true;
+      // Speculative paths leave code unseen: the dead-code rewrite must still cover it.
+      if (!env.curState.speculative) env.aux[idx].seen = true;
       prevInsnIdx = idx;
       env.stackLive.resetWriteMarks(idx);
       recordFixupFacts(env, insn, idx);
-      const r = stepInsn(env, insn, idx);
+      // Speculative paths stop at a barrier, and fail into one (unpriv/speculative.ts).
+      const r = stopsBeforeInsn(env, idx) ? EXIT : stepOrRecover(env, insn, idx);
       env.stackLive.commitWriteMarks();
-      if (r.kind === 'next') {
+      if (r.kind === 'next' && !stopsAfterInsn(env, idx)) {
         env.insnIdx = r.idx;
         if (r.printState) doPrintState = true;
         continue;
@@ -128,6 +131,17 @@ export function doCheckMain(env: VerifierEnv, subprog = 0): void {
 }
 
 type Step = { kind: 'next'; idx: number; printState?: boolean } | { kind: 'exit' };
+const EXIT: Step = { kind: 'exit' };
+
+/** stepInsn, except that a speculative path's recoverable failure ends the path. */
+function stepOrRecover(env: VerifierEnv, insn: Insn, idx: number): Step {
+  try {
+    return stepInsn(env, insn, idx);
+  } catch (e) {
+    if (recoverSpeculative(env, e, idx)) return EXIT;
+    throw e;
+  }
+}
 
 function stepInsn(env: VerifierEnv, insn: Insn, idx: number): Step {
   const cls = bpfClass(insn.code);

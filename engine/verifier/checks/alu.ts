@@ -16,6 +16,7 @@ import { reject, EACCES, EINVAL } from '../reject.ts';
 import type { VerifierEnv } from '../env.ts';
 import { checkRegRead, checkRegWrite } from './regs.ts';
 import { markChainPrecision } from '../precision/backtrack.ts';
+import { isPointerValue, newSanitizeInfo, sanitizeCheckBounds, sanitizePtrAlu, sanitizePtrAluCommit, sanitizeValAlu } from '../unpriv/sanitize.ts';
 
 // bpf_alu_string, as the messages print it.
 const ALU_STR = ['+=', '-=', '*=', '/=', '|=', '&=', '<<=', '>>=', 'neg', '%=', '^=', '=', 's>>=', 'endian'];
@@ -38,8 +39,10 @@ export function checkAluOp(env: VerifierEnv, insn: Insn): void {
       throw reject(EINVAL, 'BPF_END uses reserved fields');
     }
     checkRegRead(env, insn.dst);
-    if (isPointer(regs[insn.dst])) throw reject(EACCES, `R${insn.dst} pointer arithmetic prohibited`);
+    if (isPointerValue(env, regs[insn.dst])) throw reject(EACCES, `R${insn.dst} pointer arithmetic prohibited`);
     checkRegWrite(env, insn.dst);
+    // A privileged loader may negate or swap a pointer: the result is just unknown.
+    if (isPointer(regs[insn.dst])) return markUnknown(regs[insn.dst]);
     markScalar(regs[insn.dst], scalarAlu(op, is64, regs[insn.dst].s, scalarConst(0n), insn.off, insn.imm, bpfSrc(insn.code) !== 0));
     return;
   }
@@ -69,7 +72,7 @@ export function checkAluOp(env: VerifierEnv, insn: Insn): void {
       Object.assign(dst, src);
       return;
     }
-    if (isPointer(src)) {
+    if (isPointerValue(env, src)) {
       throw reject(EACCES, is64 ? `R${insn.src} sign-extension part of pointer` : `R${insn.src} partial copy of pointer`);
     }
     if (src.type !== RegType.SCALAR_VALUE) {
@@ -128,6 +131,7 @@ function adjustRegMinMaxVals(env: VerifierEnv, insn: Insn, regs: RegState[], op:
   }
   // A precise result needs a precise operand.
   if (srcX && dst.precise) markChainPrecision(env, insn.src);
+  sanitizeValAlu(env, insn);
   // Scalar op scalar: the numeric core decides. Copies lose their link id.
   const s = scalarAlu(op, is64, dst.s, src.s, insn.off);
   markScalar(dst, s);
@@ -169,6 +173,9 @@ function adjustPtr(env: VerifierEnv, insn: Insn, op: number, is64: boolean, dst:
   if (dst !== ptr) Object.assign(dst, p);
   checkRegSaneOffset(offReg, ptr.type);
   checkRegSaneOffset(p, ptr.type);
+  // Spectre v1 masking (unpriv/sanitize.ts): the pass before the move.
+  const info = newSanitizeInfo();
+  sanitizePtrAlu(env, insn, ptr, offReg, dst === ptr, info);
   const isPkt = base === RegType.PTR_TO_PACKET || base === RegType.PTR_TO_PACKET_META;
   if (op === BPF_ADD) {
     const sum = BigInt(p.off) + v;
@@ -207,6 +214,8 @@ function adjustPtr(env: VerifierEnv, insn: Insn, op: number, is64: boolean, dst:
     throw reject(EACCES, `R${insn.dst} pointer arithmetic with ${ALU_STR[op >> 4]} operator prohibited`);
   }
   checkRegSaneOffset(dst, ptr.type);
+  sanitizeCheckBounds(env, insn, dst);
+  sanitizePtrAluCommit(env, insn, dst, dst === ptr, info);
 }
 
 const BPF_MAX_VAR_OFF = 1 << 29;

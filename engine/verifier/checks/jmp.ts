@@ -22,6 +22,7 @@ import { frameInsnIdx } from '../scc.ts';
 import { SlotType } from '../state/types.ts';
 import type { LinkedReg } from '../state/types.ts';
 import { printInsnState } from '../log/insn-state.ts';
+import { pushSpeculativePath } from '../unpriv/speculative.ts';
 import { releaseRefState } from './refs.ts';
 import { fieldOf } from './map-fields.ts';
 import { markPtrNotNull } from './not-null.ts';
@@ -179,6 +180,8 @@ export function checkCondJmpOp(env: VerifierEnv, insn: Insn, insnIdx: number): n
     // The decision rests on the operands' values: they must be precise.
     if (!isPointer(dst)) markChainPrecision(env, insn.dst);
     if (srcX && !isPointer(src)) markChainPrecision(env, insn.src);
+    // Without bypass_spec_v1 the branch not taken is still walked, speculatively.
+    if (!env.bypassSpecV1) pushSpeculativePath(env, insn, pred === 1 ? insnIdx + 1 : insnIdx + insn.off + 1, insnIdx);
     printInsnState(env, insnIdx);
     return pred === 1 ? insnIdx + insn.off + 1 : insnIdx + 1;
   }

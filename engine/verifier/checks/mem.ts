@@ -11,6 +11,8 @@ import { regTypeStr } from '../log/state-print.ts';
 import { NotImplementedError } from '../errors.ts';
 import { reject, EACCES, EINVAL, EFAULT } from '../reject.ts';
 import type { VerifierEnv } from '../env.ts';
+import { checkStackWriteUnpriv } from '../unpriv/stack.ts';
+import { checkMapPtrAccessUnpriv } from '../unpriv/map-ptr.ts';
 import { ctxAccess } from './ctx.ts';
 import { checkSockAccess, isSockPtr } from './sock.ts';
 import { checkFieldOverlap } from './map-fields.ts';
@@ -99,9 +101,11 @@ export function checkStackAccessWithinBounds(env: VerifierEnv, regno: number, re
     min = reg.s.smin + BigInt(off);
     max = reg.s.smax + BigInt(off) + BigInt(size);
   }
-  // Privileged loads may read uninitialised stack, so reads and writes share the bound.
+  // Privileged loads may read uninitialised stack, so reads and writes share the bound;
+  // otherwise a read must stay inside the stack allocated so far.
+  const lowest = t === Access.WRITE || env.allowUninitStack ? -MAX_BPF_STACK : -frameOf(env, reg).allocatedStack;
   let errno = 0;
-  if (min < -MAX_BPF_STACK || min > -1) errno = EACCES;
+  if (min < lowest || min > -1) errno = EACCES;
   else if (max > 0) errno = EINVAL;
   else if (size < 0) errno = EFAULT;
   if (errno) {
@@ -138,6 +142,7 @@ function stackWrite(env: VerifierEnv, f: FuncState, off: number, size: number, s
   const st = f.stack[spi];
   const aligned = off % 8 === 0;
   const reg = 'reg' in src ? src.reg : undefined;
+  checkStackWriteUnpriv(env, st, off, size, reg);
   let hist = true;
   env.scratch.markSlot(spi);
   // 6.18 stack liveness: only a full slot write kills what was there.
@@ -420,6 +425,9 @@ export function checkMemAccess(env: VerifierEnv, regno: number, off: number, siz
     leaks('packet');
     checkPacketAccess(regno, reg, o, size, false);
     if (dst) markUnknown(dst);
+  } else if (reg.type === RegType.CONST_PTR_TO_MAP && !env.allowPtrLeaks && reg.map) {
+    checkMapPtrAccessUnpriv(env, reg.map.def);
+    throw reject(EACCES, `R${regno} invalid mem access '${regTypeStr(reg.type)}'`);
   } else if (reg.type === RegType.SCALAR_VALUE || mayBeNull(reg.type) || base === RegType.CONST_PTR_TO_MAP || base === RegType.PTR_TO_PACKET_END) {
     throw reject(EACCES, `R${regno} invalid mem access '${regTypeStr(reg.type)}'`);
   } else if (base === RegType.PTR_TO_BTF_ID) {
