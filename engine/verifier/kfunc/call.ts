@@ -85,7 +85,9 @@ function checkArg(env: VerifierEnv, btf: Btf, k: KernelKfunc, meta: Meta, i: num
     return i;
   }
   if (t.kind !== 'PTR') throw reject(EINVAL, `Unrecognized arg#${i} type ${kindStr(t)}`);
-  const trustedOrRcu = has(k, KF.TRUSTED_ARGS) || has(k, KF.RCU);
+  // A release kfunc's arguments are trusted arguments too (is_kfunc_trusted_args).
+  const trusted = has(k, KF.TRUSTED_ARGS) || has(k, KF.RELEASE);
+  const trustedOrRcu = trusted || has(k, KF.RCU);
   if (trustedOrRcu && (isNullReg(reg) || mayBeNull(reg.type)) && p.suffix !== '__nullable') {
     throw reject(EACCES, `Possibly NULL pointer passed to trusted arg${i}`);
   }

@@ -29,32 +29,34 @@ function slotsOf(btf: Btf, structId: number): number {
   return t.kind === 'STRUCT' ? t.size / 8 : 0;
 }
 
-/** stack_slot_obj_get_spi for an iterator: the slot index of the pointer, or 'range' when
- *  the slots are not all allocated yet. */
-function iterSpi(env: VerifierEnv, reg: RegState, nrSlots: number): number | 'range' {
-  if (!isConst(reg.s)) throw reject(EINVAL, 'iter has to be at a constant offset');
+/** stack_slot_obj_get_spi for an iterator: the slot index of the pointer, 'range' when the
+ *  slots are not all allocated yet, or the complaint the kernel prints first. */
+function iterSpi(env: VerifierEnv, reg: RegState, nrSlots: number): number | 'range' | { error: string } {
+  if (!isConst(reg.s)) return { error: 'iter has to be at a constant offset' };
   const off = reg.off + Number(BigInt.asIntN(64, constValue(reg.s)));
-  if (off % 8) throw reject(EINVAL, `cannot pass in iter at an offset=${off}`);
+  if (off % 8) return { error: `cannot pass in iter at an offset=${off}` };
   const spi = (-off - 8) / 8;
-  if (spi + 1 < nrSlots) throw reject(EINVAL, `cannot pass in iter at an offset=${off}`);
+  if (spi + 1 < nrSlots) return { error: `cannot pass in iter at an offset=${off}` };
   const f = env.curState.frames[reg.frameno];
   if (spi >= f.allocatedStack / 8) return 'range';
   return spi;
 }
 
+/** The kernel prints the offset complaint, then the caller's own line. */
+const withError = (spi: ReturnType<typeof iterSpi>, line: string): string => (typeof spi === 'object' ? `${spi.error}\n${line}` : line);
+
 const mainSlot = (f: FuncState, spi: number): IterReg => f.stack[spi].spilled as IterReg;
 
-function validUninit(env: VerifierEnv, reg: RegState, nrSlots: number): boolean {
-  const spi = iterSpi(env, reg, nrSlots);
+function validUninit(env: VerifierEnv, reg: RegState, spi: ReturnType<typeof iterSpi>, nrSlots: number): boolean {
   if (spi === 'range') return true;
+  if (typeof spi === 'object') return false;
   const f = env.curState.frames[reg.frameno];
   for (let i = 0; i < nrSlots; i++) if (f.stack[spi - i].slotType.includes(SlotType.ITER)) return false;
   return true;
 }
 
-function validInit(env: VerifierEnv, reg: RegState, structId: number, nrSlots: number): number | undefined {
-  const spi = iterSpi(env, reg, nrSlots);
-  if (spi === 'range') return undefined;
+function validInit(env: VerifierEnv, reg: RegState, spi: ReturnType<typeof iterSpi>, structId: number, nrSlots: number): number | undefined {
+  if (typeof spi !== 'number') return undefined;
   const f = env.curState.frames[reg.frameno];
   for (let i = 0; i < nrSlots; i++) {
     const slot = f.stack[spi - i];
@@ -81,18 +83,23 @@ export function processIterArg(env: VerifierEnv, btf: Btf, a: IterArg, kind: 'ne
   if (reg.type !== RegType.PTR_TO_STACK) throw reject(EINVAL, `arg#${a.argno} expected pointer to an iterator on stack`);
   const nrSlots = slotsOf(btf, a.structId);
   const name = iterKind(btf, a.structId);
+  const at = iterSpi(env, reg, nrSlots);
   if (kind === 'new') {
-    if (!validUninit(env, reg, nrSlots)) throw reject(EINVAL, `expected uninitialized iter_${name} as arg #${a.argno}`);
+    if (!validUninit(env, reg, at, nrSlots)) throw reject(EINVAL, withError(at, `expected uninitialized iter_${name} as arg #${a.argno}`));
     for (let i = 0; i < nrSlots * 8; i += 8) checkMemAccess(env, a.regno, i, 8, Access.WRITE, undefined, { unknown: true });
-    const spi = iterSpi(env, reg, nrSlots) as number;
+    // The writes above allocated the slots: the offset now names them.
+    const spi = iterSpi(env, reg, nrSlots);
+    if (typeof spi !== 'number') throw reject(14, 'verifier internal error: iterator slots not allocated');
     markIterSlots(env, reg.frameno, spi, nrSlots, a.structId);
     return undefined;
   }
-  const spi = validInit(env, reg, a.structId, nrSlots);
-  if (spi === undefined) throw reject(EINVAL, `expected an initialized iter_${name} as arg #${a.argno}`);
+  const spi = validInit(env, reg, at, a.structId, nrSlots);
+  if (spi === undefined) throw reject(EINVAL, withError(at, `expected an initialized iter_${name} as arg #${a.argno}`));
   const f = env.curState.frames[reg.frameno];
   env.stackLive.markRead(reg.frameno, env.insnIdx, slotMask(spi, nrSlots));
   if (kind === 'destroy') {
+    // Invalidating the slots counts as writing them (stack liveness).
+    env.stackLive.markWrite(reg.frameno, slotMask(spi, nrSlots));
     releaseReference(env, f.stack[spi].spilled.refObjId);
     for (let i = 0; i < nrSlots; i++) {
       const slot = f.stack[spi - i];
