@@ -34,7 +34,11 @@ export function judgeCase(c: Pick<RunCase, 'expected' | 'kernel'>, r: { ok: bool
 }
 
 export function runCaseInInterpreter(c: RunCase): ReturnType<typeof runProgram> {
-  return runProgram(c.program, testRunEnv(c.program, { auxiliary: c.auxiliary, series: c.series, ...(c.linearSize !== undefined ? { linearSize: c.linearSize } : {}) }));
+  return runProgram(c.program, testRunEnv(c.program, {
+    auxiliary: c.auxiliary, series: c.series,
+    ...(c.linearSize !== undefined ? { linearSize: c.linearSize } : {}),
+    ...(c.kfuncs ? { kfuncs: c.kfuncs } : {}),
+  }));
 }
 
 async function main(): Promise<number> {
@@ -47,6 +51,7 @@ async function main(): Promise<number> {
     },
   });
   const suites = findSpecFiles([resolve(o.specs!)]).map(loadSuiteFile);
+  const kfuncIds = new Map(suites.map((s) => [s.suite, new Map((s.kfuncs ?? []).filter((k) => k.btfId).map((k) => [k.btfId, k.name]))]));
   const items = planSuites(suites, { backends: ['kernel'], ...(o.filter ? { filter: new RegExp(o.filter) } : {}) })
     .filter((i: RunItem) => i.mode === 'priv' && i.request.execute);
   const backend = createKernelBackend();
@@ -71,6 +76,7 @@ async function main(): Promise<number> {
     const c: RunCase = {
       id, program: item.request.program, auxiliary: item.request.auxiliary, series: item.request.series,
       ...(item.request.linearSize !== undefined ? { linearSize: item.request.linearSize } : {}),
+      ...(kfuncIds.get(item.suite)?.size ? { kfuncs: kfuncIds.get(item.suite) } : {}),
       expected, kernel,
     };
     cases.push(c);

@@ -26,7 +26,7 @@ export interface RunEnv {
   progs?: readonly (Program | undefined)[];
   /** Seed for bpf_get_prandom_u32 (default 0). */
   seed?: number;
-  /** Bound on executed instructions (default 10M). */
+  /** Bound on executed instructions (default DEFAULT_MAX_INSNS). */
   maxInsns?: number;
   /** Extra or replacement helpers, by helper id. */
   helpers?: ReadonlyMap<number, HelperFn>;
@@ -49,7 +49,11 @@ export interface RunResult {
   trace?: string[];
 }
 
-export const DEFAULT_MAX_INSNS = 10_000_000;
+/** Default bound on executed instructions. A test run in the kernel has none: a verified
+ *  program ends through its bounded loops and may_goto. The bound must let every frame
+ *  spend its whole may_goto budget (MAX_CALL_FRAMES x BPF_MAX_LOOPS iterations of a few
+ *  instructions each), or loops like `may_goto; goto back` fault where the kernel returns. */
+export const DEFAULT_MAX_INSNS = 1 << 28;
 export const DEFAULT_PACKET_SIZE = 64;
 
 const HELPERS = defaultHelpers();

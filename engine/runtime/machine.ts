@@ -309,7 +309,8 @@ export class Machine {
         case 0xbf: {
           const o = OFF[i];
           if (o === 8 || o === 16 || o === 32) { sext(L[s], o); L[d] = OUT[0]; H[d] = OUT[1]; }
-          else { L[d] = L[s]; H[d] = H[s]; } // off 1 is addr_space_cast: no arena, a plain move
+          else if (o === 1) this.addrSpaceCast(d, s, imm);
+          else { L[d] = L[s]; H[d] = H[s]; }
           break;
         }
         case 0xd7: // bswap (ALU64 | END): unconditional byte swap
@@ -542,6 +543,19 @@ export class Machine {
     return [];
   }
 
+  /** addr_space_cast (MOV64 with off 1; imm = dst_as << 16 | src_as). To the kernel's
+   *  address space (1 -> 0): the 32-bit arena offset. To the arena's (0 -> 1): that offset
+   *  under user_vm_start's upper half, NULL staying NULL. Without an arena: a plain move. */
+  private addrSpaceCast(d: number, s: number, imm: number): void {
+    const L = this.lo, H = this.hi;
+    const arena = this.maps.maps.find((m) => m.arena)?.arena;
+    L[d] = L[s];
+    if (!arena) H[d] = H[s];
+    else if (imm === 1) H[d] = 0;
+    else if (imm === 1 << 16) H[d] = L[d] === 0 ? 0 : arena.userHi;
+    else H[d] = H[s];
+  }
+
   private ldImm64Pseudo(code: Code, i: number, d: number, s: number, imm: number, imm2: number): void {
     const L = this.lo, H = this.hi;
     switch (s) {
@@ -554,6 +568,10 @@ export class Machine {
       case 2: case 6: { // map value: &value[0] of an array map, plus imm2
         const m = this.codeMaps[code.id][imm];
         if (!m) this.fault(code, i, `ld_imm64 names map #${imm}, which does not exist`);
+        if (m.arena) { // the arena's user address (its __arena globals)
+          this.setReg(d, m.arena.userVmStart + BigInt(imm2 >>> 0));
+          return;
+        }
         const slot = m.isArray ? m.lookup(new Uint8Array(4)) : undefined;
         if (!slot || slot.kind !== 'value') this.fault(code, i, `map ${m.def.name} has no direct value address`);
         L[d] = regionLo(slot.ref.off + imm2); H[d] = slot.ref.region.hi;

@@ -2,8 +2,9 @@
 // in regions of the run's address space so a lookup can hand the program a real pointer.
 // Array values are one contiguous region with an 8-byte stride, as the kernel lays them out.
 
-import type { MapDef, Program } from '../program/types.ts';
-import { AddressSpace, MAP_HANDLE_HI, type Region, regionLo } from './memory.ts';
+import { MAP_TYPES, type MapDef, type Program } from '../program/types.ts';
+import { AddressSpace, LO_BASE, type Region, regionLo } from './memory.ts';
+import { Arena } from './arena.ts';
 
 export const BPF_ANY = 0;
 export const BPF_NOEXIST = 1;
@@ -38,9 +39,34 @@ const keyString = (key: Uint8Array): string => {
 
 const u32le = (b: Uint8Array): number => (b[0] | (b[1] << 8) | (b[2] << 16) | (b[3] << 24)) >>> 0;
 
+/** struct bpf_map as a program that reads its fields sees it (6.18 layout: the 32-byte sha
+ *  and `excl` come first; vmlinux BTF of the 6.18 kernel). */
+export const BPF_MAP_STRUCT = {
+  size: 296, map_type: 64, key_size: 68, value_size: 72, max_entries: 76, map_extra: 80, map_flags: 88, id: 92,
+} as const;
+
+function mapStruct(def: MapDef, id: number): Uint8Array {
+  const b = new Uint8Array(BPF_MAP_STRUCT.size);
+  const v = new DataView(b.buffer);
+  v.setUint32(BPF_MAP_STRUCT.map_type, MAP_TYPES[def.type], true);
+  v.setUint32(BPF_MAP_STRUCT.key_size, def.keySize, true);
+  v.setUint32(BPF_MAP_STRUCT.value_size, def.valueSize, true);
+  v.setUint32(BPF_MAP_STRUCT.max_entries, def.maxEntries, true);
+  v.setBigUint64(BPF_MAP_STRUCT.map_extra, BigInt.asUintN(64, def.mapExtra ?? 0n), true);
+  v.setUint32(BPF_MAP_STRUCT.map_flags, def.flags >>> 0, true);
+  v.setUint32(BPF_MAP_STRUCT.id, id + 1, true);
+  return b;
+}
+
 export class RtMap {
-  /** Low word of the map's handle address (hi is MAP_HANDLE_HI). */
+  /** The map's address, as a map ld_imm64 loads it: a read-only struct bpf_map. */
+  readonly struct: Region;
+  /** Low word of the map's address (its high word is `struct.hi`). */
   readonly handleLo: number;
+  /** BPF_MAP_TYPE_ARENA: its pages. */
+  readonly arena?: Arena;
+  /** The cgroup storage maps: the one value a test run's cgroup has. */
+  readonly storage?: Region;
   private readonly arrayRegion?: Region;
   private readonly stride: number;
   /** Hash-like maps: key -> slot, in insertion order (LRU evicts the oldest). */
@@ -53,10 +79,18 @@ export class RtMap {
     readonly id: number,
     private readonly space: AddressSpace,
   ) {
-    this.handleLo = (id + 1) * 0x1000;
+    this.struct = space.add(`map ${def.name}`, mapStruct(def, id), false);
+    this.handleLo = LO_BASE;
     this.stride = (def.valueSize + 7) & ~7;
     if (this.isArray) {
       this.arrayRegion = space.add(`map ${def.name} value`, new Uint8Array(this.stride * def.maxEntries));
+    }
+    if (def.type === 'ARENA') {
+      this.arena = new Arena(def, space, id);
+      space.fallback = this.arena; // a program uses at most one arena
+    }
+    if (def.type === 'CGROUP_STORAGE' || def.type === 'PERCPU_CGROUP_STORAGE') {
+      this.storage = space.add(`map ${def.name} storage`, new Uint8Array(def.valueSize));
     }
   }
 
@@ -72,7 +106,7 @@ export class RtMap {
     return t === 'PROG_ARRAY' || t === 'ARRAY_OF_MAPS' || t === 'HASH_OF_MAPS';
   }
   get handle(): { hi: number; lo: number } {
-    return { hi: MAP_HANDLE_HI, lo: this.handleLo };
+    return { hi: this.struct.hi, lo: this.handleLo };
   }
 
   /** The array slot index for a key, or -1. */
@@ -205,6 +239,8 @@ export class MapStore {
   readonly space = new AddressSpace();
   readonly maps: RtMap[] = [];
   private readonly byName = new Map<string, RtMap>();
+  /** Maps by the high word of their address. */
+  private readonly byHi = new Map<number, RtMap>();
 
   /** Create every map of `defs` and apply its initial contents. PROG_ARRAY values are u32
    *  indices into `progs`; ARRAY_OF_MAPS/HASH_OF_MAPS values are u32 indices into `defs`. */
@@ -221,6 +257,7 @@ export class MapStore {
     const m = new RtMap(def, this.maps.length, this.space);
     this.maps.push(m);
     this.byName.set(def.name, m);
+    this.byHi.set(m.struct.hi, m);
     return m;
   }
 
@@ -229,8 +266,7 @@ export class MapStore {
   }
 
   byHandle(hi: number, lo: number): RtMap | undefined {
-    if (hi !== MAP_HANDLE_HI || (lo & 0xfff) !== 0) return undefined;
-    return this.maps[lo / 0x1000 - 1];
+    return lo === LO_BASE ? this.byHi.get(hi) : undefined;
   }
 
   applyInit(defs: readonly MapDef[], progs: readonly (Program | undefined)[]): void {

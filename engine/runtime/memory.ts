@@ -12,8 +12,7 @@ export const LO_BASE = 0x10000000;
 /** Most regions one run may create (hash values, stacks, ...). */
 export const MAX_REGIONS = 0x7000;
 
-/** Non-dereferenceable "addresses" that helpers decode. */
-export const MAP_HANDLE_HI = 0xffff8100;
+/** Non-dereferenceable "addresses" that helpers decode (a BPF_PSEUDO_FUNC ld_imm64). */
 export const FUNC_ADDR_HI = 0xffffffff;
 
 /** Loads from a region with `special` go through it (ctx fields that hold pointers). */
@@ -45,10 +44,18 @@ const hex = (hi: number, lo: number): string =>
   '0x' + (hi >>> 0).toString(16).padStart(8, '0') + (lo >>> 0).toString(16).padStart(8, '0');
 export const fmtAddr = hex;
 
+/** Addresses no region holds but that still resolve: an arena's 32-bit addresses. */
+export interface FallbackResolver {
+  /** The region (and byte offset, in `at.off`) holding [addr, addr+size), or undefined. */
+  resolve(hi: number, lo: number, size: number, write: boolean, at: { off: number }): Region | undefined;
+}
+
 export class AddressSpace {
   readonly regions: (Region | undefined)[] = [];
   /** Byte offset inside the region found by the last successful `resolve`. */
   off = 0;
+  /** Consulted when no region holds an address (set by an arena map). */
+  fallback?: FallbackResolver;
 
   private readonly free: number[] = [];
 
@@ -78,6 +85,8 @@ export class AddressSpace {
     const r = this.regions[(hi - REGION_HI_BASE) | 0];
     const off = (lo - LO_BASE) | 0;
     if (r === undefined || hi < REGION_HI_BASE || off < 0 || off + size > r.size) {
+      const f = this.fallback?.resolve(hi, lo, size, write, this);
+      if (f) return f;
       throw new RuntimeFault(`invalid ${write ? 'write' : 'read'} of ${size} bytes at ${hex(hi, lo)}${this.describe(hi, lo)}`);
     }
     if (write && !r.writable) throw new RuntimeFault(`write to read-only ${r.name} at ${hex(hi, lo)}`);
@@ -89,7 +98,7 @@ export class AddressSpace {
   tryResolve(hi: number, lo: number, size: number, write: boolean): Region | undefined {
     const r = this.regions[(hi - REGION_HI_BASE) | 0];
     const off = (lo - LO_BASE) | 0;
-    if (r === undefined || hi < REGION_HI_BASE || off < 0 || off + size > r.size) return undefined;
+    if (r === undefined || hi < REGION_HI_BASE || off < 0 || off + size > r.size) return this.fallback?.resolve(hi, lo, size, write, this);
     if (write && !r.writable) return undefined;
     this.off = off;
     return r;

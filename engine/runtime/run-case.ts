@@ -14,6 +14,8 @@ export interface RunCase {
   readonly auxiliary: readonly Program[];
   readonly series: Series;
   readonly linearSize?: number;
+  /** Kfunc names by the BTF id the program calls them with. */
+  readonly kfuncs?: ReadonlyMap<number, string>;
   /** What the test expects: a value (low 32 bits, signed), or 'pointer' (only "it ran"). */
   readonly expected: number | 'pointer';
   /** The kernel's retval (low 32 bits, signed) of its test run. */
@@ -40,6 +42,7 @@ export interface RunCaseJson {
   readonly auxiliary: readonly ProgramJson[];
   readonly series: Series;
   readonly linearSize?: number;
+  readonly kfuncs?: Readonly<Record<string, string>>;
   readonly expected: number | 'pointer';
   readonly kernel: number;
 }
@@ -99,6 +102,7 @@ export function runCaseToJson(c: RunCase): RunCaseJson {
   return {
     id: c.id, program: programToJson(c.program), auxiliary: c.auxiliary.map(programToJson), series: c.series,
     ...(c.linearSize !== undefined ? { linearSize: c.linearSize } : {}),
+    ...(c.kfuncs?.size ? { kfuncs: Object.fromEntries([...c.kfuncs].sort((a, b) => a[0] - b[0])) } : {}),
     expected: c.expected, kernel: c.kernel,
   };
 }
@@ -107,6 +111,7 @@ export function runCaseFromJson(j: RunCaseJson): RunCase {
   return {
     id: j.id, program: programFromJson(j.program), auxiliary: j.auxiliary.map(programFromJson), series: j.series,
     ...(j.linearSize !== undefined ? { linearSize: j.linearSize } : {}),
+    ...(j.kfuncs ? { kfuncs: new Map(Object.entries(j.kfuncs).map(([id, n]) => [Number(id), n])) } : {}),
     expected: j.expected, kernel: j.kernel,
   };
 }

@@ -8,13 +8,15 @@
 import type { Program, Series } from '../program/types.ts';
 import { SKB, SKB_SIZE } from './context.ts';
 import { DEFAULT_PACKET_SIZE, type RunEnv } from './index.ts';
-import { builtinKfuncImpls } from './kfuncs/index.ts';
+import { kfuncsByName } from './kfuncs/index.ts';
 
 export interface TestRunInput {
   readonly auxiliary?: readonly Program[];
   readonly series?: Series;
   /** __linear_size: data_end of the __sk_buff ctx_in. */
   readonly linearSize?: number;
+  /** Kfuncs the program calls by BTF id (a suite's `kfuncs:`), bound by name. */
+  readonly kfuncs?: ReadonlyMap<number, string>;
 }
 
 /** test_loader's ctx_in for __linear_size: zeroes with only data_end set. */
@@ -29,7 +31,7 @@ export function testRunEnv(prog: Program, input: TestRunInput = {}): RunEnv {
   return {
     progs: [...(input.auxiliary ?? []), prog],
     series: input.series ?? 'none',
-    kfuncs: builtinKfuncImpls(),
+    kfuncs: kfuncsByName(input.kfuncs ?? new Map()),
     data: syscall ? new Uint8Array(0) : new Uint8Array(DEFAULT_PACKET_SIZE),
     ...(input.linearSize !== undefined && !syscall ? { ctx: linearSizeCtx(input.linearSize) } : {}),
   };
