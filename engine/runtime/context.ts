@@ -38,7 +38,14 @@ const SKB_CTX_IN_FIELDS: readonly [number, number][] = [
   [SKB.tstamp, 8], [SKB.wire_len, 4], [SKB.gso_segs, 4], [SKB.gso_size, 4], [SKB.hwtstamp, 8],
 ];
 
-export type CtxKind = 'skb' | 'xdp' | 'raw';
+/** struct sk_buff as BTF-typed accesses see it (6.18 vmlinux BTF): a netfilter ctx's skb. */
+export const SK_BUFF = { size: 224, len: 112, data_len: 116, head: 192, data: 200 } as const;
+/** struct nf_hook_state (6.18): u8 hook, u8 pf, then pointers. */
+export const NF_HOOK_STATE = { size: 48, hook: 0, pf: 1 } as const;
+/** A netfilter test run's hook and family when ctx_in gives none (NF_INET_LOCAL_OUT, IPv4). */
+const NF_INET_LOCAL_OUT = 3, NFPROTO_IPV4 = 2;
+
+export type CtxKind = 'skb' | 'xdp' | 'netfilter' | 'raw';
 
 export function ctxKind(t: ProgType): CtxKind {
   switch (t) {
@@ -47,6 +54,8 @@ export function ctxKind(t: ProgType): CtxKind {
       return 'skb';
     case 'XDP':
       return 'xdp';
+    case 'NETFILTER':
+      return 'netfilter';
     default:
       return 'raw';
   }
@@ -69,6 +78,7 @@ export function buildContext(m: Machine, progType: ProgType, data: Uint8Array, c
   const kind = ctxKind(progType);
   if (kind === 'skb') return buildSkb(m, progType, data, ctxIn);
   if (kind === 'xdp') return buildXdp(m, data, ctxIn);
+  if (kind === 'netfilter') return buildNetfilter(m, data);
   if (!ctxIn) return { r1: { hi: 0, lo: 0 }, dataOut: () => undefined };
   const r = m.space.add('ctx', Uint8Array.from(ctxIn));
   m.ctxRegion = r;
@@ -98,18 +108,45 @@ function buildSkb(m: Machine, t: ProgType, data: Uint8Array, ctxIn?: Uint8Array)
   }
   const ctx = m.space.add('ctx', bytes);
   m.ctxRegion = ctx;
-  const dataPtr = (): { hi: number; lo: number } => ptr(pkt, dataOff);
+  // Read through m.skb: helpers that grow the packet (bpf_skb_change_head) replace it.
   ctx.special = {
     load(off, size, L, H, d) {
-      if (size !== 4) return false;
+      const skb = m.skb;
+      if (size !== 4 || !skb) return false;
       let p: { hi: number; lo: number };
-      if (off === SKB.data || off === SKB.data_meta) p = dataPtr();
-      else if (off === SKB.data_end) p = ptr(pkt, data.length);
+      if (off === SKB.data || off === SKB.data_meta) p = ptr(skb.region, skb.dataOff);
+      else if (off === SKB.data_end) p = ptr(skb.region, skb.dataOff + skb.len);
       else return false;
       L[d] = p.lo; H[d] = p.hi;
       return true;
     },
   };
+  return { r1: ptr(ctx, 0), dataOut: () => (m.skb ?? { region: pkt }).region.bytes.slice() };
+}
+
+/** BPF_PROG_TEST_RUN of a netfilter program: ctx is struct bpf_nf_ctx { state, skb }, the
+ *  hook NF_INET_LOCAL_OUT for IPv4, and the skb the data as is (no Ethernet header pulled). */
+function buildNetfilter(m: Machine, data: Uint8Array): BuiltContext {
+  const pkt = m.space.add('packet', Uint8Array.from(data));
+  m.skb = { region: pkt, dataOff: 0, len: data.length, netOff: 0, macOff: 0 };
+  const skbBytes = new Uint8Array(SK_BUFF.size);
+  const sv = new DataView(skbBytes.buffer);
+  sv.setUint32(SK_BUFF.len, data.length, true);
+  for (const off of [SK_BUFF.head, SK_BUFF.data]) {
+    sv.setUint32(off, regionLo(0), true);
+    sv.setUint32(off + 4, pkt.hi, true);
+  }
+  const skb = m.space.add('sk_buff', skbBytes, false);
+  const stateBytes = new Uint8Array(NF_HOOK_STATE.size);
+  stateBytes[NF_HOOK_STATE.hook] = NF_INET_LOCAL_OUT;
+  stateBytes[NF_HOOK_STATE.pf] = NFPROTO_IPV4;
+  const state = m.space.add('nf_hook_state', stateBytes, false);
+  const ctxBytes = new Uint8Array(16);
+  const cv = new DataView(ctxBytes.buffer);
+  cv.setUint32(0, regionLo(0), true); cv.setUint32(4, state.hi, true);
+  cv.setUint32(8, regionLo(0), true); cv.setUint32(12, skb.hi, true);
+  const ctx = m.space.add('ctx', ctxBytes, false);
+  m.ctxRegion = ctx;
   return { r1: ptr(ctx, 0), dataOut: () => pkt.bytes.slice() };
 }
 

@@ -6,6 +6,7 @@ import { helperId } from '../isa/helpers.ts';
 import { type HelperFn, type Machine, BPF_MAX_LOOPS } from './machine.ts';
 import { RtMap, E2BIG, EFAULT, EINVAL } from './maps.ts';
 import { regionLo, RuntimeFault } from './memory.ts';
+import { SKB_HELPERS } from './skb-helpers.ts';
 
 const id = (name: string): number => {
   const n = helperId(name);
@@ -354,6 +355,7 @@ export function defaultHelpers(): Map<number, HelperFn> {
   add('bpf_get_listener_sock', constant(0));
   add('bpf_sk_storage_get', constant(0));
   add('bpf_fib_lookup', fibLookup);
+  for (const [name, f] of Object.entries(SKB_HELPERS)) add(name, f);
   return t;
 }
 
