@@ -63,7 +63,8 @@ export class Bridge {
     const sp = this.m.nspace;
     const r0 = sp.toNative(this.m.argU64(0));
     if (this.depth === 0) sp.dropAliases();
-    syncCtxPointers(this.m);
+    // Only XDP helpers move the packet bounds (bpf_xdp_adjust_head/tail/meta).
+    if (this.m.xdp) syncCtxPointers(this.m);
     return r0;
   }
 

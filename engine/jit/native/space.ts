@@ -24,6 +24,8 @@ export class NativeArena {
   private readonly chunks: { base: bigint; len: number }[] = [];
   private cur = 0n;
   private left = 0;
+  /** Lowest address of any chunk (2^64 while there is none). */
+  low = 1n << 64n;
 
   alloc(size: number): bigint {
     const need = ((Math.max(size, 1) + 15) & ~15) + GAP;
@@ -31,6 +33,7 @@ export class NativeArena {
       const len = Math.max(CHUNK, pageRound(need));
       const base = mapAnon(len, MAP_32BIT | MAP_NORESERVE);
       this.chunks.push({ base, len });
+      if (base < this.low) this.low = base;
       this.cur = base;
       this.left = len;
     }
@@ -44,6 +47,7 @@ export class NativeArena {
     const c = getLibc();
     for (const ch of this.chunks.splice(0)) c.munmap(ch.base, ch.len);
     this.left = 0;
+    this.low = 1n << 64n;
   }
 }
 
@@ -120,6 +124,8 @@ export class NativeSpace extends AddressSpace {
   toVirtual(v: bigint): bigint {
     const u = BigInt.asUintN(64, v);
     if (u === 0n || u >= USER_TOP) return u;
+    // Most arguments are scalars below every native address: answer them without a scan.
+    if (u < this.arena.low && u < ALIAS_FLOOR) return u;
     for (let idx = 0; idx < this.bases.length; idx++) {
       const base = this.bases[idx];
       const r = this.regions[idx];
