@@ -13,6 +13,7 @@ import { printVerifierState, regTypeStr } from '../log/state-print.ts';
 import { NotImplementedError } from '../errors.ts';
 import { reject, EACCES, EINVAL, E2BIG } from '../reject.ts';
 import type { VerifierEnv } from '../env.ts';
+import { changesPktData, clearAllPktPointers } from '../helpers/pkt.ts';
 import { Arg, Ret, helperProto, helperAllowed } from '../helpers/protos.ts';
 import type { HelperProto } from '../helpers/protos.ts';
 import { checkRegRead } from './regs.ts';
@@ -367,6 +368,7 @@ export function checkHelperCall(env: VerifierEnv, insn: Insn): void {
     r0.refObjId = ref;
   }
   if (mapRef) checkMapFuncCompatibility(mapRef.def.type, id, helperName(id), env.prog.progType, env.prog.expectedAttachType ?? '');
+  if (changesPktData(id)) clearAllPktPointers(env);
 }
 
 const RET_SOCK: Partial<Record<Ret, RegType>> = {

@@ -4,6 +4,7 @@
 
 import { sockProtos } from './sock.ts';
 import { miscProtos } from './misc.ts';
+import { pktProtos } from './pkt.ts';
 import { btfPtrProtos } from './btf-ptr.ts';
 
 export const enum Arg {
@@ -94,7 +95,7 @@ const PROTOS: readonly HelperProto[] = [
 
 /** More prototypes live in files of their own; they are functions (hoisted) so that those
  *  files may import the kinds above, and are read on first lookup. */
-const EXTRA: readonly (() => readonly HelperProto[])[] = [sockProtos, miscProtos, btfPtrProtos];
+const EXTRA: readonly (() => readonly HelperProto[])[] = [sockProtos, miscProtos, btfPtrProtos, pktProtos];
 
 let byId: Map<number, HelperProto> | undefined;
 function table(): Map<number, HelperProto> {
