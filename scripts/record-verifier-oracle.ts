@@ -6,7 +6,8 @@
 // addresses (map pointers in ld_imm64 lines, also in the level-2 liveness table).
 
 import { writeFileSync } from 'node:fs';
-import { bpfProgLoad, bpfMapCreate, closeFd } from '../engine/kernel/bpf.ts';
+import { bpfProgLoad, bpfMapCreate, bpfBtfLoad, closeFd } from '../engine/kernel/bpf.ts';
+import { mapBtfFor } from '../engine/kernel/map-btf.ts';
 import { encode } from '../engine/isa/encode.ts';
 import type { Insn } from '../engine/isa/insn.ts';
 import { LD_IMM64 } from '../engine/isa/opcodes.ts';
@@ -42,7 +43,15 @@ export function loadInKernel(p: OracleProgram, level: number): OracleRecord {
   const fds: number[] = [];
   try {
     for (const m of p.maps ?? []) {
-      const r = bpfMapCreate({ mapType: MAP_TYPES[m.type], keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, mapFlags: m.flags, name: m.name });
+      // Key/value BTF (spin locks in values): loaded for the map, closed once it holds it.
+      const btf = m.btf ? mapBtfFor(m.btf) : undefined;
+      const btfFd = btf ? bpfBtfLoad(btf.btf).fd : -1;
+      if (btf && btfFd < 0) throw new Error(`map ${m.name}: BTF load failed`);
+      const r = bpfMapCreate({
+        mapType: MAP_TYPES[m.type], keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, mapFlags: m.flags, name: m.name,
+        ...(btf ? { btfFd, btfKeyTypeId: btf.keyTypeId, btfValueTypeId: btf.valueTypeId } : {}),
+      });
+      if (btfFd >= 0) closeFd(btfFd);
       if (r.fd < 0) throw new Error(`map ${m.name}: errno ${r.errno}`);
       fds.push(r.fd);
     }

@@ -183,7 +183,7 @@ function checkFuncArg(env: VerifierEnv, id: number, proto: HelperProto, i: numbe
   const orNull = arg === Arg.PTR_TO_MEM_RDONLY_OR_NULL || arg === Arg.PTR_TO_MAP_VALUE_OR_NULL;
   const release = proto.releaseArg === i;
   if (isNull && orNull) {
-    markChainPrecision(env, regno);
+    // 6.18: a NULL pointer argument is not marked precise (its size argument is).
   } else if (checkRegTypeOf(reg, regno, arg)) {
     checkFuncArgRegOff(reg, regno, arg, release);
   } else {
@@ -371,6 +371,18 @@ export function checkHelperCall(env: VerifierEnv, insn: Insn): void {
   if (changesPktData(id)) clearAllPktPointers(env);
 }
 
+/** record_func_key: a tail call needs a prog array; a constant in-range index is precise
+ *  (the JIT may then call the target directly). */
+function recordFuncKey(env: VerifierEnv, meta: CallMeta): void {
+  if (!meta.map || meta.map.def.type !== 'PROG_ARRAY') {
+    // 6.18 prints this line without a newline.
+    env.log.verbose('expected prog array map for tail call');
+    throw reject(EINVAL, '');
+  }
+  const r3 = env.curState.frames[env.curState.curframe].regs[3];
+  if (r3.type === RegType.SCALAR_VALUE && isConst(r3.s) && constValue(r3.s) < BigInt(meta.map.def.maxEntries)) markChainPrecision(env, 3);
+}
+
 const RET_SOCK: Partial<Record<Ret, RegType>> = {
   [Ret.PTR_TO_SOCKET_OR_NULL]: RegType.PTR_TO_SOCKET,
   [Ret.PTR_TO_SOCK_COMMON_OR_NULL]: RegType.PTR_TO_SOCK_COMMON,
@@ -389,6 +401,7 @@ function releaseAndSpecials(env: VerifierEnv, id: number, meta: CallMeta): void 
   }
   switch (id) {
     case 12: // tail_call
+      recordFuncKey(env, meta);
       checkResourceLeak(env, true, 'tail_call');
       break;
     case 81: { // get_local_storage: the flags must be 0, since the call cannot fail
@@ -396,7 +409,6 @@ function releaseAndSpecials(env: VerifierEnv, id: number, meta: CallMeta): void 
       if (!(r2.type === RegType.SCALAR_VALUE && isConst(r2.s) && constValue(r2.s) === 0n)) {
         throw reject(EINVAL, 'get_local_storage() doesn\'t support non-zero flags');
       }
-      markChainPrecision(env, 2);
       break;
     }
   }

@@ -16,7 +16,7 @@ const CSUM_TYPES = ['SCHED_CLS', 'SCHED_ACT', 'XDP', 'LWT_IN', 'LWT_OUT', 'LWT_X
 
 export function miscProtos(): readonly HelperProto[] {
   return [
-    { id: 6, args: [Arg.PTR_TO_MEM_RDONLY, Arg.CONST_SIZE, Arg.ANYTHING, Arg.ANYTHING, Arg.ANYTHING], ret: Ret.INTEGER, gplOnly: true, progTypes: ALL, cap: 'perfmon' }, // trace_printk
+    { id: 6, args: [Arg.PTR_TO_MEM_RDONLY, Arg.CONST_SIZE], ret: Ret.INTEGER, gplOnly: true, progTypes: ALL, cap: 'perfmon' }, // trace_printk
     { id: 12, args: [Arg.PTR_TO_CTX, Arg.CONST_MAP_PTR, Arg.ANYTHING], ret: Ret.VOID, progTypes: ALL }, // tail_call
     { id: 28, args: [Arg.PTR_TO_MEM_RDONLY_OR_NULL, Arg.CONST_SIZE_OR_ZERO, Arg.PTR_TO_MEM_RDONLY_OR_NULL, Arg.CONST_SIZE_OR_ZERO, Arg.ANYTHING], ret: Ret.INTEGER, pktAccess: true, progTypes: CSUM_TYPES }, // csum_diff
     // fib_lookup(ctx, params, plen, flags): the skb and xdp variants share the shape.

@@ -108,9 +108,11 @@ function table(): Map<number, HelperProto> {
 
 export const helperProto = (id: number): HelperProto | undefined => table().get(id);
 
-/** Arguments a helper takes (for liveness); 5 when unknown, as a call may read r1..r5. */
-export function helperArgCount(id: number): number {
+/** Arguments a helper takes (for liveness); 5 when unknown (or not offered to `progType`),
+ *  as a call may read r1..r5. */
+export function helperArgCount(id: number, progType?: string): number {
   const p = table().get(id);
+  if (p && progType !== undefined && !helperAllowed(p, progType)) return 5;
   return p ? p.args.length : 5;
 }
 
