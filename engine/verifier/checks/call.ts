@@ -166,9 +166,14 @@ const HELPER_MAPS = new Set([...SIMPLE_MAPS, 'PROG_ARRAY', 'RINGBUF', 'CGROUP_ST
 /** check_func_arg for the argument kinds modelled. */
 function checkFuncArg(env: VerifierEnv, id: number, proto: HelperProto, i: number, meta: CallMeta): void {
   const regno = i + 1;
-  const arg = proto.args[i];
+  let arg = proto.args[i];
   if (arg === Arg.DONTCARE) return;
   checkRegRead(env, regno);
+  // resolve_map_arg_type: a sockmap/sockhash value is a socket.
+  if ((arg === Arg.PTR_TO_MAP_VALUE || arg === Arg.PTR_TO_MAP_VALUE_OR_NULL) && meta.map && (meta.map.def.type === 'SOCKMAP' || meta.map.def.type === 'SOCKHASH')) {
+    if (arg !== Arg.PTR_TO_MAP_VALUE) throw reject(EINVAL, 'invalid arg_type for sockmap/sockhash');
+    arg = Arg.PTR_TO_BTF_ID_SOCK_COMMON;
+  }
   const regs = env.curState.frames[env.curState.curframe].regs;
   const reg = regs[regno];
   if (arg === Arg.ANYTHING) {
@@ -367,7 +372,7 @@ export function checkHelperCall(env: VerifierEnv, insn: Insn): void {
     r0.id = ref;
     r0.refObjId = ref;
   }
-  if (mapRef) checkMapFuncCompatibility(mapRef.def.type, id, helperName(id), env.prog.progType, env.prog.expectedAttachType ?? '');
+  if (mapRef) checkMapFuncCompatibility(mapRef.def.type, id, helperName(id), env.prog.progType, env.prog.expectedAttachType ?? '', (s) => env.log.verbose(s));
   if (changesPktData(id)) clearAllPktPointers(env);
 }
 

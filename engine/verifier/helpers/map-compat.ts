@@ -16,20 +16,22 @@ const H = {
   ringbuf_submit_dynptr: 199, ringbuf_discard_dynptr: 200, user_ringbuf_drain: 209, map_lookup_percpu_elem: 195,
 } as const;
 
-/** may_update_sockmap: program types that may update or delete sockmap entries directly. */
-function mayUpdateSockmap(progType: string, attach: string, id: number): boolean {
+/** may_update_sockmap: program types that may update or delete sockmap entries directly
+ *  (a refusal is explained by a line of its own). */
+function mayUpdateSockmap(progType: string, attach: string, id: number, note: (s: string) => void): boolean {
   if (id !== H.map_update_elem && id !== H.map_delete_elem) return false;
   switch (progType) {
-    case 'TRACING': return attach === 'TRACE_ITER';
-    case 'SOCK_OPS': return id === H.map_delete_elem;
+    case 'TRACING': if (attach === 'TRACE_ITER') return true; break;
+    case 'SOCK_OPS': if (id === H.map_delete_elem) return true; break;
     case 'SOCKET_FILTER': case 'SCHED_CLS': case 'SCHED_ACT': case 'XDP': case 'SK_REUSEPORT': case 'FLOW_DISSECTOR': case 'SK_LOOKUP':
       return true;
-    default: return false;
   }
+  note('cannot update sockmap in this context\n');
+  return false;
 }
 
 /** The helpers a map type is limited to (undefined: any helper, as far as the map goes). */
-function mapAllows(t: MapType, id: number, progType: string, attach: string): boolean {
+function mapAllows(t: MapType, id: number, progType: string, attach: string, note: (s: string) => void): boolean {
   const one = (...ids: number[]): boolean => ids.includes(id);
   switch (t) {
     case 'PROG_ARRAY': return one(H.tail_call);
@@ -43,9 +45,9 @@ function mapAllows(t: MapType, id: number, progType: string, attach: string): bo
     case 'CPUMAP': return one(H.redirect_map);
     case 'ARRAY_OF_MAPS': case 'HASH_OF_MAPS': return one(H.map_lookup_elem);
     case 'SOCKMAP':
-      return one(H.sk_redirect_map, H.sock_map_update, H.msg_redirect_map, H.sk_select_reuseport, H.map_lookup_elem) || mayUpdateSockmap(progType, attach, id);
+      return one(H.sk_redirect_map, H.sock_map_update, H.msg_redirect_map, H.sk_select_reuseport, H.map_lookup_elem) || mayUpdateSockmap(progType, attach, id, note);
     case 'SOCKHASH':
-      return one(H.sk_redirect_hash, H.sock_hash_update, H.msg_redirect_hash, H.sk_select_reuseport, H.map_lookup_elem) || mayUpdateSockmap(progType, attach, id);
+      return one(H.sk_redirect_hash, H.sock_hash_update, H.msg_redirect_hash, H.sk_select_reuseport, H.map_lookup_elem) || mayUpdateSockmap(progType, attach, id, note);
     case 'REUSEPORT_SOCKARRAY': return one(H.sk_select_reuseport);
     case 'QUEUE': case 'STACK': return one(H.map_peek_elem, H.map_pop_elem, H.map_push_elem);
     case 'SK_STORAGE': return one(H.sk_storage_get, H.sk_storage_delete);
@@ -79,8 +81,8 @@ function helperTakes(id: number): readonly MapType[] | undefined {
   }
 }
 
-export function checkMapFuncCompatibility(t: MapType, id: number, name: string, progType: string, attach: string): void {
+export function checkMapFuncCompatibility(t: MapType, id: number, name: string, progType: string, attach: string, note: (s: string) => void): void {
   const takes = helperTakes(id);
-  if (mapAllows(t, id, progType, attach) && (!takes || takes.includes(t))) return;
+  if (mapAllows(t, id, progType, attach, note) && (!takes || takes.includes(t))) return;
   throw reject(EINVAL, `cannot pass map_type ${MAP_TYPES[t]} into func ${name}#${id}`);
 }
