@@ -15,31 +15,12 @@ import { parseArgs } from 'node:util';
 import { findSpecFiles, loadSuiteFile } from '../harness/spec/load.ts';
 import { planSuites, type RunItem } from '../harness/run/plan.ts';
 import { createKernelBackend } from '../harness/backends/kernel.ts';
-import { runProgram } from '../engine/runtime/index.ts';
-import { testRunEnv } from '../engine/runtime/test-run.ts';
-import { type RunCase, runCaseToJson } from '../engine/runtime/run-case.ts';
+import { release } from 'node:os';
+import { type RunCase, judgeCase, runCaseInInterpreter, runCaseToJson } from '../engine/runtime/run-case.ts';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** test_loader's POINTER_VALUE: "don't check". */
 const POINTER_VALUE = 0xcafe4a11;
-
-export type Verdict = 'agree' | 'disagree' | 'interp-fault' | 'interp-limit';
-
-/** Compare the interpreter's run with the kernel's retval, as test_loader would judge it. */
-export function judgeCase(c: Pick<RunCase, 'expected' | 'kernel'>, r: { ok: boolean; retval: bigint; fault?: string }): { verdict: Verdict; got?: number } {
-  if (!r.ok) return { verdict: /instruction limit/.test(r.fault ?? '') ? 'interp-limit' : 'interp-fault' };
-  const got = Number(BigInt.asIntN(32, r.retval));
-  if (c.expected === 'pointer') return { verdict: 'agree', got };
-  return { verdict: got === (c.kernel | 0) ? 'agree' : 'disagree', got };
-}
-
-export function runCaseInInterpreter(c: RunCase): ReturnType<typeof runProgram> {
-  return runProgram(c.program, testRunEnv(c.program, {
-    auxiliary: c.auxiliary, series: c.series,
-    ...(c.linearSize !== undefined ? { linearSize: c.linearSize } : {}),
-    ...(c.kfuncs ? { kfuncs: c.kfuncs } : {}),
-  }));
-}
 
 async function main(): Promise<number> {
   const { values: o } = parseArgs({
@@ -63,7 +44,7 @@ async function main(): Promise<number> {
   for (const item of items) {
     const id = `${item.suite}/${item.test}`;
     const rv = item.expect.retval!;
-    const expected = rv.kind === 'pointer' || rv.value === POINTER_VALUE ? 'pointer' as const : rv.value | 0;
+    const expected = rv.kind === 'pointer' || (rv.value | 0) === (POINTER_VALUE | 0) ? 'pointer' as const : rv.value | 0;
     if (item.skip) { counts.skipped++; note('skipped (arch)', id); continue; }
     const out = await backend.run(item.request);
     if (out.skip) { counts.skipped++; note(`kernel skip`, `${id}: ${out.skip}`); continue; }
@@ -77,7 +58,9 @@ async function main(): Promise<number> {
       id, program: item.request.program, auxiliary: item.request.auxiliary, series: item.request.series,
       ...(item.request.linearSize !== undefined ? { linearSize: item.request.linearSize } : {}),
       ...(kfuncIds.get(item.suite)?.size ? { kfuncs: kfuncIds.get(item.suite) } : {}),
-      expected, kernel,
+      ...(item.request.funcInfo ? { funcInfo: true } : {}),
+      ...(item.request.keepSysAdmin ? { keepSysAdmin: true } : {}),
+      expected, ...(expected === 'pointer' ? {} : { kernel }),
     };
     cases.push(c);
     const r = runCaseInInterpreter(c);
@@ -99,7 +82,9 @@ async function main(): Promise<number> {
   }
   if (o.record) {
     cases.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    writeFileSync(o.record, JSON.stringify({ kernel: 'live', cases: cases.map(runCaseToJson) }) + '\n');
+    const { agree: _agree, ...kernelCounts } = counts; // the fixture holds the kernel's side only
+    const fixture = { kernelRelease: release(), counts: kernelCounts, cases: cases.map(runCaseToJson) };
+    writeFileSync(o.record, JSON.stringify(fixture, null, 0).replace(/\{"id":/g, '\n{"id":') + '\n');
     process.stdout.write(`\nrecorded ${cases.length} cases to ${o.record}\n`);
   }
   return 0;

@@ -6,6 +6,8 @@
 import type { FuncDef, MapDef, Program, Series } from '../program/types.ts';
 import { encode } from '../isa/encode.ts';
 import { decode } from '../isa/decode.ts';
+import { type RunResult, runProgram } from './index.ts';
+import { testRunEnv } from './test-run.ts';
 
 export interface RunCase {
   /** `suite/test`. */
@@ -16,13 +18,17 @@ export interface RunCase {
   readonly linearSize?: number;
   /** Kfunc names by the BTF id the program calls them with. */
   readonly kfuncs?: ReadonlyMap<number, string>;
+  /** How the kernel loaded it: BTF func_info for every function, CAP_SYS_ADMIN kept. */
+  readonly funcInfo?: boolean;
+  readonly keepSysAdmin?: boolean;
   /** What the test expects: a value (low 32 bits, signed), or 'pointer' (only "it ran"). */
   readonly expected: number | 'pointer';
-  /** The kernel's retval (low 32 bits, signed) of its test run. */
-  readonly kernel: number;
+  /** The kernel's retval (low 32 bits, signed) of its test run; absent for 'pointer' (an
+   *  address differs from run to run). */
+  readonly kernel?: number;
 }
 
-/** JSON form of a Program: insns as hex bytecode; bytes as hex; bigints as strings. */
+/** JSON form of a Program: insns as base64 bytecode; other bytes as hex; bigints as strings. */
 interface ProgramJson {
   readonly name: string;
   readonly progType: string;
@@ -43,8 +49,10 @@ export interface RunCaseJson {
   readonly series: Series;
   readonly linearSize?: number;
   readonly kfuncs?: Readonly<Record<string, string>>;
+  readonly funcInfo?: boolean;
+  readonly keepSysAdmin?: boolean;
   readonly expected: number | 'pointer';
-  readonly kernel: number;
+  readonly kernel?: number;
 }
 
 const toHex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -77,7 +85,7 @@ export function programToJson(p: Program): ProgramJson {
     name: p.name, progType: p.progType,
     ...(p.expectedAttachType ? { expectedAttachType: p.expectedAttachType } : {}),
     ...(p.attachTo ? { attachTo: p.attachTo } : {}),
-    code: toHex(encode(p.insns)),
+    code: Buffer.from(encode(p.insns)).toString('base64'),
     maps: plain(p.maps),
     funcs: p.funcs.map((f) => plain(f) as FuncDef),
     license: p.license, flags: p.flags,
@@ -90,7 +98,7 @@ export function programFromJson(j: ProgramJson): Program {
     name: j.name, progType: j.progType as Program['progType'],
     ...(j.expectedAttachType ? { expectedAttachType: j.expectedAttachType } : {}),
     ...(j.attachTo ? { attachTo: j.attachTo } : {}),
-    insns: decode(fromHex(j.code)),
+    insns: decode(Uint8Array.from(Buffer.from(j.code, 'base64'))),
     maps: unplain(j.maps) as MapDef[],
     funcs: j.funcs,
     license: j.license, flags: j.flags,
@@ -103,7 +111,10 @@ export function runCaseToJson(c: RunCase): RunCaseJson {
     id: c.id, program: programToJson(c.program), auxiliary: c.auxiliary.map(programToJson), series: c.series,
     ...(c.linearSize !== undefined ? { linearSize: c.linearSize } : {}),
     ...(c.kfuncs?.size ? { kfuncs: Object.fromEntries([...c.kfuncs].sort((a, b) => a[0] - b[0])) } : {}),
-    expected: c.expected, kernel: c.kernel,
+    ...(c.funcInfo ? { funcInfo: true } : {}),
+    ...(c.keepSysAdmin ? { keepSysAdmin: true } : {}),
+    expected: c.expected,
+    ...(c.kernel !== undefined ? { kernel: c.kernel } : {}),
   };
 }
 
@@ -112,6 +123,51 @@ export function runCaseFromJson(j: RunCaseJson): RunCase {
     id: j.id, program: programFromJson(j.program), auxiliary: j.auxiliary.map(programFromJson), series: j.series,
     ...(j.linearSize !== undefined ? { linearSize: j.linearSize } : {}),
     ...(j.kfuncs ? { kfuncs: new Map(Object.entries(j.kfuncs).map(([id, n]) => [Number(id), n])) } : {}),
-    expected: j.expected, kernel: j.kernel,
+    ...(j.funcInfo ? { funcInfo: true } : {}),
+    ...(j.keepSysAdmin ? { keepSysAdmin: true } : {}),
+    expected: j.expected,
+    ...(j.kernel !== undefined ? { kernel: j.kernel } : {}),
   };
+}
+
+/** Run a case in the interpreter with the input the kernel's test run gave it. */
+export function runCaseInInterpreter(c: RunCase): RunResult {
+  return runProgram(c.program, testRunEnv(c.program, {
+    auxiliary: c.auxiliary, series: c.series,
+    ...(c.linearSize !== undefined ? { linearSize: c.linearSize } : {}),
+    ...(c.kfuncs ? { kfuncs: c.kfuncs } : {}),
+  }));
+}
+
+export type Verdict = 'agree' | 'disagree' | 'interp-fault' | 'interp-limit';
+
+/** An interpreter run against the kernel's retval, compared as test_loader compares: the low
+ *  32 bits as an int; a POINTER_VALUE test only needs the run to succeed. */
+export function judgeCase(c: Pick<RunCase, 'expected' | 'kernel'>, r: Pick<RunResult, 'ok' | 'retval' | 'fault'>): { verdict: Verdict; got?: number } {
+  if (!r.ok) return { verdict: /instruction limit/.test(r.fault ?? '') ? 'interp-limit' : 'interp-fault' };
+  const got = Number(BigInt.asIntN(32, r.retval));
+  if (c.expected === 'pointer') return { verdict: 'agree', got };
+  return { verdict: got === c.kernel ? 'agree' : 'disagree', got };
+}
+
+/** A recorded set of cases (scripts/retval-parity.ts --record). */
+export interface RunCaseFixture {
+  /** `uname -r` of the kernel that ran them: its vmlinux BTF ids are in the programs. */
+  readonly kernelRelease: string;
+  readonly counts: {
+    readonly withRetval: number; readonly skipped: number; readonly notLoaded: number;
+    readonly runFailed: number; readonly kernelRan: number; readonly kernelPasses: number;
+  };
+  readonly cases: readonly RunCase[];
+}
+
+export function parseRunCaseFixture(text: string): RunCaseFixture {
+  const j = JSON.parse(text) as Omit<RunCaseFixture, 'cases'> & { cases: readonly RunCaseJson[] };
+  return { ...j, cases: j.cases.map(runCaseFromJson) };
+}
+
+/** Whether a case's programs use may_goto: their runs spend whole per-frame budgets (8M
+ *  iterations each), which makes them the slow ones. */
+export function usesMayGoto(c: RunCase): boolean {
+  return [c.program, ...c.auxiliary].some((p) => p.insns.some((i) => i.code === 0xe5));
 }
