@@ -5,6 +5,7 @@
 import { RegType, PTR_MAYBE_NULL } from '../state/types.ts';
 import { NotImplementedError } from '../errors.ts';
 import type { Program } from '../../program/types.ts';
+import { skMsgAccess, sockOpsAccess } from './ctx-sock.ts';
 
 export interface CtxAccess {
   /** Register type a load produces (SCALAR_VALUE for plain fields). */
@@ -165,6 +166,8 @@ const CHECKS: Partial<Record<string, Check>> = {
   RAW_TRACEPOINT: rawTp,
   RAW_TRACEPOINT_WRITABLE: rawTpWritable,
   SYSCALL: syscall,
+  SK_MSG: skMsgAccess,
+  SOCK_OPS: sockOpsAccess,
 };
 
 /** The access's meaning, or undefined when the kernel says `invalid bpf_context access`. */
