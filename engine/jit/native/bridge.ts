@@ -10,7 +10,9 @@
 // to the run in progress (`active`), so a run costs no registration.
 
 import koffi from 'koffi';
-import { Machine, RuntimeFault, type HelperFn, type KfuncFn } from '../../runtime/index.ts';
+import { Machine, MAX_CALL_FRAMES, RuntimeFault, type HelperFn, type KfuncFn } from '../../runtime/index.ts';
+import { StackArgState } from '../../runtime/stack-args.ts';
+import type { Series } from '../../program/types.ts';
 import { ctxKind, SKB, XDP_MD } from '../../runtime/context.ts';
 import type { NativeMapStore, NativeSpace } from './space.ts';
 
@@ -35,6 +37,14 @@ export class NativeMachine extends Machine {
   /** The `stack args` of the kfunc being called (args 6..12), for kfunc implementations
    *  that take more than five arguments. */
   kfuncStackArgs: readonly bigint[] = [];
+
+  /** Let the interpreter's kfuncs read arguments 6..12 (runtime/stack-args.ts callArgs):
+   *  natively they arrive as SysV arguments, not in the interpreter's slots. */
+  useStackArgs(series: Exclude<Series, 'none'>): void {
+    const sa = new StackArgState(series, MAX_CALL_FRAMES);
+    sa.gather = (_depth: number, nargs: number): bigint[] => this.kfuncStackArgs.slice(0, Math.max(0, nargs - 5));
+    this.sa = sa;
+  }
 
   override callback(hi: number, lo: number, args: readonly bigint[]): bigint {
     const sp = this.nspace;

@@ -19,6 +19,8 @@ import { defaultHelpers } from '../../runtime/helpers.ts';
 import { DEFAULT_PACKET_SIZE, type HelperFn, type KfuncFn, type MapStore, type RtMap } from '../../runtime/index.ts';
 import { getLibc, mapAnon, pageRound, PROT_RX } from './libc.ts';
 import { NativeMapStore } from './space.ts';
+import { kfuncsByName } from '../../runtime/kfuncs/index.ts';
+import { BUILTIN_KFUNCS } from '../../program/kfuncs.ts';
 import { Bridge, NativeMachine, helperTrampoline, kfuncTrampoline, ldAbsTrampoline, setActiveBridge, syncCtxPointers } from './bridge.ts';
 
 export interface NativeEnv {
@@ -38,6 +40,9 @@ export interface NativeEnv {
   readonly series?: Series;
   /** Arguments each function takes (the verifier's argCount); default from prog.funcs. */
   readonly argCounts?: readonly (number | undefined)[];
+  /** kfunc BTF ids the program names, with their names (a suite's `kfuncs:`), bound to the
+   *  interpreter's implementations as RunEnv.kfuncs would be; the built-ins are always there. */
+  readonly kfuncIds?: readonly (readonly [number, string])[];
 }
 
 /** In-process extras that cannot cross to a child (functions). */
@@ -69,11 +74,14 @@ const HELPERS = defaultHelpers();
 
 /** The program's functions as the native JIT takes them. Without a verifier run every
  *  function gets the full 512-byte frame, which is always enough. */
-export function nativeFunctions(prog: Program, stackDepths?: readonly number[], series: Series = 'none', argCounts?: readonly (number | undefined)[]): JitFunction[] {
+export function nativeFunctions(
+  prog: Program, stackDepths?: readonly number[], series: Series = 'none', argCounts?: readonly (number | undefined)[],
+  kfuncArgs?: (btfId: number) => number | undefined,
+): JitFunction[] {
   const funcs = fromXlated(prog.insns, stackDepths ? { stackDepths, callOffsetIn: 'imm' } : { stackDepths: [], uniformStackDepth: MAX_BPF_STACK, callOffsetIn: 'imm' });
   if (series === 'none') return funcs;
   const fromBtf = prog.funcs.length === funcs.length ? [...prog.funcs].sort((a, b) => a.start - b.start).map((f) => f.params?.length) : undefined;
-  return withStackArgs(funcs, series, argCounts ?? fromBtf);
+  return withStackArgs(funcs, series, argCounts ?? fromBtf, kfuncArgs);
 }
 
 /** Native mode runs the indirect tail-call jump as a plain `jmp *%rcx`. */
@@ -125,6 +133,16 @@ function progArrays(store: NativeMapStore, progs: readonly Program[], progAddrs:
   return out;
 }
 
+/** Argument count of a kfunc by BTF id: the built-in declarations, also reached by name
+ *  through a suite's ids. */
+function kfuncArgCount(ids: NativeEnv['kfuncIds']): (btfId: number) => number | undefined {
+  const names = new Map(ids ?? []);
+  return (id) => {
+    const name = names.get(id);
+    return BUILTIN_KFUNCS.find((k) => k.btfId === id || k.name === name)?.params.length;
+  };
+}
+
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
 /** Every map's contents, comparable between the interpreter and a native run. */
@@ -149,7 +167,9 @@ export function runNativeInProcess(prog: Program, env: NativeEnv = {}, impl: Nat
     for (const d of prog.maps) store.ensure(d);
     store.applyInit(prog.maps, env.progs ?? []);
     const helpers = impl.helpers ? new Map([...HELPERS, ...impl.helpers]) : HELPERS;
-    m = new NativeMachine(store, helpers, impl.kfuncs ?? new Map(), Number.MAX_SAFE_INTEGER, env.progs ?? []);
+    const kfuncs = impl.kfuncs ?? kfuncsByName(new Map(env.kfuncIds ?? []));
+    m = new NativeMachine(store, helpers, kfuncs, Number.MAX_SAFE_INTEGER, env.progs ?? []);
+    if (env.series && env.series !== 'none') m.useStackArgs(env.series);
     m.progType = prog.progType;
     m.rngState = (env.seed ?? 0) >>> 0;
     const ctx = buildContext(m, prog.progType, env.data ?? new Uint8Array(DEFAULT_PACKET_SIZE), env.ctx);
@@ -166,7 +186,7 @@ export function runNativeInProcess(prog: Program, env: NativeEnv = {}, impl: Nat
     // The main program and every program a PROG_ARRAY slot names (tail-call targets), each
     // JITed on its own; a prog array becomes a native struct bpf_array look-alike.
     const progs = tailCallClosure(prog, store);
-    const funcsOf = progs.map((p, k) => (k === 0 ? nativeFunctions(p, env.stackDepths, env.series, env.argCounts) : nativeFunctions(p)));
+    const funcsOf = progs.map((p, k) => (k === 0 ? nativeFunctions(p, env.stackDepths, env.series, env.argCounts, kfuncArgCount(env.kfuncIds)) : nativeFunctions(p)));
     const opts = { mode: 'native' as const, config: NATIVE_CONFIG, ldAbsTarget: ldAbsTrampoline() };
     // Sizes do not depend on addresses in native mode: lay out once, then emit for real.
     const sizings = funcsOf.map((f) => jitProgram(f, { ...opts, callTarget: () => 0n, ldImm64Value: () => 0n }));
@@ -191,7 +211,8 @@ export function runNativeInProcess(prog: Program, env: NativeEnv = {}, impl: Nat
         if (!slot || slot.kind !== 'value') throw new Error(`map ${map.def.name} has no direct value address`);
         return space.nativeOf(slot.ref.region, slot.ref.off + (insn.next?.imm ?? 0));
       }
-      return arrays.get(map) ?? (BigInt(map.handle.hi) << 32n) | BigInt(map.handle.lo);
+      // The runtime's map handle: its struct bpf_map region, natively addressed.
+      return arrays.get(map) ?? space.toNative((BigInt(map.handle.hi) << 32n) | BigInt(map.handle.lo));
     };
     const images = funcsOf.map((f, k) => jitProgram(f, { ...opts, callTarget, funcAddrs: progAddrs[k], ldImm64Value: ldImm64For(progs[k]) }));
     const jitNs = Number(process.hrtime.bigint() - t0);

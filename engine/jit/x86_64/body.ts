@@ -653,7 +653,7 @@ function call(c: Code, insn: Insn, x: InsnContext): void {
   const sa = x.fn.stackArgs;
   if (sa?.series === 'v4') {
     // v4: push the stack args (kfunc: arg 6 to r9) around the call [choice, docs §9].
-    const slots = insn.src === BPF_PSEUDO_CALL ? sa.callSlots?.get(x.index) ?? 0 : insn.src === 2 ? Math.max(0, insn.off) : 0;
+    const slots = insn.src === BPF_PSEUDO_CALL || insn.src === 2 ? sa.callSlots?.get(x.index) ?? Math.max(0, insn.src === 2 ? insn.off : 0) : 0;
     const pop = v4BeforeCall(c, stackArgContext(x), slots, insn.src !== BPF_PSEUDO_CALL);
     plainCall(c, insn, x);
     popArgs(c, pop);

@@ -157,6 +157,9 @@ export { isExt, memOperand };
  */
 export function withStackArgs<F extends { readonly insns: readonly Insn[]; readonly subprogRefs?: ReadonlyMap<number, number> }>(
   funcs: readonly F[], series: StackArgSeries, argCounts?: readonly (number | undefined)[],
+  /** Arguments of the kfunc with this BTF id, for v4 calls whose `off` was not fixed up yet
+   *  (a program as loaded, before the seed's fixup_kfunc_call). */
+  kfuncArgs?: (btfId: number) => number | undefined,
 ): (F & { stackArgs: StackArgFrame })[] {
   const b = baseReg(series);
   const incoming = funcs.map((f, k) => {
@@ -178,7 +181,11 @@ export function withStackArgs<F extends { readonly insns: readonly Insn[]; reado
         const n = t === undefined ? 0 : incoming[t];
         callSlots.set(idx, n);
         out = Math.max(out, n);
-      } else if (i.src === 2 && series === 'v4') out = Math.max(out, i.off);
+      } else if (i.src === 2 && series === 'v4') {
+        const n = i.off > 0 ? i.off : Math.max(0, (kfuncArgs?.(i.imm) ?? 0) - 5);
+        callSlots.set(idx, n);
+        out = Math.max(out, n);
+      }
     });
     return { ...f, stackArgs: { series, incomingSlots: incoming[k], outgoingSlots: out, callSlots } };
   });
