@@ -22,6 +22,7 @@ import { frameInsnIdx, maybeEnterScc, maybeExitScc, addBackedge, incompleteReadM
 import { reject, EINVAL } from './reject.ts';
 import type { VerifierEnv } from './env.ts';
 import { stackArgsSafe } from './stack-arg/prune.ts';
+import { callsCallback, isIterNextInsn, iterActiveDepthsDiffer, iterLoopConverged } from './loop-prune.ts';
 
 export const enum Exact {
   /** Imprecise scalars match anything. */
@@ -103,7 +104,7 @@ const UNBOUND: RegState = {
 /** A slot read as a 64-bit scalar: the spilled scalar, or an unknown one for all-misc. */
 function scalarRegForStack(env: VerifierEnv, slot: StackSlot): RegState | undefined {
   if (slot.slotType.every((t) => t === SlotType.SPILL) && slot.spilled.type === RegType.SCALAR_VALUE) return slot.spilled;
-  if (slot.slotType.every((t) => t === SlotType.MISC || (env.bpfCapable && t === SlotType.INVALID))) return UNBOUND;
+  if (slot.slotType.every((t) => t === SlotType.MISC || (env.allowUninitStack && t === SlotType.INVALID))) return UNBOUND;
   return undefined;
 }
 
@@ -114,7 +115,7 @@ function stacksafe(env: VerifierEnv, old: FuncState, cur: FuncState, idmap: IdMa
     const ot = old.stack[spi].slotType[j];
     if (exact === Exact.EXACT && (i >= cur.allocatedStack || ot !== cur.stack[spi].slotType[j])) return false;
     if (ot === SlotType.INVALID) continue;
-    if (env.bpfCapable && ot === SlotType.MISC) continue;
+    if (env.allowUninitStack && ot === SlotType.MISC) continue;
     if (i >= cur.allocatedStack) return false;
     const oreg = scalarRegForStack(env, old.stack[spi]);
     const creg = scalarRegForStack(env, cur.stack[spi]);
@@ -251,11 +252,19 @@ export function isStateVisited(env: VerifierEnv, insnIdx: number): 0 | 1 {
     let hit = false;
     if (sl.branches) {
       // A checkpoint still being explored: we are going around a loop.
-      if (isMayGotoAt(env, insnIdx) && sl.st.mayGotoDepth !== cur.mayGotoDepth && statesEqual(env, sl.st, cur, Exact.RANGE_WITHIN)) {
+      const bounded = isIterNextInsn(env, insnIdx) ? 'iter' : callsCallback(env, insnIdx) ? 'callback' : undefined;
+      if (bounded) {
+        // Iterator and callback loops end by contract (loop-prune.ts).
+        if (statesEqual(env, sl.st, cur, Exact.RANGE_WITHIN) && (bounded === 'callback' || iterLoopConverged(cur))) {
+          loop = true;
+          hit = true;
+        } else if (!forceNew && env.jmpsProcessed - env.prevJmpsProcessed < 20 && env.insnProcessed - env.prevInsnProcessed < 100) addNew = false;
+      } else if (isMayGotoAt(env, insnIdx) && sl.st.mayGotoDepth !== cur.mayGotoDepth && statesEqual(env, sl.st, cur, Exact.RANGE_WITHIN)) {
         loop = true;
         hit = true;
       } else {
-        if (statesMaybeLooping(sl.st, cur) && statesEqual(env, sl.st, cur, Exact.EXACT) && sl.st.mayGotoDepth === cur.mayGotoDepth) {
+        if (statesMaybeLooping(sl.st, cur) && statesEqual(env, sl.st, cur, Exact.EXACT) && !iterActiveDepthsDiffer(sl.st, cur) &&
+          sl.st.mayGotoDepth === cur.mayGotoDepth && sl.st.callbackUnrollDepth === cur.callbackUnrollDepth) {
           const cp = cur.curframe;
           throw reject(EINVAL, `infinite loop detected at insn ${insnIdx}\ncur state:${printVerifierState(cur, cur.frames[cp], true, FULL).slice(0, -1)}\n` +
             `old state:${printVerifierState(sl.st, sl.st.frames[cp], true, FULL).slice(0, -1)}`);

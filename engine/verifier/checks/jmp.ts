@@ -23,6 +23,7 @@ import { SlotType } from '../state/types.ts';
 import type { LinkedReg } from '../state/types.ts';
 import { printInsnState } from '../log/insn-state.ts';
 import { pushSpeculativePath } from '../unpriv/speculative.ts';
+import { isPointerValue } from '../unpriv/sanitize.ts';
 import { releaseRefState } from './refs.ts';
 import { fieldOf } from './map-fields.ts';
 import { markPtrNotNull } from './not-null.ts';
@@ -167,7 +168,10 @@ export function checkCondJmpOp(env: VerifierEnv, insn: Insn, insnIdx: number): n
   if (srcX) {
     if (insn.imm !== 0) throw reject(EINVAL, 'BPF_JMP/JMP32 uses reserved fields');
     checkRegRead(env, insn.src);
-    if (isPointer(regs[insn.src]) && !env.allowPtrLeaks) throw reject(EACCES, `R${insn.src} pointer comparison prohibited`);
+    // Packet pointers may be compared with each other and with pkt_end (6.18 also lets
+    // pkt_end through here; try_match_pkt_pointers decides below).
+    const pktPair = isPktAny(regs[insn.dst]) && isPktAny(regs[insn.src]);
+    if (!pktPair && isPointerValue(env, regs[insn.src])) throw reject(EACCES, `R${insn.src} pointer comparison prohibited`);
   } else if (insn.src !== 0) {
     throw reject(EINVAL, 'BPF_JMP/JMP32 uses reserved fields');
   }

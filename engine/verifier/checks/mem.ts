@@ -211,7 +211,7 @@ function stackRead(env: VerifierEnv, f: FuncState, off: number, size: number, ds
           const t = st.slotType[(slot - i) & 7];
           if (t === SlotType.SPILL) spills++;
           else if (t === SlotType.ZERO) zeros++;
-          else if (t === SlotType.MISC || (t === SlotType.INVALID && env.bpfCapable)) continue;
+          else if (t === SlotType.MISC || (t === SlotType.INVALID && env.allowUninitStack)) continue;
           else throw reject(EACCES, `invalid read from stack off ${off}+${i} size ${size}`);
         }
         if (spills === size && isConst(reg.s) && constValue(reg.s) === 0n) {
@@ -238,7 +238,7 @@ function stackRead(env: VerifierEnv, f: FuncState, off: number, size: number, ds
       zeros++;
       continue;
     }
-    if (t === SlotType.INVALID && env.allowPtrLeaks) continue;
+    if (t === SlotType.INVALID && env.allowUninitStack) continue;
     if (t === SlotType.INVALID) throw reject(EACCES, `invalid read from stack off ${off}+${i} size ${size}`);
     throw new NotImplementedError('stack read of dynptr/iter slots');
   }
@@ -250,7 +250,7 @@ function stackRead(env: VerifierEnv, f: FuncState, off: number, size: number, ds
 /** check_stack_range_initialized for a direct load, or a helper's read: every byte an
  *  access may touch must hold data (root may read uninitialised bytes). `min`/`max` bound
  *  the first byte (max inclusive); `size` bytes are read from there. */
-export function checkStackRangeReadable(env: VerifierEnv, regno: number, reg: RegState, f: FuncState, min: number, max: number, size: number, helper: boolean): void {
+export function checkStackRangeReadable(env: VerifierEnv, regno: number, reg: RegState, f: FuncState, min: number, max: number, size: number, _helper: boolean): void {
   for (let a = min; a < max + size; a++) {
     const spi = (-a - 1) >> 3;
     const st = f.stack[spi];
@@ -258,9 +258,9 @@ export function checkStackRangeReadable(env: VerifierEnv, regno: number, reg: Re
     env.stackLive.markRead(f.frameno, env.insnIdx, 1n << BigInt(spi));
     if (t === SlotType.MISC || t === SlotType.ZERO || (t === SlotType.INVALID && env.allowUninitStack)) continue;
     if (t === SlotType.SPILL && (st.spilled.type === RegType.SCALAR_VALUE || env.allowPtrLeaks)) continue;
-    const what = helper ? ' indirect' : '';
-    if (isConst(reg.s)) throw reject(EACCES, `invalid${what} read from stack R${regno} off ${min}+${a - min} size ${size}`);
-    throw reject(EACCES, `invalid${what} read from stack R${regno} var_off ${fmtTnum(reg.s.varOff)}+${a - min} size ${size}`);
+    // 6.18 no longer says " indirect" for helper reads.
+    if (isConst(reg.s)) throw reject(EACCES, `invalid read from stack R${regno} off ${min}+${a - min} size ${size}`);
+    throw reject(EACCES, `invalid read from stack R${regno} var_off ${fmtTnum(reg.s.varOff)}+${a - min} size ${size}`);
   }
 }
 

@@ -16,6 +16,7 @@ import { isConst, fmtTnum } from '../scalar-api.ts';
 import { Reject, reject, EACCES } from '../reject.ts';
 import type { VerifierEnv } from '../env.ts';
 import { checkMemRegionAccess } from '../checks/mem.ts';
+import { checkFieldOverlap } from '../checks/map-fields.ts';
 import {
   ALU_IMMEDIATE, ALU_NEG_VALUE, ALU_NON_POINTER, ALU_SANITIZE_DST, ALU_SANITIZE_SRC, setExploreAluLimits, specAux,
 } from './aux.ts';
@@ -141,7 +142,9 @@ export function sanitizeCheckBounds(env: VerifierEnv, insn: Insn, dst: RegState)
     }
   } else if (dst.type === RegType.PTR_TO_MAP_VALUE) {
     try {
+      // check_map_access as for a helper: the bounds, then no special field touched.
       checkMemRegionAccess(regno, dst, dst.off, 1, dst.map!.def.valueSize, false);
+      checkFieldOverlap(dst.map!.def, dst.s.smin, dst.s.umax, dst.off, 1);
     } catch (e) {
       if (!(e instanceof Reject)) throw e;
       throw reject(EACCES, `${e.text}\nR${regno} pointer arithmetic of map value goes out of range, prohibited for !root`);
