@@ -14,9 +14,19 @@ import type { AddressSpace, FallbackResolver, Region } from './memory.ts';
 
 export const PAGE_SIZE = 4096;
 const PAGE_SHIFT = 12;
-/** Where an arena without map_extra sits for user space: the kernel picks an address when
- *  libbpf maps it; a 4 GB-aligned one keeps each page's 32-bit offset equal to pgoff * 4096. */
+/** The 4 GB window an arena without map_extra is placed in for user space. The kernel picks
+ *  the address when the arena is mapped, inside one 4 GB window (a 4 GB arena: exactly one),
+ *  and top-down mmap puts it high; so do we: at the top of the window. That keeps the 32-bit
+ *  form of a small arena's first page nonzero, as on the kernel (a 4 GB arena's first page
+ *  casts to 0, i.e. NULL, there too). */
 export const DEFAULT_USER_VM_START = 0x7f0000000000n;
+
+/** user_vm_start of an arena: map_extra, else the top of its own 4 GB window. */
+export function userVmStartOf(def: MapDef, index: number): bigint {
+  if (def.mapExtra) return def.mapExtra;
+  const len = BigInt(def.maxEntries) * BigInt(PAGE_SIZE);
+  return DEFAULT_USER_VM_START + (BigInt(index) << 32n) + BigInt.asUintN(32, -len);
+}
 /** NUMA_NO_NODE; the run has one node, 0. */
 const NUMA_NO_NODE = -1;
 
@@ -32,7 +42,7 @@ export class Arena implements FallbackResolver {
   private readonly guard: Region;
 
   constructor(readonly def: MapDef, private readonly space: AddressSpace, index: number) {
-    this.userVmStart = def.mapExtra ?? DEFAULT_USER_VM_START + (BigInt(index) << 32n);
+    this.userVmStart = userVmStartOf(def, index);
     this.pageCntMax = def.maxEntries;
     this.guard = space.add(`arena ${def.name} guard`, new Uint8Array(PAGE_SIZE));
   }
