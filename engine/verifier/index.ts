@@ -29,6 +29,7 @@ import { BPF_LOG_STATS } from './log/log.ts';
 import { xlatedProgram, type XlatedOptions } from './fixup/index.ts';
 import { checkStackArgUse, stackArgDepth } from './stack-arg/finish.ts';
 import { calledGlobals } from './calls/global.ts';
+import { checkTailCallMaps } from './unpriv/tail-call.ts';
 import { checkSubprogAbnormalReturns } from './calls/func-info.ts';
 
 export { NotImplementedError };
@@ -93,6 +94,7 @@ export function verify(prog: Program, opts: VerifyOptions): VerifyResult {
     doCheckSubprogs(env);
     checkMaxStackDepth(env);
     checkStackArgUse(env);
+    checkTailCallMaps(env);
   } catch (e) {
     if (!(e instanceof Reject)) throw e;
     errno = e.errno;

@@ -13,6 +13,7 @@ import { reject, EACCES, EINVAL, EFAULT } from '../reject.ts';
 import type { VerifierEnv } from '../env.ts';
 import { checkStackWriteUnpriv } from '../unpriv/stack.ts';
 import { checkMapPtrAccessUnpriv } from '../unpriv/map-ptr.ts';
+import { ctxDeniedUnpriv } from '../unpriv/ctx.ts';
 import { ctxAccess } from './ctx.ts';
 import { checkSockAccess, isSockPtr } from './sock.ts';
 import { checkFieldOverlap } from './map-fields.ts';
@@ -411,7 +412,7 @@ export function checkMemAccess(env: VerifierEnv, regno: number, off: number, siz
     if (reg.off < 0) throw reject(EACCES, `negative offset ctx ptr R${regno} off=${reg.off} disallowed`);
     if (reg.off !== 0) throw reject(EACCES, `dereference of modified ctx ptr R${regno} off=${reg.off} disallowed`);
     if (!isConst(reg.s) || constValue(reg.s) !== 0n) throw reject(EACCES, `variable ctx access var_off=${fmtTnum(reg.s.varOff)} disallowed`);
-    const a = ctxAccess(env.prog, o, size, t === Access.WRITE, signExtend);
+    const a = ctxDeniedUnpriv(env, o, t === Access.WRITE) ? undefined : ctxAccess(env.prog, o, size, t === Access.WRITE, signExtend);
     if (!a) throw reject(EACCES, `invalid bpf_context access off=${o} size=${size}`);
     if (dst) {
       if (a.regType === RegType.SCALAR_VALUE) markUnknown(dst);

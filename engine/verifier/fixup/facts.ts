@@ -30,7 +30,8 @@ export function recordFixupFacts(env: VerifierEnv, insn: Insn, idx: number): voi
     aux.fixup = { ...aux.fixup, ptrType: baseType(regs[insn.dst]?.type ?? RegType.NOT_INIT) };
   } else if (cls === BPF_JMP && bpfOp(insn.code) === BPF_CALL && insn.src === 0) {
     const f: FixupFacts = { ...aux.fixup };
-    const r1 = regs[1];
+    // The map argument: r1, but r2 for bpf_tail_call (#12).
+    const r1 = regs[insn.imm === 12 ? 2 : 1];
     if (r1.type === RegType.CONST_PTR_TO_MAP && r1.map) {
       if (f.map === undefined) f.map = r1.map;
       else if (f.map !== 'poison' && f.map.index !== r1.map.index) f.map = 'poison';
