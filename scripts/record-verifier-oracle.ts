@@ -47,10 +47,13 @@ export function loadInKernel(p: OracleProgram, level: number): OracleRecord {
       const btf = m.btf ? mapBtfFor(m.btf) : undefined;
       const btfFd = btf ? bpfBtfLoad(btf.btf).fd : -1;
       if (btf && btfFd < 0) throw new Error(`map ${m.name}: BTF load failed`);
-      const r = bpfMapCreate({
+      const create = () => bpfMapCreate({
         mapType: MAP_TYPES[m.type], keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, mapFlags: m.flags, name: m.name,
         ...(btf ? { btfFd, btfKeyTypeId: btf.keyTypeId, btfValueTypeId: btf.valueTypeId } : {}),
       });
+      // An unprivileged loader creates its own maps, as test_loader does: a map remembers
+      // its creator's Spectre bypass (tail-call and array masking depend on it).
+      const r = p.unpriv ? withCapsDropped(UNPRIV_KEEP_BPF, create) : create();
       if (btfFd >= 0) closeFd(btfFd);
       if (r.fd < 0) throw new Error(`map ${m.name}: errno ${r.errno}`);
       fds.push(r.fd);
