@@ -248,6 +248,11 @@ function uncloneProlog(first: RawSlot, verdict: number): RawSlot[] {
 }
 
 export function convertCtxAccesses(x: XProg, progType: string): void {
+  // Loads through socket pointers are rewritten to the kernel's struct sock layout too.
+  const SOCK_PTRS: readonly number[] = [RegType.PTR_TO_SOCKET, RegType.PTR_TO_SOCK_COMMON, RegType.PTR_TO_TCP_SOCK, RegType.PTR_TO_XDP_SOCK];
+  if (x.aux.some((a) => a.ptrType !== undefined && SOCK_PTRS.includes(a.ptrType))) {
+    throw new NotImplementedError('context rewrites for socket pointers (sock, sock_common, tcp_sock, xdp_sock)');
+  }
   const ops = CTX_OPS[progType];
   if (!ops) {
     if (x.aux.some((a) => a.ptrType === RegType.PTR_TO_CTX)) throw new NotImplementedError(`context rewrites for ${progType} programs`);
