@@ -36,7 +36,7 @@ async function main(): Promise<number> {
   const items = planSuites(suites, { backends: ['kernel'], ...(o.filter ? { filter: new RegExp(o.filter) } : {}) })
     .filter((i: RunItem) => i.mode === 'priv' && i.request.execute);
   const backend = createKernelBackend();
-  const counts = { withRetval: items.length, skipped: 0, notLoaded: 0, runFailed: 0, kernelRan: 0, kernelPasses: 0, agree: 0 };
+  const counts = { withRetval: items.length, skipped: 0, notLoaded: 0, runFailed: 0, kernelRan: 0, kernelPasses: 0, agree: 0, skippedAgreeWithTest: 0 };
   const causes = new Map<string, string[]>();
   const cases: RunCase[] = [];
   const note = (cause: string, line: string): void => void (causes.get(cause) ?? causes.set(cause, []).get(cause)!).push(line);
@@ -45,23 +45,31 @@ async function main(): Promise<number> {
     const id = `${item.suite}/${item.test}`;
     const rv = item.expect.retval!;
     const expected = rv.kind === 'pointer' || (rv.value | 0) === (POINTER_VALUE | 0) ? 'pointer' as const : rv.value | 0;
-    if (item.skip) { counts.skipped++; note('skipped (arch)', id); continue; }
+    const c0: RunCase = {
+      id, program: item.request.program, auxiliary: item.request.auxiliary, series: item.request.series,
+      ...(item.request.linearSize !== undefined ? { linearSize: item.request.linearSize } : {}),
+      ...(kfuncIds.get(item.suite)?.size ? { kfuncs: kfuncIds.get(item.suite) } : {}),
+      ...(item.request.funcInfo ? { funcInfo: true } : {}),
+      ...(item.request.keepSysAdmin ? { keepSysAdmin: true } : {}),
+      expected,
+    };
+    // A test the kernel cannot run here: the interpreter against the test's own retval.
+    const unchecked = (why: string): void => {
+      counts.skipped++;
+      const j = judgeCase({ expected, ...(expected === 'pointer' ? {} : { kernel: expected }) }, runCaseInInterpreter(c0));
+      if (j.verdict === 'agree') counts.skippedAgreeWithTest++;
+      note('kernel cannot run it (interpreter vs the test\'s retval)', `${id}: ${why}; interpreter ${j.verdict === 'agree' ? 'matches' : `${j.verdict} (${j.got})`}`);
+    };
+    if (item.skip) { unchecked(item.skip); continue; }
     const out = await backend.run(item.request);
-    if (out.skip) { counts.skipped++; note(`kernel skip`, `${id}: ${out.skip}`); continue; }
+    if (out.skip) { unchecked(out.skip); continue; }
     if (!out.loaded) { counts.notLoaded++; note('kernel did not load', `${id}: errno ${out.errno}`); continue; }
     if (!out.retval?.ok) { counts.runFailed++; note('kernel test run failed', `${id}: ${out.retval?.ok === false ? out.retval.reason : 'no retval'}`); continue; }
     counts.kernelRan++;
     const kernel = out.retval.value | 0;
     if (expected === 'pointer' || expected === kernel) counts.kernelPasses++;
     else note('kernel retval differs from the test\'s', `${id}: expected ${expected}, kernel ${kernel}`);
-    const c: RunCase = {
-      id, program: item.request.program, auxiliary: item.request.auxiliary, series: item.request.series,
-      ...(item.request.linearSize !== undefined ? { linearSize: item.request.linearSize } : {}),
-      ...(kfuncIds.get(item.suite)?.size ? { kfuncs: kfuncIds.get(item.suite) } : {}),
-      ...(item.request.funcInfo ? { funcInfo: true } : {}),
-      ...(item.request.keepSysAdmin ? { keepSysAdmin: true } : {}),
-      expected, ...(expected === 'pointer' ? {} : { kernel }),
-    };
+    const c: RunCase = { ...c0, ...(expected === 'pointer' ? {} : { kernel }) };
     cases.push(c);
     const r = runCaseInInterpreter(c);
     const j = judgeCase(c, r);
@@ -73,7 +81,7 @@ async function main(): Promise<number> {
   await backend.close?.();
 
   process.stdout.write(`tests with a retval (priv runs): ${counts.withRetval}\n`);
-  process.stdout.write(`  kernel skipped: ${counts.skipped}, not loaded: ${counts.notLoaded}, test run failed: ${counts.runFailed}\n`);
+  process.stdout.write(`  kernel skipped: ${counts.skipped} (interpreter returns the test's retval: ${counts.skippedAgreeWithTest}), not loaded: ${counts.notLoaded}, test run failed: ${counts.runFailed}\n`);
   process.stdout.write(`  kernel ran: ${counts.kernelRan} (retval as expected: ${counts.kernelPasses})\n`);
   process.stdout.write(`  interpreter agrees: ${counts.agree}, disagrees: ${counts.kernelRan - counts.agree}\n`);
   for (const [cause, lines] of causes) {
@@ -82,7 +90,7 @@ async function main(): Promise<number> {
   }
   if (o.record) {
     cases.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    const { agree: _agree, ...kernelCounts } = counts; // the fixture holds the kernel's side only
+    const { agree: _agree, skippedAgreeWithTest: _s, ...kernelCounts } = counts; // the fixture holds the kernel's side only
     const fixture = { kernelRelease: release(), counts: kernelCounts, cases: cases.map(runCaseToJson) };
     writeFileSync(o.record, JSON.stringify(fixture, null, 0).replace(/\{"id":/g, '\n{"id":') + '\n');
     process.stdout.write(`\nrecorded ${cases.length} cases to ${o.record}\n`);

@@ -11,7 +11,7 @@ import { vmlinuxBtf } from '../engine/btf/vmlinux.ts';
 import { loadSuiteText } from '../harness/spec/load.ts';
 import { planSuites } from '../harness/run/plan.ts';
 import { runProgram, MapStore } from '../engine/runtime/index.ts';
-import { testRunEnv } from '../engine/runtime/test-run.ts';
+import { testRun, testRunEnv } from '../engine/runtime/test-run.ts';
 import { BPF_MAP_STRUCT } from '../engine/runtime/maps.ts';
 import { DEFAULT_USER_VM_START, PAGE_SIZE, userVmStartOf } from '../engine/runtime/arena.ts';
 import { RECALC_HASH } from '../engine/runtime/skb-helpers.ts';
@@ -352,4 +352,19 @@ t.test('the default instruction bound lets a frame spend its whole may_goto budg
   t.ok(r.ok, r.fault ?? 'completes');
   t.equal(r.retval, 3n);
   t.ok(r.insnsExecuted > 16_000_000, `${r.insnsExecuted} instructions`);
+});
+
+t.test('TRACING test runs report the kernel test functions, not the (unattached) program', async (t) => {
+  const base: Program = {
+    name: 'f', progType: 'TRACING', maps: [], funcs: [{ start: 0, name: 'f', linkage: 'global' }], license: 'GPL', flags: 0,
+    // Would fault on the NULL ctx if it ran.
+    insns: [{ code: 0x79, dst: 0, src: 1, off: 0, imm: 0 }, { code: 0x95, dst: 0, src: 0, off: 0, imm: 0 }],
+  };
+  const run = (attach: string) => testRun({ ...base, expectedAttachType: attach });
+  t.same([run('TRACE_FENTRY').ok, run('TRACE_FENTRY').retval], [true, 0n], 'fentry: 0');
+  t.same([run('TRACE_FEXIT').ok, run('TRACE_FEXIT').retval], [true, 0n], 'fexit: 0');
+  // bpf_modify_return_test(1, &b=2) = 4 and _test2(1, &b=2, 3, 4, 5, 6, 7) = 29, b changed twice.
+  t.equal(run('MODIFY_RETURN').retval, (2n << 16n) | 33n, 'fmod_ret: side effects and sum');
+  t.notOk(run('TRACE_ITER').ok, 'other attach types fail');
+  t.notOk(testRun({ ...base, progType: 'SYSCALL' }).ok, 'any other type runs the program (here: a NULL read)');
 });

@@ -6,8 +6,8 @@
 import type { FuncDef, MapDef, Program, Series } from '../program/types.ts';
 import { encode } from '../isa/encode.ts';
 import { decode } from '../isa/decode.ts';
-import { type RunResult, runProgram } from './index.ts';
-import { testRunEnv } from './test-run.ts';
+import type { RunResult } from './index.ts';
+import { testRun } from './test-run.ts';
 
 export interface RunCase {
   /** `suite/test`. */
@@ -132,11 +132,11 @@ export function runCaseFromJson(j: RunCaseJson): RunCase {
 
 /** Run a case in the interpreter with the input the kernel's test run gave it. */
 export function runCaseInInterpreter(c: RunCase): RunResult {
-  return runProgram(c.program, testRunEnv(c.program, {
+  return testRun(c.program, {
     auxiliary: c.auxiliary, series: c.series,
     ...(c.linearSize !== undefined ? { linearSize: c.linearSize } : {}),
     ...(c.kfuncs ? { kfuncs: c.kfuncs } : {}),
-  }));
+  });
 }
 
 export type Verdict = 'agree' | 'disagree' | 'interp-fault' | 'interp-limit';

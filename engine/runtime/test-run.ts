@@ -7,7 +7,7 @@
 
 import type { Program, Series } from '../program/types.ts';
 import { SKB, SKB_SIZE } from './context.ts';
-import { DEFAULT_PACKET_SIZE, type RunEnv } from './index.ts';
+import { DEFAULT_PACKET_SIZE, type RunEnv, type RunResult, runProgram } from './index.ts';
 import { kfuncsByName } from './kfuncs/index.ts';
 
 export interface TestRunInput {
@@ -35,4 +35,29 @@ export function testRunEnv(prog: Program, input: TestRunInput = {}): RunEnv {
     data: syscall ? new Uint8Array(0) : new Uint8Array(DEFAULT_PACKET_SIZE),
     ...(input.linearSize !== undefined && !syscall ? { ctx: linearSizeCtx(input.linearSize) } : {}),
   };
+}
+
+/** What BPF_PROG_TEST_RUN of a TRACING program reports: the kernel calls its own test
+ *  functions (bpf_fentry_test1..9, bpf_modify_return_test and _test2) and reports what they
+ *  did; the program runs only if it is attached to them, which a test run's program is not.
+ *  fentry/fexit: 0 when the functions return what they should. fmod_ret: both modify_return
+ *  functions return a + ++*b (+ the other args): 4 + 29 = 33, with b changed twice (the
+ *  side effect count in the high half). Any other attach type: -EFAULT. (6.18
+ *  net/bpf/test_run.c; not checkable live here: this kernel refuses TRACING loads.) */
+export function tracingTestRun(prog: Program): RunResult {
+  switch (prog.expectedAttachType) {
+    case 'TRACE_FENTRY': case 'TRACE_FEXIT':
+      return { ok: true, retval: 0n, insnsExecuted: 0 };
+    case 'MODIFY_RETURN':
+      return { ok: true, retval: BigInt((2 << 16) | 33), insnsExecuted: 0 };
+    default:
+      return { ok: false, retval: 0n, fault: `BPF_PROG_TEST_RUN of a TRACING program attached as ${prog.expectedAttachType ?? 'nothing'} fails (-EFAULT)`, insnsExecuted: 0 };
+  }
+}
+
+/** One test run as test_loader does it: tracing programs as the kernel reports them, any
+ *  other program run in the interpreter on testRunEnv's input. */
+export function testRun(prog: Program, input: TestRunInput = {}): RunResult {
+  if (prog.progType === 'TRACING') return tracingTestRun(prog);
+  return runProgram(prog, testRunEnv(prog, input));
 }
