@@ -19,6 +19,7 @@ import { checkSockAccess, isSockPtr } from './sock.ts';
 import { checkFieldOverlap } from './map-fields.ts';
 import { MEM_RDONLY } from '../state/types.ts';
 import { checkPtrToBtfAccess } from './btf-access.ts';
+import { rodataLoad } from './rodata.ts';
 
 export const MAX_BPF_STACK = 512;
 
@@ -402,7 +403,12 @@ export function checkMemAccess(env: VerifierEnv, regno: number, off: number, siz
     checkMapAccessType(reg, o, size, t);
     checkMemRegionAccess(regno, reg, o, size, reg.map!.def.valueSize, false);
     checkFieldOverlap(reg.map!.def, reg.s.smin, reg.s.umax, o, size);
-    if (dst) markUnknown(dst);
+    if (dst) {
+      // Read-only global data is read now (checks/rodata.ts).
+      const v = t === Access.READ ? rodataLoad(reg, o, size, signExtend) : undefined;
+      if (v !== undefined) markKnown(dst, v);
+      else markUnknown(dst);
+    }
   } else if (reg.type === RegType.PTR_TO_MAP_KEY) {
     if (t === Access.WRITE) throw reject(EACCES, `write to change key R${regno} not allowed`);
     checkMemRegionAccess(regno, reg, o, size, reg.map!.def.keySize, false);

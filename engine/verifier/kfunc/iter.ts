@@ -3,8 +3,8 @@
 // a reference that the iterator's first slot carries; `_next` and `_destroy` need an
 // initialised iterator of the same kind; `_destroy` gives the reference back. `_next` forks
 // the path: this one continues with the iterator drained and r0 = NULL, a queued one with it
-// still active, one level deeper, and r0 non-NULL. Revisiting `_next` on a path (a loop over
-// the iterator) needs the kernel's iterator convergence in state pruning: not modelled.
+// still active, one level deeper, and r0 non-NULL. A loop over the iterator converges in
+// state pruning (loop-prune.ts): the active pass meets an equal checkpoint of an earlier one.
 
 import type { Btf } from '../../btf/index.ts';
 import { SlotType, PTR_MAYBE_NULL, RegType, cloneState } from '../state/types.ts';
@@ -12,7 +12,7 @@ import type { FuncState, RegState } from '../state/types.ts';
 import { markKnown, markNotInit, markPtr } from '../state/regs.ts';
 import { isConst, constValue } from '../scalar-api.ts';
 import { reject, EINVAL } from '../reject.ts';
-import { NotImplementedError } from '../errors.ts';
+import { findPrevEntry, widenImpreciseScalars } from '../prune.ts';
 import type { VerifierEnv } from '../env.ts';
 import { Access, checkMemAccess } from '../checks/mem.ts';
 import { acquireReference, releaseReference } from '../checks/refs.ts';
@@ -141,13 +141,16 @@ export function processIterNext(env: VerifierEnv, at: { frameno: number; spi: nu
   const st = env.curState;
   const it = mainSlot(st.frames[at.frameno], at.spi).iter!;
   if (it.state === 'active') {
-    if (it.depth > 0) throw new NotImplementedError('loops over an open-coded iterator (iterator convergence)');
     const queued = cloneState(st);
     // State copies share this record: replace it, never mutate it.
     const q = mainSlot(queued.frames[at.frameno], at.spi);
     q.iter = { ...it, depth: it.depth + 1 };
     const r0 = queued.frames[queued.curframe].regs[0];
     r0.type &= ~PTR_MAYBE_NULL;
+    // A later pass through this `_next`: scalars that changed since the earlier pass and
+    // were never needed precisely are widened, so that the passes can converge.
+    const prev = findPrevEntry(env, st.parent, insnIdx);
+    if (prev) widenImpreciseScalars(env, prev, queued);
     pushStack(env, queued, insnIdx + 1, insnIdx);
   }
   mainSlot(st.frames[at.frameno], at.spi).iter = { ...it, state: 'drained' };

@@ -68,7 +68,7 @@ export function newFuncState(frameno: number, callsite: number, subprogno: numbe
 
 export function newVerifierState(): VerifierState {
   return {
-    frames: [newFuncState(0, -1, 0)], curframe: 0, refs: [], branches: 1, insnIdx: 0, mayGotoDepth: 0, speculative: false,
+    frames: [newFuncState(0, -1, 0)], curframe: 0, refs: [], branches: 1, insnIdx: 0, mayGotoDepth: 0, callbackUnrollDepth: 0, speculative: false,
     parent: undefined, firstInsnIdx: 0, lastInsnIdx: -1, jmpHistory: [], cleaned: false,
   };
 }

@@ -151,6 +151,9 @@ export interface VerifierState {
   insnIdx: number;
   /** may_goto depth (6.18), kept for states_equal. */
   mayGotoDepth: number;
+  /** Callback bodies entered on this path (callback_unroll_depth): an otherwise identical
+   *  state one callback pass later is progress, not an infinite loop. */
+  callbackUnrollDepth: number;
   speculative: boolean;
   /** The checkpoint this path last passed (shared, not copied): its `branches` counts the
    *  unfinished paths below it; only finished checkpoints may prune. */
@@ -202,6 +205,7 @@ export function cloneState(st: VerifierState): VerifierState {
     branches: st.branches,
     insnIdx: st.insnIdx,
     mayGotoDepth: st.mayGotoDepth,
+    callbackUnrollDepth: st.callbackUnrollDepth,
     speculative: st.speculative,
     parent: st.parent,
     firstInsnIdx: st.firstInsnIdx,
