@@ -7,7 +7,7 @@ TSX := node --import tsx
 SPECS ?= specs
 BACKEND ?= engine
 
-.PHONY: all setup check check-kernel check-both test unit typecheck oracles progs kernel-selftests bench clean
+.PHONY: all setup check check-kernel check-both test unit typecheck oracles progs kernel-selftests bench fuzz clean
 
 all: test
 
@@ -61,6 +61,12 @@ oracles: setup
 # on the ported corpus and specs/ (ratios; JSON in .cache/bench.json). BENCH_ARGS=--no-kernel etc.
 bench: setup
 	scripts/bench.sh $(BENCH_ARGS)
+
+# Differential fuzzing: random programs our verifier accepts, run in the interpreter and
+# natively; r0 and memory must agree. Prints the seed and count. COUNT=100000 SEED=7 make fuzz
+COUNT ?= 2000
+fuzz: setup
+	$(TSX) scripts/fuzz-jit.ts --count $(COUNT) --jobs 2 $(if $(SEED),--seed $(SEED))
 
 clean:
 	rm -rf node_modules .cache .tap
