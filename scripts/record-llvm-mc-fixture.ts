@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { elfSections } from '../test/asm-selftest-source.ts';
+import { elfSections } from '../test/lib/asm-selftest-source.ts';
 import { fileURLToPath } from 'node:url';
 
 export const LLVM_MC = process.env.LLVM_MC ?? 'llvm-mc-19';

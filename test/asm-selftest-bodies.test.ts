@@ -14,7 +14,7 @@ import { decode } from '../engine/isa/decode.ts';
 import { encode } from '../engine/isa/encode.ts';
 import type { Insn } from '../engine/isa/insn.ts';
 import { LD_IMM64, BPF_PSEUDO_KFUNC_CALL, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_BTF_ID } from '../engine/isa/opcodes.ts';
-import { allBodies, elfSections, findProgsDir, type AsmBody } from './asm-selftest-source.ts';
+import { allBodies, elfSections, findProgsDir, type AsmBody } from './lib/asm-selftest-source.ts';
 
 const dir = findProgsDir();
 const CONST_INSN = 0x00000005000000b7n; // r0 = 5, for __imm_insn operands

@@ -10,7 +10,7 @@ import { UsageError } from '../harness/commands/io.ts';
 import { formatDiffSummary, formatDiffTable, tablePath, type DiffReport } from '../harness/diff/report.ts';
 import { captureIo, expect, options, suite, test } from './fixtures/harness/suites.ts';
 
-const FAKE = new URL('./diff-fake-backend.ts', import.meta.url).href;
+const FAKE = new URL('./lib/diff-fake-backend.ts', import.meta.url).href;
 const dir = mkdtempSync(join(tmpdir(), 'bpfconform-diff-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 

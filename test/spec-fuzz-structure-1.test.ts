@@ -2,7 +2,7 @@
 // are described in spec-fuzz-lib.ts). Each input must load or throw an InputError located in
 // the file (line and column >= 1): no other exception, no hang.
 import t from 'tap';
-import { structureCampaign, loadSuiteText, SEEDS } from './spec-fuzz-lib.ts';
+import { structureCampaign, loadSuiteText, SEEDS } from './lib/spec-fuzz-lib.ts';
 
 t.test('2,500 mutated suites (structure-1)', async (t) => {
   for (const s of SEEDS) t.doesNotThrow(() => loadSuiteText(s, 'fuzz.yaml'), 'the seeds are valid');

@@ -5,7 +5,7 @@
 
 import t, { type Test } from 'tap';
 import { NotImplementedError } from '../engine/verifier/index.ts';
-import { HASH_8B, REGS5, lastLine, program, run, type Sub } from './verifier-stack-arg-lib.ts';
+import { HASH_8B, REGS5, lastLine, program, run, type Sub } from './lib/verifier-stack-arg-lib.ts';
 
 const EINVAL = 22;
 const EACCES = 13;

@@ -8,7 +8,7 @@ import type { Test } from 'tap';
 import { Decoder, DecoderOptions } from 'iced-x86';
 import { formatFunction, formatJited, hexSigned, insnText } from '../engine/jit/x86-disasm.ts';
 import { InputError } from '../engine/errors.ts';
-import { llvmAvailable, llvmInsnText, llvmJitedText } from './x86-disasm-llvm.ts';
+import { llvmAvailable, llvmInsnText, llvmJitedText } from './lib/x86-disasm-llvm.ts';
 
 const bytes = (hex: string): Uint8Array => Uint8Array.from(Buffer.from(hex.replace(/\s+/g, ''), 'hex'));
 

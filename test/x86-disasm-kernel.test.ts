@@ -1,5 +1,5 @@
 // formatJited against LLVM on real JIT images: the recorded fixture (kernel images with the
-// text libLLVM 19's C API gives, by the selftests' procedure; see x86-disasm-record.ts), and,
+// text libLLVM 19's C API gives, by the selftests' procedure; see scripts/record-x86-disasm-oracle.ts), and,
 // when this machine is root with libLLVM installed, fresh images from the live kernel.
 
 import { execFileSync } from 'node:child_process';
@@ -7,9 +7,9 @@ import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { formatFunction, formatJited } from '../engine/jit/x86-disasm.ts';
 import { environmentSkip, loadProgram } from '../engine/kernel/load.ts';
-import { randomProgram, structuredPrograms } from './x86-disasm-corpus.ts';
-import { llvmAvailable, llvmJitedText } from './x86-disasm-llvm.ts';
-import { FIXTURE, imageOf, type JitFixture } from './x86-disasm-record.ts';
+import { randomProgram, structuredPrograms } from './lib/x86-disasm-corpus.ts';
+import { llvmAvailable, llvmJitedText } from './lib/x86-disasm-llvm.ts';
+import { FIXTURE, imageOf, type JitFixture } from '../scripts/record-x86-disasm-oracle.ts';
 import { createKernelBackend, toOutcome } from '../harness/backends/kernel.ts';
 import { formatMatchReport, matchPatterns } from '../harness/match.ts';
 

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 // The unpacked tree: $KERNEL_SRC, else the cache `make kernel-selftests` fills.
-const TREE = process.env.KERNEL_SRC ?? join(import.meta.dirname, '..', '.cache', 'linux-source-6.12');
+const TREE = process.env.KERNEL_SRC ?? join(import.meta.dirname, '..', '..', '.cache', 'linux-source-6.12');
 const TARBALL = '/usr/src/linux-source-6.12.tar.xz';
 const PROGS = 'tools/testing/selftests/bpf/progs';
 

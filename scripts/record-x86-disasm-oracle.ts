@@ -1,15 +1,15 @@
 // Records test/fixtures/x86-disasm-kernel.json: JIT images of the corpus programs taken from
 // the live kernel, each with the text LLVM's C API gives for it (selftests' procedure).
-// Run as root: node --import tsx test/x86-disasm-record.ts [--check]
+// Run as root: node --import tsx scripts/record-x86-disasm-oracle.ts [--check]
 //   --check  only report load failures and LLVM/engine mismatches, write nothing.
 
 import { writeFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { loadProgram } from '../engine/kernel/load.ts';
-import { corpus } from './x86-disasm-corpus.ts';
-import { llvmJitedText } from './x86-disasm-llvm.ts';
+import { corpus } from '../test/lib/x86-disasm-corpus.ts';
+import { llvmJitedText } from '../test/lib/x86-disasm-llvm.ts';
 
-export const FIXTURE = new URL('./fixtures/x86-disasm-kernel.json', import.meta.url);
+export const FIXTURE = new URL('../test/fixtures/x86-disasm-kernel.json', import.meta.url);
 
 /** The image is not stored apart: the llvm text carries every byte (see imageOf). */
 export interface JitSample {

@@ -1,8 +1,8 @@
 // Shared by test/spec-fuzz-*.test.ts: small valid seed suites (between them every feature of
 // the format), a seeded PRNG, byte- and structure-level mutators, and the check loop.
 import { parse, stringify } from 'yaml';
-import { InputError } from '../engine/errors.ts';
-import { loadSuiteText, SpecErrors } from '../harness/spec/index.ts';
+import { InputError } from '../../engine/errors.ts';
+import { loadSuiteText, SpecErrors } from '../../harness/spec/index.ts';
 
 export const SEEDS = [
   `suite: fa

@@ -1,11 +1,11 @@
 // Shared helpers for the stack-argument verifier tests: assemble a main function plus static
 // subprograms (with BTF-style parameter lists) and verify under a series.
 
-import { assembleFunction, linkProgram, type AsmFunction, type Binding } from '../engine/isa/asm/index.ts';
-import { HELPER_NAMES } from '../engine/isa/helpers.ts';
-import { BUILTIN_KFUNCS } from '../engine/program/kfuncs.ts';
-import type { MapDef, Program, Series } from '../engine/program/types.ts';
-import { verify, type VerifyResult } from '../engine/verifier/index.ts';
+import { assembleFunction, linkProgram, type AsmFunction, type Binding } from '../../engine/isa/asm/index.ts';
+import { HELPER_NAMES } from '../../engine/isa/helpers.ts';
+import { BUILTIN_KFUNCS } from '../../engine/program/kfuncs.ts';
+import type { MapDef, Program, Series } from '../../engine/program/types.ts';
+import { verify, type VerifyResult } from '../../engine/verifier/index.ts';
 
 export interface Sub {
   readonly name: string;

@@ -6,7 +6,7 @@
 //   jited      kernel gives JIT text, engine none (absent, not a difference)
 //   skipk      the kernel skips (not compared)
 
-import type { Backend, RunOutcome, RunRequest } from '../harness/backend.ts';
+import type { Backend, RunOutcome, RunRequest } from '../../harness/backend.ts';
 
 const LOG1 = '0: R1=ctx() R10=fp0\n0: (79) r0 = *(u64 *)(r2 +0)\nR2 !read_ok\nprocessed 1 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0\n';
 const JITED = 'func #0:\n0:\t55                                  \tpushq\t%rbp\n1:\tc9                                  \tleave\n2:\tc3                                  \tretq\n\n';

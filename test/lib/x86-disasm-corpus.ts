@@ -4,16 +4,16 @@
 // A fixed-seed generator adds straight-line programs with many forward branches, so label
 // numbering (duplicates, more than 32 targets) is exercised too.
 
-import type { Insn } from '../engine/isa/insn.ts';
-import { ldImm64 } from '../engine/isa/insn.ts';
+import type { Insn } from '../../engine/isa/insn.ts';
+import { ldImm64 } from '../../engine/isa/insn.ts';
 import {
   BPF_ADD, BPF_ALU, BPF_ALU64, BPF_AND, BPF_ARSH, BPF_ATOMIC, BPF_B, BPF_CALL, BPF_CMPXCHG, BPF_DIV, BPF_DW,
   BPF_END, BPF_EXIT, BPF_FETCH, BPF_H, BPF_JA, BPF_JCOND, BPF_JEQ, BPF_JGE, BPF_JGT, BPF_JLE, BPF_JLT, BPF_JMP,
   BPF_JMP32, BPF_JNE, BPF_JSET, BPF_JSGE, BPF_JSGT, BPF_JSLE, BPF_JSLT, BPF_K, BPF_LD, BPF_LDX, BPF_LSH, BPF_MEM,
   BPF_MEMSX, BPF_MOD, BPF_MOV, BPF_MUL, BPF_NEG, BPF_OR, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_MAP_FD, BPF_RSH,
   BPF_ST, BPF_STX, BPF_SUB, BPF_TO_BE, BPF_TO_LE, BPF_W, BPF_X, BPF_XCHG, BPF_XOR, BPF_ABS, BPF_IND,
-} from '../engine/isa/opcodes.ts';
-import type { FuncDef, MapDef, Program, ProgType } from '../engine/program/types.ts';
+} from '../../engine/isa/opcodes.ts';
+import type { FuncDef, MapDef, Program, ProgType } from '../../engine/program/types.ts';
 
 const ins = (code: number, dst = 0, src = 0, off = 0, imm = 0): Insn => ({ code, dst, src, off, imm });
 const movK = (dst: number, imm: number, alu = BPF_ALU64): Insn => ins(alu | BPF_MOV | BPF_K, dst, 0, 0, imm);
