@@ -4,17 +4,8 @@
 import t from 'tap';
 import { assemble, assembleFunction, linkProgram, type Binding } from '../engine/isa/asm/index.ts';
 import { InputError } from '../engine/errors.ts';
+import { mulberry32 as rng } from './lib/rng.ts';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SEEDS = [
   `r1 = 0;

@@ -7,20 +7,14 @@ import { readBpfObject, linkObjectProgram, parseElf } from '../engine/elf/index.
 import { parseBtf, parseBtfExt, typeSize, cTypeName, kernelTypeName, funcSignature, declTags } from '../engine/btf/index.ts';
 import { portObject } from '../engine/port/port-object.ts';
 import { buildFixture, haveClang } from './fixtures/elf/build.ts';
+import { xorshift32 } from './lib/rng.ts';
 
 const clang = haveClang();
 
-/** xorshift32: deterministic. */
+/** xorshift32 scaled to [0, 1). */
 function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 0x1_0000_0000;
-  };
+  const next = xorshift32(seed);
+  return () => next() / 0x1_0000_0000;
 }
 
 function mutate(base: Uint8Array, r: () => number, hot: readonly [number, number][]): Uint8Array {

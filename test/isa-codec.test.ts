@@ -7,17 +7,9 @@ import { InputError } from '../engine/errors.ts';
 import { imm64, ldImm64 } from '../engine/isa/insn.ts';
 import type { Insn } from '../engine/isa/insn.ts';
 import { readFixture } from '../scripts/record-disasm-oracle.ts';
+import { xorshift32 as rng } from './lib/rng.ts';
 
 /** xorshift32, fixed seed: deterministic "random" bytes. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13; x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
-    return x;
-  };
-}
 
 const bytesOf = (hex: string): Uint8Array => Uint8Array.from(hex.match(/../g) ?? [], (h) => parseInt(h, 16));
 const sameBytes = (a: Uint8Array, b: Uint8Array): boolean =>

@@ -7,19 +7,11 @@ import { encode } from '../engine/isa/encode.ts';
 import { printInsn, printProgram, printXlatedInsn } from '../engine/isa/disasm.ts';
 import { InputError } from '../engine/errors.ts';
 import { readFixture } from '../scripts/record-disasm-oracle.ts';
+import { xorshift32 as rng } from './lib/rng.ts';
 
 const SEED = 0x5eed1234;
 const RUNS = 12_000;
 
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13; x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
-    return x;
-  };
-}
 
 const corpus = readFixture().map((e) => Uint8Array.from(e.hex.match(/../g) ?? [], (h) => parseInt(h, 16)));
 

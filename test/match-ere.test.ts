@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compilePattern, ereToJs, findPattern, islandsToEre, PatternError } from '../harness/spec/pattern.ts';
+import { mulberry32 } from './lib/rng.ts';
 
 const ereFind = (ere: string, text: string) => {
   const re = new RegExp(ereToJs(ere), 'g');
@@ -85,16 +86,6 @@ int main(void) {
 }
 `;
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ATOMS = ['a', 'b', 'c', '.', '[ab]', '[^a]', '[[:digit:]]', '[a-c]', '[]a]', '\\.', '1', ' ', '(ab)', '(a|b)', '(b|bc)', '^', '$', '[[:space:]]', '\\w', 'x'];
 const QUANTS = ['', '', '', '*', '+', '?', '{1,2}', '{2}', '{0,1}'];

@@ -3,6 +3,7 @@
 import { parse, stringify } from 'yaml';
 import { InputError } from '../../engine/errors.ts';
 import { loadSuiteText, SpecErrors } from '../../harness/spec/index.ts';
+import { mulberry32 } from './rng.ts';
 
 export const SEEDS = [
   `suite: fa
@@ -63,16 +64,6 @@ tests:
 `,
 ];
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let rnd = mulberry32(1);
 export const reseed = (seed: number): void => {

@@ -14,6 +14,7 @@ import {
   BPF_ST, BPF_STX, BPF_SUB, BPF_TO_BE, BPF_TO_LE, BPF_W, BPF_X, BPF_XCHG, BPF_XOR, BPF_ABS, BPF_IND,
 } from '../../engine/isa/opcodes.ts';
 import type { FuncDef, MapDef, Program, ProgType } from '../../engine/program/types.ts';
+import { mulberry32 as rng } from './rng.ts';
 
 const ins = (code: number, dst = 0, src = 0, off = 0, imm = 0): Insn => ({ code, dst, src, off, imm });
 const movK = (dst: number, imm: number, alu = BPF_ALU64): Insn => ins(alu | BPF_MOV | BPF_K, dst, 0, 0, imm);
@@ -35,16 +36,6 @@ function prog(name: string, insns: Insn[], extra: { progType?: ProgType; maps?: 
 }
 
 /** mulberry32: small, fixed-seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ALU_OPS = [BPF_ADD, BPF_SUB, BPF_MUL, BPF_DIV, BPF_OR, BPF_AND, BPF_LSH, BPF_RSH, BPF_NEG, BPF_MOD, BPF_XOR, BPF_MOV, BPF_ARSH];
 const JMP_OPS = [BPF_JEQ, BPF_JGT, BPF_JGE, BPF_JSET, BPF_JNE, BPF_JSGT, BPF_JSGE, BPF_JLT, BPF_JLE, BPF_JSLT, BPF_JSLE];
