@@ -14,6 +14,7 @@ import { BPF_JMP, BPF_JCOND, BPF_MAY_GOTO, BPF_REG_FP } from '../isa/opcodes.ts'
 import { RegType, SlotType, baseType, cloneState } from './state/types.ts';
 import type { Checkpoint, FuncState, RegState, StackSlot, VerifierState } from './state/types.ts';
 import { boundsWithin, boundsEqual, scalarUnknown } from './scalar-api.ts';
+import { exploreAluLimits } from './unpriv/aux.ts';
 import { markNotInit, markUnknown } from './state/regs.ts';
 import { printVerifierState, Scratch } from './log/state-print.ts';
 import { markAllScalarsImprecise, propagatePrecision } from './precision/backtrack.ts';
@@ -71,6 +72,8 @@ function regsafe(env: VerifierEnv, old: RegState, cur: RegState, idmap: IdMap, e
   if (old.type !== cur.type) return false;
   switch (baseType(old.type)) {
     case RegType.SCALAR_VALUE:
+      // Unprivileged pointer masking seen (unpriv/aux.ts): scalars must match exactly.
+      if (exploreAluLimits(env)) return old.off === cur.off && boundsEqual(old.s, cur.s) && idmap.checkScalar(old.id, cur.id);
       if (!old.precise && exact === Exact.NOT_EXACT) return true;
       if (!idmap.checkScalar(old.id, cur.id)) return false;
       return boundsWithin(old.s, cur.s);
