@@ -7,7 +7,7 @@ TSX := node --import tsx
 SPECS ?= specs
 BACKEND ?= engine
 
-.PHONY: all setup check check-kernel check-both test unit typecheck oracles progs kernel-selftests bench fuzz clean
+.PHONY: all setup check check-kernel check-both test unit typecheck oracles progs kernel-selftests retval-parity bench fuzz clean
 
 all: test
 
@@ -56,6 +56,11 @@ oracles: setup
 	$(TSX) scripts/record-scalar-oracle.ts
 	$(TSX) scripts/record-verifier-oracle.ts
 	$(TSX) scripts/record-llvm-mc-fixture.ts
+
+# Interpreter vs live-kernel retvals on the ported corpus (after kernel-selftests, root); the
+# cases go into the cache for test/runtime-corpus-*.test.ts.
+retval-parity: setup
+	$(TSX) scripts/retval-parity.ts --record .cache/kernel-selftests/runtime-corpus-retval.json
 
 # Speed, side by side in one run: our verify() against the kernel's reported verification time
 # on the ported corpus and specs/ (ratios; JSON in .cache/bench.json). BENCH_ARGS=--no-kernel etc.

@@ -27,6 +27,8 @@ export interface RunRequest {
   readonly capsUnpriv?: readonly number[];
   /** __linear_size: the test run's __sk_buff ctx gets data_end = this. */
   readonly linearSize?: number;
+  /** The suite's kfunc declarations with a BTF id, by id: what the interpreter binds calls to. */
+  readonly kfuncNames?: ReadonlyMap<number, string>;
   /** __btf_path, as written by the test (resolved by the backend, if it can). */
   readonly btfPath?: string;
   /** __stderr / __stdout patterns were given: the run must report the program's streams. */

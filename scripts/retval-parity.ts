@@ -5,8 +5,9 @@
 //
 // usage: node --import tsx scripts/retval-parity.ts [--specs DIR] [--filter RE]
 //          [--record FILE] [--verbose]
-//   --record writes the cases the kernel ran (bytecode, maps, kernel retval; no sources) as
-//   a deterministic fixture for test/runtime-corpus-retval.test.ts.
+//   --record writes the cases the kernel ran (bytecode, maps, kernel retval) as a
+//   deterministic file for test/runtime-corpus-retval.test.ts; `make retval-parity` puts it in
+//   the git-ignored cache, since the cases are ported kernel programs and never committed.
 
 import { writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';

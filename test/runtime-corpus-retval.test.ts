@@ -1,6 +1,7 @@
 // Interpreter retval parity on the kernel selftest corpus, without the kernel: every ported
-// 6.12 test with a __retval that the live 6.18 kernel test-ran (scripts/retval-parity.ts
-// --record; the fixture holds bytecode, maps and the kernel's retval, never sources) runs
+// 6.12 test with a __retval that the live 6.18 kernel test-ran (`make retval-parity` records
+// them into the git-ignored cache next to the ported suites: ported kernel programs are never
+// committed) runs
 // in the interpreter with test_loader's input and must return what the kernel returned.
 // As root on the kernel the fixture was recorded on, a sample of the cases is test-run on
 // the live kernel again, so a stale fixture shows up (RUNTIME_CORPUS_LIVE=all: every case).
@@ -8,24 +9,26 @@
 // cases that use may_goto (slow: whole may_goto budgets) run in runtime-corpus-maygoto.
 
 import t from 'tap';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { release } from 'node:os';
-import { judgeCase, parseRunCaseFixture, runCaseInInterpreter, usesMayGoto } from '../engine/runtime/run-case.ts';
+import { judgeCase, type RunCaseFixture, runCaseInInterpreter, usesMayGoto } from '../engine/runtime/run-case.ts';
 
-const FIXTURE = new URL('./fixtures/runtime-corpus-retval.json', import.meta.url);
-const CORPUS = new URL('../.cache/kernel-selftests/specs', import.meta.url).pathname;
+import { CORPUS, loadCorpusRetvalCases } from './lib/corpus-retval.ts';
 
-const fixture = parseRunCaseFixture(readFileSync(FIXTURE, 'utf8'));
+const loaded = loadCorpusRetvalCases();
+/** Without the recorded cases every test here is skipped with the reason. */
+const skip = loaded.ok ? false : loaded.reason;
+const fixture: RunCaseFixture = loaded.ok ? loaded.fixture : { kernelRelease: '', counts: { withRetval: 0, skipped: 0, notLoaded: 0, runFailed: 0, kernelRan: 0, kernelPasses: 0 }, cases: [] };
 const cases = fixture.cases;
 
-t.test('the fixture covers the corpus retval checks the kernel runs', async (t) => {
+t.test('the fixture covers the corpus retval checks the kernel runs', { skip }, async (t) => {
   t.equal(cases.length, fixture.counts.kernelRan, 'one case per kernel test run');
   t.ok(cases.length >= 555, `${cases.length} cases (the kernel's 555 corpus retval checks)`);
   t.equal(new Set(cases.map((c) => c.id)).size, cases.length, 'ids are unique');
   t.ok(cases.every((c) => c.expected === 'pointer' ? c.kernel === undefined : Number.isInteger(c.kernel)), 'a kernel retval for every value check');
 });
 
-t.test('every case without may_goto: the interpreter returns the kernel retval', async (t) => {
+t.test('every case without may_goto: the interpreter returns the kernel retval', { skip }, async (t) => {
   const bad: string[] = [];
   const mine = cases.filter((c) => !usesMayGoto(c));
   t.ok(mine.length > 500, `${mine.length} cases here`);
@@ -37,7 +40,7 @@ t.test('every case without may_goto: the interpreter returns the kernel retval',
   t.same(bad, [], `${mine.length - bad.length}/${mine.length} agree`);
 });
 
-t.test('the kernel-vs-test difference is the one known (arena globals libbpf would place)', async (t) => {
+t.test('the kernel-vs-test difference is the one known (arena globals libbpf would place)', { skip }, async (t) => {
   // big_alloc1 expects the arena's last page taken by libbpf's __arena globals; without
   // libbpf nothing holds it, so the kernel (and the interpreter) allocate it and return 3.
   const differ = cases.filter((c) => c.expected !== 'pointer' && c.expected !== c.kernel).map((c) => `${c.id}: ${c.kernel}`);
@@ -47,7 +50,7 @@ t.test('the kernel-vs-test difference is the one known (arena globals libbpf wou
 const root = process.getuid?.() === 0;
 const sameKernel = release() === fixture.kernelRelease;
 t.test('live: the kernel still returns the recorded retvals', {
-  skip: !root ? 'needs root for bpf()' : !sameKernel ? `fixture recorded on ${fixture.kernelRelease}, this is ${release()} (kfunc BTF ids differ)` : false,
+  skip: skip || (!root ? 'needs root for bpf()' : !sameKernel ? `fixture recorded on ${fixture.kernelRelease}, this is ${release()} (kfunc BTF ids differ)` : false),
 }, async (t) => {
   const { createKernelBackend } = await import('../harness/backends/kernel.ts');
   const backend = createKernelBackend();
@@ -72,7 +75,7 @@ t.test('live: the kernel still returns the recorded retvals', {
 });
 
 t.test('the ported corpus (when present) has no retval test missing from the fixture', {
-  skip: existsSync(CORPUS) ? false : 'corpus not ported here (make kernel-selftests)',
+  skip: skip || (existsSync(CORPUS) ? false : 'corpus not ported here (make kernel-selftests)'),
 }, async (t) => {
   const { findSpecFiles, loadSuiteFile } = await import('../harness/spec/load.ts');
   const ids = new Set(cases.map((c) => c.id));

@@ -11,17 +11,17 @@ import type { Backend, RetvalOutcome, RunOutcome, RunRequest } from '../backend.
 import type { Program } from '../../engine/program/types.ts';
 import type { Insns } from '../../engine/isa/insn.ts';
 import { printXlatedInsn } from '../../engine/isa/disasm.ts';
-import { runProgram, type RunResult } from '../../engine/runtime/index.ts';
+import type { RunResult } from '../../engine/runtime/index.ts';
 import { jitVerified } from '../../engine/jit/jited.ts';
 import { JitError } from '../../engine/jit/x86_64/types.ts';
-import { builtinKfuncImpls } from '../../engine/runtime/kfuncs/index.ts';
+import { testRun } from '../../engine/runtime/test-run.ts';
 import { NotImplementedError, verify, type VerifyOptions, type VerifyResult } from '../../engine/verifier/index.ts';
 
 export type VerifyFn = (prog: Program, opts: VerifyOptions) => VerifyResult;
 
 /** libbpf's load: level 0 first, one level-1 retry on failure. */
 export function verifyLikeLibbpf(req: RunRequest, verifyFn: VerifyFn = verify): VerifyResult {
-  const opts = { unpriv: req.unpriv, series: req.series };
+  const opts = { unpriv: req.unpriv, series: req.series, ...(req.funcInfo !== undefined ? { funcInfo: req.funcInfo } : {}) };
   const first = verifyFn(req.program, { ...opts, logLevel: req.logLevel });
   if (first.accepted || req.logLevel !== 0) return req.logLevel === 0 ? { ...first, log: '' } : first;
   return verifyFn(req.program, { ...opts, logLevel: 1 });
@@ -72,10 +72,12 @@ function runOnEngine(req: RunRequest, verifyFn: VerifyFn): RunOutcome {
   }
 
   if (req.execute) {
-    // Like test_loader: 64 zero bytes of data, none at all for BPF_PROG_TYPE_SYSCALL.
-    // The auxiliary programs, then this one: what a PROG_ARRAY's init values index.
-    const data = req.program.progType === 'SYSCALL' ? new Uint8Array(0) : undefined;
-    out.retval = retvalOf(runProgram(req.program, { progs: [...req.auxiliary, req.program], series: req.series, kfuncs: builtinKfuncImpls(), ...(data ? { data } : {}) }));
+    // What test_loader's BPF_PROG_TEST_RUN gets (see engine/runtime/test-run.ts).
+    out.retval = retvalOf(testRun(req.program, {
+      auxiliary: req.auxiliary, series: req.series,
+      ...(req.kfuncNames ? { kfuncs: req.kfuncNames } : {}),
+      ...(req.linearSize !== undefined ? { linearSize: req.linearSize } : {}),
+    }));
   }
   if (req.wantStreams) return { ...out, unsupported: '__stderr/__stdout checks are not implemented' };
   return out;

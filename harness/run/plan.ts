@@ -112,6 +112,11 @@ export function resolveProgSlots(maps: readonly MapDef[], runProgs: readonly str
   });
 }
 
+/** BTF id -> name of the suite's declared kfuncs (those that carry an id). */
+function kfuncNamesOf(suite: SuiteSpec): Map<number, string> {
+  return new Map((suite.kfuncs ?? []).filter((k) => k.btfId).map((k) => [k.btfId, k.name]));
+}
+
 export function buildRequest(suite: SuiteSpec, test: TestSpec, mode: Mode, series: Series): RunRequest {
   const expect = test[mode];
   if (!expect) throw new Error(`test ${test.name} has no ${mode} run`);
@@ -138,6 +143,7 @@ export function buildRequest(suite: SuiteSpec, test: TestSpec, mode: Mode, serie
     ...(suite.funcInfo ? { funcInfo: true } : {}),
     ...(mode === 'unpriv' && test.capsUnpriv?.length ? { capsUnpriv: test.capsUnpriv } : {}),
     ...(test.linearSize !== undefined ? { linearSize: test.linearSize } : {}),
+    ...(kfuncNamesOf(suite).size ? { kfuncNames: kfuncNamesOf(suite) } : {}),
     ...(test.btfPath !== undefined ? { btfPath: test.btfPath } : {}),
     ...(expect.stderr?.length || expect.stdout?.length ? { wantStreams: true } : {}),
   };
