@@ -141,6 +141,9 @@ function printStats(env: VerifierEnv, started: bigint): void {
 /** The post-verification rewrites (fixup/), or why they could not be modelled. */
 function xlatedOf(env: VerifierEnv, opts: VerifyOptions): Pick<VerifyResult, 'xlated' | 'xlatedMissing'> {
   try {
+    // Unprivileged loads get more rewrites than fixup/ models: report that rather than a
+    // privileged-looking dump.
+    if (opts.unpriv) throw new NotImplementedError('unprivileged rewrites (nospec barriers, pointer ALU masking, dead-code traps, array index masking)');
     return { xlated: xlatedProgram(env, opts.xlated) };
   } catch (e) {
     if (e instanceof NotImplementedError) return { xlatedMissing: e.message };
