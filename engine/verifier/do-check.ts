@@ -35,6 +35,7 @@ import { checkKfuncCall } from './stack-arg/kfunc.ts';
 import { checkGlobalReturn, initGlobalArgs } from './calls/global.ts';
 import { recoverSpeculative, specSuffix, stopsAfterInsn, stopsBeforeInsn } from './unpriv/speculative.ts';
 import { checkResourceLeak } from './checks/refs.ts';
+import { ldImmFunc } from './calls/callback.ts';
 
 const BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000;
 
@@ -216,7 +217,10 @@ function checkLdImm(env: VerifierEnv, insn: Insn): void {
     if (insn.src === BPF_PSEUDO_MAP_VALUE) dst.off = insn.next?.imm ?? 0;
     return;
   }
-  if (insn.src === BPF_PSEUDO_FUNC) throw new NotImplementedError('ld_imm64 BPF_PSEUDO_FUNC');
+  if (insn.src === BPF_PSEUDO_FUNC) {
+    ldImmFunc(env, insn, env.insnIdx, dst);
+    return;
+  }
   throw new NotImplementedError(`ld_imm64 src ${insn.src}`);
 }
 
@@ -256,6 +260,9 @@ function stepJmp(env: VerifierEnv, insn: Insn, idx: number): Step {
     return { kind: 'exit' };
   }
   const next = checkCondJmpOp(env, insn, idx);
+  // check_cond_jmp_op prints the state it leaves, before the next insn may be pruned (a
+  // decided jump printed it already).
+  if (env.log.level1 && env.scratch.any) printInsnState(env, idx);
   return { kind: 'next', idx: next };
 }
 

@@ -58,7 +58,7 @@ class IdMap {
 
 /** The fields before `id` in the kernel's struct (type, off, map/range/size, bounds). */
 function sameShape(a: RegState, b: RegState): boolean {
-  return a.type === b.type && a.off === b.off && a.map?.index === b.map?.index && a.range === b.range &&
+  return a.type === b.type && a.off === b.off && a.map?.index === b.map?.index && a.range === b.range && a.subprogno === b.subprogno &&
     a.memSize === b.memSize && (a.btfId ?? 0) === (b.btfId ?? 0) && boundsEqual(a.s, b.s);
 }
 
@@ -149,6 +149,8 @@ function stacksafe(env: VerifierEnv, old: FuncState, cur: FuncState, idmap: IdMa
 }
 
 function funcStatesEqual(env: VerifierEnv, old: FuncState, cur: FuncState, insnIdx: number, idmap: IdMap, exact: Exact): boolean {
+  // More callback passes queued than now: bpf_loop's count may not be reached yet.
+  if ((old.callbackDepth ?? 0) > (cur.callbackDepth ?? 0)) return false;
   const live = env.aux[insnIdx].liveBefore;
   for (let i = 0; i < old.regs.length; i++) {
     // r10 is outside the liveness mask; it is the same frame pointer in both.

@@ -16,6 +16,7 @@ import { opcodeKnown } from './opcodes-valid.ts';
 import { addKfuncCall } from '../stack-arg/kfunc.ts';
 import { checkMapProgCompatibility } from './map-prog.ts';
 import { isIterNextCall } from '../kfunc/meta.ts';
+import { markCallbackCall } from '../calls/callback.ts';
 
 const BPF_MAX_SUBPROGS = 256;
 const BPF_FUNC_tail_call = 12;
@@ -185,6 +186,7 @@ export function checkCfg(env: VerifierEnv): void {
       case BPF_EXIT:
         return DONE;
       case BPF_CALL:
+        markCallbackCall(env, t);
         if (isKfuncCall(s) && isIterNextCall(env.prog.progType, s)) {
           env.aux[t].prunePoint = true;
           env.aux[t].forceCheckpoint = true;

@@ -17,12 +17,13 @@ import { changesPktData, clearAllPktPointers } from '../helpers/pkt.ts';
 import { Arg, Ret, helperProto, helperAllowed } from '../helpers/protos.ts';
 import type { HelperProto } from '../helpers/protos.ts';
 import { checkRegRead } from './regs.ts';
-import { structIdByName } from '../btf-types.ts';
+import { structIdByName, btfTypeName } from '../btf-types.ts';
 import { markChainPrecision, markChainPrecisionFrom } from '../precision/backtrack.ts';
 import { Access, checkMemAccess, checkMemRegionAccess, checkMapAccessType, checkPacketAccess, checkStackAccessWithinBounds, checkStackRangeReadable } from './mem.ts';
 import { SlotType, PTR_TRUSTED } from '../state/types.ts';
 import { afterCall, afterSubprogReturn, beforeSubprogCall } from '../stack-arg/calls.ts';
 import { checkGlobalCall } from '../calls/global.ts';
+import { checkCallbackReturn, helperCallback, widenAfterCallback } from '../calls/callback.ts';
 import { checkRegTypeOf, checkFuncArgRegOff } from '../helpers/arg-types.ts';
 import { checkMapFuncCompatibility } from '../helpers/map-compat.ts';
 import { acquireReference, releaseReference, checkResourceLeak } from './refs.ts';
@@ -57,6 +58,8 @@ export interface CallMeta {
   releaseRegno: number;
   /** CONST_ALLOC_SIZE_OR_ZERO: the size of the memory returned. */
   allocSize: number;
+  /** ARG_PTR_TO_FUNC: the callback's subprog. */
+  subprogno?: number;
 }
 
 /** check_helper_mem_access: `size` bytes at the pointer in `regno`. */
@@ -161,7 +164,7 @@ function constantMapKey(env: VerifierEnv, reg: RegState, size: number): bigint |
 const elidesNullness = (m: MapRef): boolean => m.def.type === 'ARRAY' || m.def.type === 'PERCPU_ARRAY';
 const SIMPLE_MAPS = new Set(['HASH', 'ARRAY', 'PERCPU_HASH', 'PERCPU_ARRAY', 'LRU_HASH', 'LRU_PERCPU_HASH']);
 /** Map types whose helper calls are modelled (what the call returns included). */
-const HELPER_MAPS = new Set([...SIMPLE_MAPS, 'PROG_ARRAY', 'RINGBUF', 'CGROUP_STORAGE', 'PERCPU_CGROUP_STORAGE', 'SOCKMAP', 'SOCKHASH', 'ARRAY_OF_MAPS', 'HASH_OF_MAPS', 'XSKMAP', 'SK_STORAGE', 'REUSEPORT_SOCKARRAY']);
+const HELPER_MAPS = new Set([...SIMPLE_MAPS, 'PROG_ARRAY', 'RINGBUF', 'USER_RINGBUF', 'CGROUP_STORAGE', 'PERCPU_CGROUP_STORAGE', 'SOCKMAP', 'SOCKHASH', 'ARRAY_OF_MAPS', 'HASH_OF_MAPS', 'XSKMAP', 'SK_STORAGE', 'REUSEPORT_SOCKARRAY']);
 
 /** check_func_arg for the argument kinds modelled. */
 function checkFuncArg(env: VerifierEnv, id: number, proto: HelperProto, i: number, meta: CallMeta): void {
@@ -185,7 +188,7 @@ function checkFuncArg(env: VerifierEnv, id: number, proto: HelperProto, i: numbe
     throw reject(EACCES, 'helper access to the packet is not allowed');
   }
   const isNull = reg.type === RegType.SCALAR_VALUE && isConst(reg.s) && constValue(reg.s) === 0n;
-  const orNull = arg === Arg.PTR_TO_MEM_RDONLY_OR_NULL || arg === Arg.PTR_TO_MAP_VALUE_OR_NULL;
+  const orNull = arg === Arg.PTR_TO_MEM_RDONLY_OR_NULL || arg === Arg.PTR_TO_MAP_VALUE_OR_NULL || arg === Arg.PTR_TO_STACK_OR_NULL;
   const release = proto.releaseArg === i;
   if (isNull && orNull) {
     // 6.18: a NULL pointer argument is not marked precise (its size argument is).
@@ -232,6 +235,14 @@ function checkFuncArg(env: VerifierEnv, id: number, proto: HelperProto, i: numbe
       checkHelperMemAccess(env, regno, meta.map.def.valueSize, Access.READ, false, meta, false);
       return;
     case Arg.PTR_TO_CTX:
+      return;
+    case Arg.PTR_TO_FUNC:
+      meta.subprogno = reg.subprogno;
+      return;
+    case Arg.PTR_TO_STACK_OR_NULL:
+      return;
+    case Arg.PTR_TO_BTF_ID_TASK:
+      checkTaskArg(reg, regno);
       return;
     case Arg.PTR_TO_MEM:
     case Arg.PTR_TO_MEM_RDONLY:
@@ -317,6 +328,8 @@ export function checkHelperCall(env: VerifierEnv, insn: Insn): void {
     checkMemAccess(env, meta.rawRegno, i, 1, Access.WRITE, undefined, { unknown: true });
   }
   releaseAndSpecials(env, id, meta);
+  // Callbacks are queued with the arguments still in r1-r5 (calls/callback.ts).
+  helperCallback(env, id, meta.subprogno, env.insnIdx);
   const mapRef = meta.map;
   for (const r of CALLER_SAVED) {
     markNotInit(regs[r]);
@@ -457,23 +470,28 @@ export function prepareFuncExit(env: VerifierEnv): number {
   const st = env.curState;
   const callee = st.frames[st.curframe];
   const caller = st.frames[st.curframe - 1];
+  // The callee's stack facts flow to its call site before its frame goes away.
+  env.stackLive.update();
   const r0 = callee.regs[BPF_REG_0];
   if (r0.type === RegType.PTR_TO_STACK && r0.frameno === callee.frameno) {
     throw reject(EINVAL, 'cannot return stack pointer to the caller');
   }
-  caller.regs[BPF_REG_0] = cloneReg(r0);
-  // The callee's stack facts flow to its call site before its frame goes away.
-  env.stackLive.update();
+  // A callback's r0 goes to the helper, not the caller; it returns to the call itself.
+  const cb = callee.callback && !callee.callback.async;
+  if (cb) checkCallbackReturn(env, callee);
+  else caller.regs[BPF_REG_0] = cloneReg(r0);
+  const next = cb ? callee.callsite : callee.callsite + 1;
   if (env.log.level1) {
     env.log.verbose('returning from callee:\n');
     env.log.verbose(printVerifierState(st, callee, true, env.scratch));
-    env.log.verbose(`to caller at ${callee.callsite + 1}:\n`);
+    env.log.verbose(`to caller at ${next}:\n`);
     env.log.verbose(printVerifierState(st, caller, true, env.scratch));
   }
   st.frames.pop();
   st.curframe--;
-  afterSubprogReturn(env);
-  return callee.callsite + 1;
+  if (cb) widenAfterCallback(env, next);
+  else afterSubprogReturn(env);
+  return next;
 }
 
 /** The return values a program type may produce, or undefined when any is fine (6.18
@@ -530,3 +548,11 @@ export function checkReturnCode(env: VerifierEnv): void {
 }
 
 export { BPF_REG_FP };
+
+/** ARG_PTR_TO_BTF_ID with arg_btf_id = task_struct: the pointee must be a task. */
+function checkTaskArg(reg: RegState, regno: number): void {
+  const want = structIdByName('task_struct');
+  if ((reg.btfId ?? 0) !== want) {
+    throw reject(EACCES, `R${regno} is of type ${btfTypeName(reg.btfId ?? 0)} but task_struct is expected`);
+  }
+}

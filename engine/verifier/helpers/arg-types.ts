@@ -2,7 +2,7 @@
 // kinds beyond the memory/map/ctx ones call.ts checks itself, and check_func_arg_reg_off's
 // offset rules for them.
 
-import { RegType, MEM_RINGBUF, PTR_TRUSTED } from '../state/types.ts';
+import { RegType, MEM_RINGBUF, MEM_RCU, PTR_TRUSTED } from '../state/types.ts';
 import type { RegState } from '../state/types.ts';
 import { isConst, constValue, fmtTnum } from '../scalar-api.ts';
 import { regTypeStr } from '../log/state-print.ts';
@@ -21,6 +21,9 @@ export function compatibleTypes(arg: Arg): readonly number[] | undefined {
     case Arg.PTR_TO_SPIN_LOCK: return [RegType.PTR_TO_MAP_VALUE, RegType.PTR_TO_BTF_ID];
     case Arg.PTR_TO_RINGBUF_MEM: return [RegType.PTR_TO_MEM | MEM_RINGBUF];
     case Arg.CONST_ALLOC_SIZE_OR_ZERO: return [RegType.SCALAR_VALUE];
+    case Arg.PTR_TO_FUNC: return [RegType.PTR_TO_FUNC];
+    case Arg.PTR_TO_STACK_OR_NULL: return [RegType.PTR_TO_STACK];
+    case Arg.PTR_TO_BTF_ID_TASK: return [RegType.PTR_TO_BTF_ID, RegType.PTR_TO_BTF_ID | PTR_TRUSTED, RegType.PTR_TO_BTF_ID | MEM_RCU];
     default: return undefined;
   }
 }
@@ -52,6 +55,7 @@ export function checkFuncArgRegOff(reg: RegState, regno: number, arg: Arg, relea
     return;
   }
   switch (reg.type) {
+    case RegType.PTR_TO_STACK:
     case RegType.PTR_TO_MAP_VALUE:
     case RegType.PTR_TO_MEM | MEM_RINGBUF:
     case RegType.SCALAR_VALUE:

@@ -6,6 +6,7 @@ import { sockProtos } from './sock.ts';
 import { miscProtos } from './misc.ts';
 import { pktProtos } from './pkt.ts';
 import { btfPtrProtos } from './btf-ptr.ts';
+import { callbackProtos } from './callback.ts';
 
 export const enum Arg {
   DONTCARE = 0,
@@ -38,6 +39,12 @@ export const enum Arg {
   PTR_TO_MAP_VALUE_OR_NULL,
   /** Memory read for the size given by the next argument (ARG_PTR_TO_MEM: no rdonly). */
   PTR_TO_MEM,
+  /** A callback: a PTR_TO_FUNC from ld_imm64 BPF_PSEUDO_FUNC (calls/callback.ts). */
+  PTR_TO_FUNC,
+  /** A stack pointer, or NULL (a callback's context; no size is checked). */
+  PTR_TO_STACK_OR_NULL,
+  /** A BTF pointer to struct task_struct (arg_btf_id = task). */
+  PTR_TO_BTF_ID_TASK,
 }
 
 export const enum Ret {
@@ -95,7 +102,7 @@ const PROTOS: readonly HelperProto[] = [
 
 /** More prototypes live in files of their own; they are functions (hoisted) so that those
  *  files may import the kinds above, and are read on first lookup. */
-const EXTRA: readonly (() => readonly HelperProto[])[] = [sockProtos, miscProtos, btfPtrProtos, pktProtos];
+const EXTRA: readonly (() => readonly HelperProto[])[] = [sockProtos, miscProtos, btfPtrProtos, pktProtos, callbackProtos];
 
 let byId: Map<number, HelperProto> | undefined;
 function table(): Map<number, HelperProto> {

@@ -15,6 +15,7 @@ import { BPF_JMP, BPF_JMP32, BPF_EXIT, BPF_JA, BPF_CALL, LD_IMM64, bpfClass, bpf
 import type { VerifierState } from '../state/types.ts';
 import type { VerifierEnv } from '../env.ts';
 import { fmtStackMask } from '../precision/backtrack.ts';
+import { callsCallback } from '../loop-prune.ts';
 
 const ALL = (1n << 64n) - 1n;
 
@@ -306,8 +307,9 @@ export class StackLiveness {
     const top = q.instances[q.curframe];
     if (this.liveBefore(top, q.insnIdx, frameno, spi)) return true;
     for (let i = frameno; i < q.curframe; i++) {
-      // Callbacks are not modelled: a caller's slot matters after its call returns.
-      if (this.liveBefore(q.instances[i], top.callsites[i] + 1, frameno, spi)) return true;
+      // A caller's slot matters after its call returns; a callback returns to the call.
+      const callsite = top.callsites[i];
+      if (this.liveBefore(q.instances[i], callsCallback(this.env, callsite) ? callsite : callsite + 1, frameno, spi)) return true;
     }
     return false;
   }

@@ -79,6 +79,7 @@ export function printRegState(reg: RegState, frameno: number): string {
   if (t !== RegType.SCALAR_VALUE && reg.off) parts.push(`off=${fmtSnum(BigInt(reg.off))}`);
   if (isPktType(base)) parts.push(`r=${fmtUnum(BigInt.asUintN(64, BigInt(reg.range)))}`);
   if (base === RegType.PTR_TO_MEM) parts.push(`sz=${fmtUnum(BigInt(reg.memSize))}`);
+  if (t === RegType.CONST_PTR_TO_DYNPTR) parts.push(`type=${reg.dynptrType ?? ''}`);
   if (isConst(reg.s)) {
     if (reg.s.varOff.value) parts.push(`imm=${fmtSnum(BigInt.asIntN(64, reg.s.varOff.value))}`);
   } else {
@@ -149,6 +150,7 @@ export function printVerifierState(vstate: VerifierState, frame: FuncState, prin
     }
   }
   if (vstate.refs.length) out += ` refs=${vstate.refs.map((r) => r.id).join(',')}`;
+  if (frame.callback) out += frame.callback.async ? ' async_cb' : ' cb';
   return out + '\n';
 }
 

@@ -25,6 +25,7 @@ import { reject, EFAULT } from '../reject.ts';
 import type { VerifierEnv } from '../env.ts';
 import { histEntryAt, prevInsnIdx } from './history.ts';
 import { markStackArgsPrecise } from '../stack-arg/precision.ts';
+import { callsCallback } from '../loop-prune.ts';
 
 const MAX_FRAMES = 8;
 const ARGS_MASK = 0x3e; // r1..r5
@@ -165,6 +166,16 @@ function backtrackInsn(env: VerifierEnv, idx: number, subseqIdx: number, hist: H
       bt.frame--;
       return;
     }
+    if (op === BPF_CALL && callsCallback(env, idx) && idx !== subseqIdx - 1) {
+      // Backwards from a callback's first insn to the helper call that queued it: leaving
+      // the callback frame. Its r1-r5 came from the helper, not from the caller's registers.
+      if (bt.regs[bt.frame] & ~ARGS_MASK) throw verifierBug(env, `regs ${bt.regs[bt.frame].toString(16)}`);
+      if (bt.slots[bt.frame]) return NOT_SUPPORTED;
+      for (let r = 1; r <= 5; r++) bt.clearReg(r);
+      if (bt.frame === 0) throw verifierBug(env, 'subprog exit from frame 0');
+      bt.frame--;
+      return;
+    }
     if (op === BPF_CALL) {
       if (insn.src === BPF_PSEUDO_KFUNC_CALL && insn.imm === 0) return NOT_SUPPORTED;
       bt.clearReg(0);
@@ -174,6 +185,8 @@ function backtrackInsn(env: VerifierEnv, idx: number, subseqIdx: number, hist: H
     if (op === BPF_EXIT) {
       // Backwards over a subprog exit means entering the callee; r0 is its return value.
       const fromCall = subseqIdx - 1 >= 0 && isPseudoCall(env, subseqIdx - 1);
+      // A callback's exit goes back to its helper call, which set r1-r5 for the callback.
+      if (subseqIdx >= 0 && callsCallback(env, subseqIdx)) for (let r = 1; r <= 5; r++) bt.clearReg(r);
       const r0 = fromCall && bt.hasReg(0);
       if (fromCall && bt.regs[bt.frame] & ARGS_MASK) throw verifierBug(env, `regs ${bt.regs[bt.frame].toString(16)}`);
       bt.clearReg(0);

@@ -24,6 +24,8 @@ function clear(r: RegState): void {
   r.memSize = 0;
   r.precise = false;
   r.btfId = 0;
+  delete r.subprogno;
+  delete r.dynptrType;
 }
 
 export function markNotInit(r: RegState): void {

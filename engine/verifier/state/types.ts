@@ -75,6 +75,10 @@ export interface RegState {
   precise: boolean;
   /** PTR_TO_BTF_ID: the pointee's type id in vmlinux BTF (0 or absent otherwise). */
   btfId?: number;
+  /** PTR_TO_FUNC: the subprog it names. */
+  subprogno?: number;
+  /** CONST_PTR_TO_DYNPTR: the dynptr kind as the log names it (`local`, `skb`, ...). */
+  dynptrType?: string;
 }
 
 /** Byte-level stack slot kinds (print characters in parentheses). */
@@ -110,6 +114,17 @@ export interface FuncState {
   stackArgs: RegState[];
   /** merged: an r11 store or a call happened in this frame, so r11 loads are over. */
   noStackArgLoad: boolean;
+  /** A callback's frame (in_callback_fn / in_async_callback_fn): calls/callback.ts. */
+  callback?: CallbackFrame;
+  /** Callback passes queued from this frame's current call (callback_depth). */
+  callbackDepth?: number;
+}
+
+/** What a callback frame must return, and whether it runs later on its own (async). */
+export interface CallbackFrame {
+  readonly async: boolean;
+  readonly retMin: number;
+  readonly retMax: number;
 }
 
 export interface RefState {
@@ -194,6 +209,8 @@ export function cloneFunc(f: FuncState): FuncState {
     allocatedStack: f.allocatedStack,
     stackArgs: f.stackArgs.map(cloneReg),
     noStackArgLoad: f.noStackArgLoad,
+    ...(f.callback ? { callback: f.callback } : {}),
+    ...(f.callbackDepth ? { callbackDepth: f.callbackDepth } : {}),
   };
 }
 
