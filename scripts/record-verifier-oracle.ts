@@ -6,14 +6,15 @@
 // addresses (map pointers in ld_imm64 lines, also in the level-2 liveness table).
 
 import { writeFileSync } from 'node:fs';
-import { bpfProgLoad, bpfMapCreate, bpfBtfLoad, closeFd } from '../engine/kernel/bpf.ts';
+import { bpfProgLoad, bpfMapCreate, bpfBtfLoad, bpfMapUpdateElem, bpfMapFreeze, closeFd } from '../engine/kernel/bpf.ts';
+import { funcBtfFor } from '../engine/kernel/func-btf.ts';
 import { mapBtfFor } from '../engine/kernel/map-btf.ts';
 import { encode } from '../engine/isa/encode.ts';
 import type { Insn } from '../engine/isa/insn.ts';
 import { LD_IMM64 } from '../engine/isa/opcodes.ts';
 import { MAP_TYPES, PROG_TYPES } from '../engine/program/types.ts';
 import { ATTACH_TYPES } from '../engine/kernel/uapi.ts';
-import { PROGRAMS } from '../test/fixtures/verifier-programs/index.ts';
+import { PROGRAMS, toProgram } from '../test/fixtures/verifier-programs/index.ts';
 import { CAP, withCapsDropped } from '../engine/kernel/caps.ts';
 
 /** What an `unpriv` oracle program loses: everything test_loader drops but CAP_BPF. */
@@ -57,10 +58,23 @@ export function loadInKernel(p: OracleProgram, level: number): OracleRecord {
       if (btfFd >= 0) closeFd(btfFd);
       if (r.fd < 0) throw new Error(`map ${m.name}: errno ${r.errno}`);
       fds.push(r.fd);
+      // Initial contents, then read-only for user space (.rodata), as libbpf does.
+      for (const e of m.init ?? []) if (bpfMapUpdateElem(r.fd, e.key, e.value)) throw new Error(`map ${m.name}: init failed`);
+      if (m.frozen && bpfMapFreeze(r.fd)) throw new Error(`map ${m.name}: freeze failed`);
+    }
+    // BTF func_info (OracleProgram.funcInfo): subprogram prototypes and linkage.
+    const fb = funcBtfFor(toProgram(p), p.funcInfo ?? false);
+    let btfInfo = {};
+    if (fb) {
+      const b = bpfBtfLoad(fb.btf);
+      if (b.fd < 0) throw new Error(`${p.name}: func BTF refused, errno ${b.errno}`);
+      fds.push(b.fd);
+      btfInfo = { progBtfFd: b.fd, funcInfo: fb.funcInfo, funcInfoRecSize: fb.funcInfoRecSize, funcInfoCnt: fb.funcInfoCnt };
     }
     const insns: Insn[] = p.insns.map((i) => (i.code === LD_IMM64 && (i.src === 1 || i.src === 2) ? { ...i, imm: fds[i.imm] ?? -1 } : i));
     const bytes = encodeLoose(insns);
     const load = () => bpfProgLoad({
+      ...btfInfo,
       progType: PROG_TYPES[p.progType], insns: bytes, license: 'GPL', logLevel: level, progFlags: p.flags ?? 0,
       expectedAttachType: p.attach ? ATTACH_TYPES[p.attach] ?? 0 : 0,
     });

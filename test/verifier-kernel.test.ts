@@ -48,7 +48,7 @@ for (const rec of fixture.records) {
     let ours;
     try {
       // Unprivileged programs were loaded keeping CAP_BPF (39) only.
-      ours = verify(toProgram(p), { logLevel: rec.level, unpriv: !!p.unpriv, ...(p.unpriv ? { capsUnpriv: [39] } : {}), series: 'none' });
+      ours = verify(toProgram(p), { logLevel: rec.level, unpriv: !!p.unpriv, ...(p.unpriv ? { capsUnpriv: [39] } : {}), ...(p.funcInfo ? { funcInfo: true } : {}), series: 'none' });
     } catch (e) {
       if (e instanceof NotImplementedError) {
         notImpl++;

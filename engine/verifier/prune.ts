@@ -24,6 +24,7 @@ import { reject, EINVAL } from './reject.ts';
 import type { VerifierEnv } from './env.ts';
 import { stackArgsSafe } from './stack-arg/prune.ts';
 import { callsCallback, isIterNextInsn, iterActiveDepthsDiffer, iterLoopConverged } from './loop-prune.ts';
+import { bucketStatesCount, noteCheckpoint } from './explored-bucket.ts';
 
 export const enum Exact {
   /** Imprecise scalars match anything. */
@@ -249,9 +250,9 @@ export function isStateVisited(env: VerifierEnv, insnIdx: number): 0 | 1 {
   cleanLiveStates(env, insnIdx, cur);
 
   const list = env.explored.get(insnIdx) ?? [];
-  let statesCnt = 0;
+  // Every state in the hash bucket is walked, other insns' too (explored-bucket.ts).
+  const statesCnt = bucketStatesCount(env, insnIdx, cur);
   for (const sl of [...list]) {
-    statesCnt++;
     if (sl.st.insnIdx !== insnIdx) continue;
     let loop = false;
     let hit = false;
@@ -315,6 +316,7 @@ export function isStateVisited(env: VerifierEnv, insnIdx: number): 0 | 1 {
   if (env.bpfCapable) markAllScalarsImprecise(cur);
   const snapshot = cloneState(cur);
   snapshot.insnIdx = insnIdx;
+  noteCheckpoint(env, snapshot);
   const cp: Checkpoint = { st: snapshot, branches: 1, parent: cur.parent, hit: 0, miss: 0, inFreeList: false };
   maybeEnterScc(env, snapshot);
   cur.parent = cp;

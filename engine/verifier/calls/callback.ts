@@ -106,10 +106,11 @@ const setFindVmaCallee: SetCallee = (_env, caller, callee) => {
 };
 
 /** bpf_user_ringbuf_drain(map, cb, ctx, flags) -> cb(const struct bpf_dynptr *, ctx). */
-const setUserRingbufCallee: SetCallee = (_env, caller, callee) => {
+const setUserRingbufCallee: SetCallee = (env, caller, callee) => {
   notInit(callee, 0);
   markPtr(callee.regs[1], RegType.CONST_PTR_TO_DYNPTR);
   callee.regs[1].dynptrType = 'local';
+  callee.regs[1].id = ++env.idGen;
   copyArg(callee, 2, caller, 3);
   notInit(callee, 3, 4, 5);
 };

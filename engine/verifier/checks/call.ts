@@ -473,7 +473,8 @@ export function prepareFuncExit(env: VerifierEnv): number {
   // The callee's stack facts flow to its call site before its frame goes away.
   env.stackLive.update();
   const r0 = callee.regs[BPF_REG_0];
-  if (r0.type === RegType.PTR_TO_STACK && r0.frameno === callee.frameno) {
+  if (r0.type === RegType.PTR_TO_STACK) {
+    // Even a caller's stack pointer (6.18 is conservative here).
     throw reject(EINVAL, 'cannot return stack pointer to the caller');
   }
   // A callback's r0 goes to the helper, not the caller; it returns to the call itself.
