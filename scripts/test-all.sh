@@ -17,8 +17,9 @@ elif node --import tsx scripts/clang-step.ts --check specs; then add 1 0 0; else
 
 echo "== unit tests"
 out=$(mktemp)
-npx tap 2>&1 | tee "$out" | grep -E '^(not ok|# \{)' || true
-tapstat=${PIPESTATUS[0]}
+npx tap >"$out" 2>&1
+tapstat=$?
+grep -E '^(not ok|# \{)' "$out"
 line=$(grep -E '^# \{ total: ' "$out" | tail -1)
 num() { sed -nE "s/.*[{ ,]$1: ([0-9]+).*/\1/p" <<<"$line"; }
 p=$(num pass); f=$(num fail); s=$(num skip); t=$(num todo)
