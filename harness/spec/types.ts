@@ -2,6 +2,7 @@
 // documents the YAML side; each field mirrors one kernel test annotation (bpf_misc.h).
 
 import type { MapDef, Program, Series } from '../../engine/program/types.ts';
+import type { KfuncDecl, KfuncParamDecl } from '../../engine/program/kfuncs.ts';
 
 /** A source position in a spec file (1-based). */
 export interface SourcePos {
@@ -93,23 +94,13 @@ export interface TestSpec {
   readonly linearSize?: number;
 }
 
-/** A kfunc prototype (BTF style), kept for the verifier's kfunc checks. */
-export interface KfuncParamSpec {
-  readonly name: string;
-  readonly type: string;
-  /** Argument annotation taken from the name suffix (`mem__sz` -> "__sz"). */
-  readonly suffix?: string;
-}
+/** A kfunc prototype (BTF style) as a spec's `kfuncs:` declares it: the engine's declaration
+ *  shape (engine/program/kfuncs.ts) with the KF_* names as written and a source position. */
+export type KfuncParamSpec = KfuncParamDecl;
 
-export interface KfuncSpec {
-  readonly name: string;
-  readonly params: readonly KfuncParamSpec[];
-  readonly ret: string;
-  /** KF_* names as written, and their bits. */
+export interface KfuncSpec extends Omit<KfuncDecl, 'flags' | 'origin'> {
+  /** KF_* names as written (their bits are in `flagBits`). */
   readonly flags: readonly string[];
-  readonly flagBits: number;
-  /** BTF id used for `%[kfunc]` calls (0 when the spec does not pin one). */
-  readonly btfId: number;
   readonly pos: SourcePos;
 }
 
