@@ -27,6 +27,11 @@ export interface OracleEntry {
   readonly ksyms?: string[];
   /** Last lines of the log of a rejected load. */
   readonly logTail?: string;
+  /** Facts of the load the dump lacks (private stack, arena): the program type, and the
+   *  dump ids of its arena maps. */
+  readonly progType?: string;
+  readonly expectedAttachType?: string;
+  readonly arenaMapIds?: number[];
 }
 
 export interface OracleFile {
@@ -51,6 +56,9 @@ export function recordOne(c: JitCase): OracleEntry {
     jited: hex(r.jited),
     funcLens: [...(r.jitedFuncLens ?? [])],
     ksyms: (r.jitedKsyms ?? []).map((a) => '0x' + a.toString(16)),
+    progType: c.prog.progType,
+    ...(c.prog.expectedAttachType ? { expectedAttachType: c.prog.expectedAttachType } : {}),
+    ...(c.prog.maps.some((m) => m.type === 'ARENA') ? { arenaMapIds: c.prog.maps.flatMap((m, k) => (m.type === 'ARENA' ? [r.mapIds[k]] : [])) } : {}),
   };
 }
 

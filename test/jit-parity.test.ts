@@ -9,7 +9,8 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { decode } from '../engine/isa/decode.ts';
 import type { Insn } from '../engine/isa/insn.ts';
-import { compareImages, fromXlated, jitProgram, type ImageDiff, type KernelConfig } from '../engine/jit/x86_64/index.ts';
+import { replayKernelJit, type ImageDiff, type KernelConfig, type Replay } from '../engine/jit/x86_64/index.ts';
+import type { ProgType } from '../engine/program/types.ts';
 import { environmentSkip } from '../engine/kernel/load.ts';
 import { jitCases } from './fixtures/jit-programs.ts';
 import type { OracleEntry, OracleFile } from '../scripts/record-jit-oracle.ts';
@@ -22,14 +23,19 @@ const KNOWN_MISMATCHES: Record<string, string> = {};
 
 const isTailCallDump = (i: Insn): boolean => i.code === 0x85 && i.src === 0 && i.imm === 12;
 
-function replay(e: OracleEntry, config: Partial<KernelConfig> = {}): ImageDiff {
-  const insns = decode(new Uint8Array(Buffer.from(e.xlated!, 'hex')));
+function replayFull(e: OracleEntry, config: Partial<KernelConfig> = {}): Replay {
+  const xlated = new Uint8Array(Buffer.from(e.xlated!, 'hex'));
   const direct = new Set<number>();
-  if (e.directTailCalls) insns.forEach((insn, k) => isTailCallDump(insn) && direct.add(k));
-  const funcs = fromXlated(insns, { stackDepths: e.stackDepths!, directTailCalls: direct });
-  const img = jitProgram(funcs, { mode: 'kernel', config, funcAddrs: e.ksyms!.map((a) => BigInt(a)) });
-  return compareImages(img, new Uint8Array(Buffer.from(e.jited!, 'hex')), e.funcLens!);
+  if (e.directTailCalls) decode(xlated).forEach((insn, k) => isTailCallDump(insn) && direct.add(k));
+  return replayKernelJit({
+    xlated, stackDepths: e.stackDepths!, jited: new Uint8Array(Buffer.from(e.jited!, 'hex')), funcLens: e.funcLens!,
+    ksyms: e.ksyms!.map((a) => BigInt(a)), progType: (e.progType ?? 'SOCKET_FILTER') as ProgType,
+    ...(e.expectedAttachType ? { expectedAttachType: e.expectedAttachType } : {}),
+    arenaMapIds: new Set(e.arenaMapIds ?? []), directTailCalls: direct,
+  }, { config });
 }
+
+const replay = (e: OracleEntry, config: Partial<KernelConfig> = {}): ImageDiff => replayFull(e, config).diff;
 
 const loaded = oracle.entries.filter((e) => e.loaded);
 
@@ -74,6 +80,44 @@ t.test('the comparison is not vacuous', async (t) => {
   const sub = loaded.find((e) => e.name === 'subprog_far')!;
   const wrongAddrs = { ...sub, ksyms: sub.ksyms!.map((a, k) => (k === 1 ? '0x' + (BigInt(a) + 16n).toString(16) : a)) };
   t.notOk(replay(wrongAddrs).equal, 'bpf-to-bpf call offsets are compared exactly');
+});
+
+t.test('forms the dump hides: recovered exactly where the catalogue says, and only there', async (t) => {
+  const hidden = new Map(jitCases().map((c) => [c.prog.name, c.hiddenForms]));
+  for (const e of loaded) {
+    if (e.name.startsWith('spec/')) continue;
+    const r = replayFull(e);
+    const want = hidden.get(e.name);
+    if (want) t.ok(r.recovered.length > 0 && r.diff.equal, `${e.name}: ${want} recovered (${r.recovered.join(', ')})`);
+    else if (r.recovered.length) t.fail(`${e.name}: unexpected recovery ${r.recovered.join(', ')}`);
+  }
+  // Without recovery the hidden forms differ: the comparison sees them.
+  for (const [name, want] of hidden) {
+    if (!want) continue;
+    const e = loaded.find((x) => x.name === name);
+    if (!e) continue;
+    const xlated = new Uint8Array(Buffer.from(e.xlated!, 'hex'));
+    const direct = new Set<number>();
+    if (e.directTailCalls) decode(xlated).forEach((insn, k) => isTailCallDump(insn) && direct.add(k));
+    const plain = replayKernelJit({
+      xlated, stackDepths: e.stackDepths!, jited: new Uint8Array(Buffer.from(e.jited!, 'hex')), funcLens: e.funcLens!,
+      ksyms: e.ksyms!.map((a) => BigInt(a)), progType: e.progType as ProgType, arenaMapIds: new Set(e.arenaMapIds ?? []), directTailCalls: direct,
+    }, { recover: false });
+    t.notOk(plain.diff.equal, `${name}: the dump alone does not give the kernel's bytes`);
+  }
+});
+
+t.test('private stack (6.18): decided from the program type and depths, never recovered', async (t) => {
+  const byName = new Map(loaded.map((e) => [e.name, e]));
+  const priv = (name: string): boolean[] => replayFull(byName.get(name)!).funcs.map((f) => !!f.privateStack);
+  t.same(priv('priv_stack_tracepoint'), [true]);
+  t.same(priv('priv_stack_kprobe_regs'), [true]);
+  t.same(priv('priv_stack_depth_56'), [true], 'depth 56 rounds up to 64');
+  t.same(priv('priv_stack_depth_48'), [false]);
+  t.same(priv('priv_stack_subprog'), [false, true, true]);
+  t.same(priv('priv_stack_off_tail_call'), [false], 'a tail call turns it off');
+  t.same(priv('priv_stack_off_socket'), [false], 'not for socket filters');
+  for (const n of ['priv_stack_tracepoint', 'priv_stack_subprog']) t.ok(replay(byName.get(n)!).equal, `${n} matches the kernel`);
 });
 
 t.test('convergence: short and long jump forms switch at +123 bytes as in the kernel', async (t) => {

@@ -20,7 +20,7 @@ import {
   movImm32, movImm64, movRR, movRR32, movRR64, movsxRR, nops, rex, rex1If, rexIf, st, stIndex, stx,
   stxIndex, vex3,
 } from './code.ts';
-import { REG_ARENA, REG_AUX, REG_AX, X86, isExt, low3, x86Of } from './regs.ts';
+import { BPF_REG_PRIV_FP, REG_ARENA, REG_AUX, REG_AX, X86, isExt, low3, x86Of } from './regs.ts';
 import {
   epilogue, frameSize, loadTailCallCntPtr, savedBytes, tailCallDirect, tailCallIndirect, type TailCallLabels,
 } from './frame.ts';
@@ -32,7 +32,7 @@ import { isStackArgInsn, popArgs, stackArgAccess, v4BeforeCall, type StackArgCon
 export const BPF_PROBE_MEM = 0x20;
 export const BPF_PROBE_MEMSX = 0x40;
 export const BPF_PROBE_MEM32 = 0xa0;
-export const BPF_PROBE_MEM32SX = 0x80 | 0x20; // 6.18 arena sign-extending loads
+export const BPF_PROBE_MEM32SX = 0xc0; // 6.18 arena sign-extending loads (shown as is in the dump)
 export const BPF_PROBE_ATOMIC = 0xe0;
 export const BPF_NOSPEC = 0xc0;
 export const BPF_TAIL_CALL = 0xf0;
@@ -105,6 +105,10 @@ export function translate(insn: Insn, x: InsnContext): Code {
     if (sa.series === 'merged' && (insn.dst === 12 || insn.src === 12)) {
       insn = { ...insn, dst: insn.dst === 12 ? 11 : insn.dst, src: insn.src === 12 && !isCallLike(insn) ? 11 : insn.src };
     }
+  }
+  // 6.18 private stack: every use of the frame pointer names r9 instead of rbp.
+  if (x.fn.privateStack && x.mode === 'kernel' && (insn.dst === 10 || insn.src === 10)) {
+    insn = { ...insn, dst: insn.dst === 10 ? BPF_REG_PRIV_FP : insn.dst, src: insn.src === 10 ? BPF_REG_PRIV_FP : insn.src };
   }
   const cls = bpfClass(insn.code);
   switch (cls) {
@@ -345,8 +349,11 @@ function castUser(c: Code, dst: number, src: number, x: InsnContext): void {
   c.b(0xc1, modrmExt(dst, 4), 32); // shl dst, 32
   rex1If(c, true, dst);
   const hi = Number(BigInt.asIntN(32, userStart >> 32n));
-  if (dst === X86.rax) c.b(0x0d).i32(hi);
-  else c.b(0x81, modrmExt(dst, 1)).i32(hi); // or dst, hi32
+  // The user address is per load (where the arena was mmapped): marked in kernel mode.
+  if (dst === X86.rax) c.b(0x0d);
+  else c.b(0x81, modrmExt(dst, 1)); // or dst, hi32
+  if (x.mode === 'kernel') c.reloc('arena', 4);
+  c.i32(hi);
   rex1If(c, true, dst);
   c.b(0xc1, modrmExt(dst, 0), 32); // rol dst, 32
   c.b(0x4d, 0x31, 0xdb); // xor r11, r11
@@ -568,7 +575,7 @@ function jump(c: Code, insn: Insn, x: InsnContext): void {
     return mayGoto(c, x.fn, x.addrs[x.i + insn.off] - x.addrs[x.i]);
   }
   if (op === BPF_TAIL_CALL && cls === BPF_JMP) {
-    if (x.fn.directTailCalls?.has(x.index)) tailCallDirect(c, x.fn, x.stackDepth, x.labels);
+    if (x.fn.directTailCalls?.has(x.index)) tailCallDirect(c, x.fn, x.stackDepth, x.labels, x.mode === 'kernel' && !!x.fn.patchedTailCalls?.has(x.index));
     else tailCallIndirect(c, x.fn, x.cfg, x.stackDepth, x.labels);
     return;
   }
@@ -659,14 +666,19 @@ function call(c: Code, insn: Insn, x: InsnContext): void {
     popArgs(c, pop);
     return;
   }
-  plainCall(c, insn, x);
+  // 6.18 private stack: r9 is caller-saved, so it is kept across every call.
+  const keepR9 = x.fn.privateStack && x.mode === 'kernel';
+  if (keepR9 && insn.src !== BPF_PSEUDO_CALL) c.b(0x41, 0x51); // push r9
+  plainCall(c, insn, x, keepR9);
+  if (keepR9) c.b(0x41, 0x59); // pop r9
 }
 
-function plainCall(c: Code, insn: Insn, x: InsnContext): void {
+function plainCall(c: Code, insn: Insn, x: InsnContext, pushR9 = false): void {
   if (insn.src === BPF_PSEUDO_CALL) {
     const target = x.fn.subprogRefs?.get(x.index);
     if (target === undefined) throw new JitError('bpf-to-bpf call without a known target function', x.index);
     if (x.fn.tailCallReachable) loadTailCallCntPtr(c, x.stackDepth);
+    if (pushR9) c.b(0x41, 0x51); // after the counter pointer load, as the kernel orders them
     const dest = x.funcAddrs?.[target];
     const here = x.funcAddr;
     c.b(0xe8).reloc('subprog', 4, target);

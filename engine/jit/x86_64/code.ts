@@ -31,7 +31,14 @@ export type RelocKind =
   /** imm of a BPF_PSEUDO_FUNC ld_imm64 (a callback's address); target = function index. */
   | 'func-addr'
   /** imm64 of a native helper's address (native mode). */
-  | 'native-helper';
+  | 'native-helper'
+  /** Arena addresses: kern_vm_start (imm64 into r12) and the upper half of user_vm_start
+   *  (imm32 of addr_space_cast to the user space). Per load, like map addresses. */
+  | 'arena'
+  /** 6.18 private stack: the per-CPU frame pointer (imm64 into r9). */
+  | 'priv-stack'
+  /** rel32 of an installed direct tail call's jump into the target program. */
+  | 'tail-call-target';
 
 export class Code {
   readonly bytes: number[] = [];

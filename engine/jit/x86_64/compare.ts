@@ -4,7 +4,7 @@
 import type { JitImage, RelocKind } from './types.ts';
 
 /** Kinds whose value we cannot know without the kernel's symbol table. */
-const EXTERNAL: ReadonlySet<RelocKind> = new Set<RelocKind>(['call', 'return-thunk', 'indirect-thunk', 'map', 'percpu', 'native-helper']);
+export const EXTERNAL_RELOCS: ReadonlySet<RelocKind> = new Set<RelocKind>(['call', 'return-thunk', 'indirect-thunk', 'map', 'percpu', 'native-helper', 'arena', 'priv-stack', 'tail-call-target']);
 
 /** The image with every external field zeroed; also subprog/func fields unless `exactLinks`. */
 export function maskedImage(img: JitImage, exactLinks = true): Uint8Array {
@@ -12,7 +12,7 @@ export function maskedImage(img: JitImage, exactLinks = true): Uint8Array {
   let base = 0;
   for (const f of img.funcs) {
     for (const r of f.relocs) {
-      if (EXTERNAL.has(r.kind) || !exactLinks) out.fill(0, base + r.at, base + r.at + r.size);
+      if (EXTERNAL_RELOCS.has(r.kind) || !exactLinks) out.fill(0, base + r.at, base + r.at + r.size);
     }
     base += f.code.length;
   }
@@ -36,7 +36,7 @@ export function compareImages(ours: JitImage, kernelCode: Uint8Array, kernelFunc
   let base = 0;
   for (const f of ours.funcs) {
     for (const r of f.relocs) {
-      if ((EXTERNAL.has(r.kind) || !exactLinks) && base + r.at + r.size <= b.length) b.fill(0, base + r.at, base + r.at + r.size);
+      if ((EXTERNAL_RELOCS.has(r.kind) || !exactLinks) && base + r.at + r.size <= b.length) b.fill(0, base + r.at, base + r.at + r.size);
     }
     base += f.code.length;
   }

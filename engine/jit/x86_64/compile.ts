@@ -120,6 +120,8 @@ function image(out: PassOut, passes: number): JitFuncImage {
 function stackFor(fn: JitFunction, mode: JitMode): number {
   // v4: the outgoing stack-arg area extends the frame below the BPF stack (stack-args.ts).
   const v4 = fn.stackArgs?.series === 'v4' ? v4OutgoingBytes(fn.stackArgs, mode === 'native') : 0;
+  // 6.18 private stack: nothing is reserved below rbp; every depth-dependent offset is 0.
+  if (mode === 'kernel' && fn.privateStack) return 0;
   if (mode === 'kernel') return v4 ? ((fn.stackDepth + 7) & ~7) + v4 : fn.stackDepth;
   // native: room for the may_goto counter below that (native.ts).
   const rounded = ((fn.stackDepth + 7) & ~7) + v4 + (hasMayGoto(fn) ? 8 : 0);

@@ -112,8 +112,18 @@ export function prologue(fn: JitFunction, cfg: KernelConfig, mode: JitMode, stac
   pushCalleeSaved(c, saved.calleeSaved);
   const out = mergedOutgoing(fn, mode);
   if (out) c.b(0x48, 0x81, 0xec).i32(out); // sub rsp, outgoing_rsp [merged; imm32 form: choice]
-  if (fn.arena) movImm64(c, REG_ARENA, fn.arena.kernVmStart);
+  // kern_vm_start is a vmalloc address: never a 32-bit immediate, so always movabs.
+  if (fn.arena) movImm64(c, REG_ARENA, fn.arena.kernVmStart, mode === 'kernel', mode === 'kernel' ? { kind: 'arena' } : undefined);
+  if (fn.privateStack && mode === 'kernel') privateFramePointer(c);
   return c;
+}
+
+/** 6.18 private stack: r9 = this CPU's copy of the frame pointer (the per-CPU pointer to the
+ *  top of the function's private stack, plus this_cpu_off). Both values are kernel symbols,
+ *  so both are marked. The per-CPU offset is always above 4 GB here, hence movabs [6.18]. */
+function privateFramePointer(c: Code): void {
+  c.b(0x49, 0xb9).reloc('priv-stack', 8).i64(0n); // movabs r9, priv_frame_ptr
+  c.b(0x65, 0x4c, 0x03, 0x0c, 0x25).reloc('percpu', 4).i32(0); // add r9, gs:[this_cpu_off]
 }
 
 /** The main function keeps the counter itself on its stack and passes a pointer to it; a
@@ -187,20 +197,24 @@ export function tailCallIndirect(c: Code, fn: JitFunction, cfg: KernelConfig, st
 }
 
 /** A tail call with a constant key: the target is patched into a 5-byte jump at run time;
- *  until then a jump over the unwind code skips it. */
-export function tailCallDirect(c: Code, fn: JitFunction, stackDepth: number, labels: TailCallLabels): void {
+ *  until then a jump over the unwind code skips it. With `patched` (the prog array slot
+ *  holds a program, as the live image shows once it is installed) the bypass jump is a nop
+ *  and the slot a `jmp` into the target past its prologue head. */
+export function tailCallDirect(c: Code, fn: JitFunction, stackDepth: number, labels: TailCallLabels, patched = false): void {
   const start = c.length;
   c.b(0x48, 0x8b, 0x85).i32(tailCallCntPtrOff(stackDepth));
   c.b(0x48, 0x83, 0x38, MAX_TAIL_CALL_CNT);
   c.b(0x73, labels.direct - (c.length + 2 - start));
   // The bypass jump goes to the end of the sequence (the label is where the patched jump ends).
   const here = c.length - start;
-  c.b(0xe9).i32(labels.direct - PATCH_SIZE + PATCH_SIZE - (here + PATCH_SIZE));
+  if (patched) nops(c, PATCH_SIZE);
+  else c.b(0xe9).i32(labels.direct - (here + PATCH_SIZE));
   c.b(0x48, 0x83, 0x00, 0x01);
   restoreSaved(c, savedRegs(fn));
   c.b(0x58, 0x58);
   if (stackDepth) c.b(0x48, 0x81, 0xc4).i32(frameSize(stackDepth));
-  nops(c, PATCH_SIZE);
+  if (patched) c.b(0xe9).reloc('tail-call-target', 4).i32(0);
+  else nops(c, PATCH_SIZE);
   labels.direct = c.length - start;
 }
 

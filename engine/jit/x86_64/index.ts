@@ -11,3 +11,6 @@ export {
 } from './types.ts';
 export { BPF_TO_X86, X86 } from './regs.ts';
 export { MAX_TAIL_CALL_CNT, tailCallOffset } from './frame.ts';
+export { replayKernelJit, type KernelJitRecord, type Replay } from './replay.ts';
+export { recoverFromImage, withArena, firstDivergence } from './recover.ts';
+export { withPrivateStack, privateStackAllowed, PRIV_STACK_MIN_SIZE } from './private-stack.ts';

@@ -32,6 +32,10 @@ export const REG_AUX = X86.r11;
 /** Arena base (kern_vm_start) while an arena program runs. */
 export const REG_ARENA = X86.r12;
 
+/** 6.18 private stack: the frame pointer r10 is r9 instead of rbp (X86_REG_R9 in the
+ *  kernel, a pseudo BPF register number outside r0..r11). */
+export const BPF_REG_PRIV_FP = 16;
+
 /** Needs REX.B/R/X to be named (r8..r15). */
 export const isExt = (r: number): boolean => r >= 8;
 /** As the low byte of a store source, needs a REX prefix (spl, bpl, sil, dil, r8b..). */
@@ -40,6 +44,7 @@ export const low3 = (r: number): number => r & 7;
 
 /** BPF register -> x86 register; anything beyond r10 is a verifier bug here. */
 export function x86Of(bpfReg: number): number {
+  if (bpfReg === BPF_REG_PRIV_FP) return X86.r9;
   const r = BPF_TO_X86[bpfReg];
   if (r === undefined) throw new RangeError(`BPF register r${bpfReg} has no x86-64 mapping`);
   return r;

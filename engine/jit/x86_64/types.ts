@@ -25,6 +25,9 @@ export interface JitFunction {
   /** Instruction indices (into `insns`) of tail calls the verifier made direct, with their
    *  poke slot. Every other tail call is indirect. */
   readonly directTailCalls?: ReadonlySet<number>;
+  /** Of those, the ones whose prog array slot holds a program when the image is read: the
+   *  kernel has patched the jump in (kernel mode; the target address is masked). */
+  readonly patchedTailCalls?: ReadonlySet<number>;
   /** Instruction index -> target function index, for bpf-to-bpf calls and
    *  BPF_PSEUDO_FUNC ld_imm64s (the verifier's subprog numbering). */
   readonly subprogRefs?: ReadonlyMap<number, number>;
@@ -32,6 +35,10 @@ export interface JitFunction {
   readonly wasClassic?: boolean;
   /** Stack arguments (v4 or merged series); absent for plain 6.18. */
   readonly stackArgs?: StackArgFrame;
+  /** 6.18: the BPF stack lives in a per-CPU private stack addressed through r9, not below
+   *  rbp (the verifier's priv_stack_mode for tracing programs; see private-stack.ts).
+   *  Kernel mode only: native mode keeps the stack below rbp. */
+  readonly privateStack?: boolean;
 }
 
 /** How the image's outside references are produced. */
