@@ -184,6 +184,8 @@ interface Source {
 export interface RunOptions {
   readonly sources: readonly Source[];
   readonly filter?: RegExp;
+  /** Keep only the tests whose entry name this accepts (before anything is loaded). */
+  readonly select?: (name: string) => boolean;
   readonly onEntry?: (e: ParityEntry) => void;
 }
 
@@ -205,6 +207,7 @@ export function runParity(opts: RunOptions): RunResult {
     const c = counts[src.key];
     for (const item of items) {
       const name = `${src.key}/${item.suite}/${item.test}`;
+      if (opts.select && !opts.select(name)) continue;
       if (item.skip || item.request.series !== 'none') {
         c.skipped++;
         notCompared.push({ name, why: item.skip ?? `series ${item.request.series} (the live kernel has neither stack-argument series)` });
