@@ -8,6 +8,8 @@ import { fromXlated } from './x86_64/xlated.ts';
 import { jitProgram } from './x86_64/compile.ts';
 import type { JitImage } from './x86_64/types.ts';
 import { withStackArgs } from './x86_64/stack-args.ts';
+import { withPrivateStack } from './x86_64/private-stack.ts';
+import { withArena } from './x86_64/recover.ts';
 
 export interface VerifiedFacts {
   /** The verifier's post-rewrite program, when it produced one. */
@@ -31,7 +33,12 @@ export function jitVerified(prog: Program, v: VerifiedFacts, series: Series = 'n
     // The verifier's xlated program is in the kernel's dump form (call target in `off`).
     callOffsetIn: v.xlated ? 'off' : 'imm',
   });
-  const funcs = series === 'none' ? plain : withStackArgs(plain, series, v.subprogs.map((s) => s.argCount));
+  // Facts of the load the dump form lacks: the arena map (the verifier's dump names map i
+  // as id i + 1; the program as loaded by index) and the 6.18 private stack.
+  const arenaIds = new Set(prog.maps.flatMap((m, i) => (m.type === 'ARENA' ? [v.xlated ? i + 1 : i] : [])));
+  const funcs = series === 'none'
+    ? withPrivateStack(withArena(plain, arenaIds), prog.progType, prog.expectedAttachType)
+    : withStackArgs(plain, series, v.subprogs.map((s) => s.argCount));
   const funcAddrs = funcs.map((_, k) => TEXT_BASE + BigInt(k) * FUNC_STRIDE);
   const image = jitProgram(funcs, { funcAddrs });
   return { image, text: formatJited(pointOutside(image), image.funcLens), input };
