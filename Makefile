@@ -7,7 +7,7 @@ TSX := node --import tsx
 SPECS ?= specs
 BACKEND ?= engine
 
-.PHONY: all setup check check-kernel check-both test unit typecheck oracles progs kernel-selftests retval-parity bench fuzz clean
+.PHONY: all setup check check-kernel check-both test unit typecheck oracles progs kernel-selftests retval-parity jit-corpus-parity bench fuzz clean
 
 all: test
 
@@ -61,6 +61,11 @@ oracles: setup
 # cases go into the cache for test/runtime-corpus-*.test.ts.
 retval-parity: setup
 	$(TSX) scripts/retval-parity.ts --record .cache/kernel-selftests/runtime-corpus-retval.json
+
+# Our JIT against the live kernel's image, byte for byte (rel32 targets outside the image
+# masked), on the corpus and specs/ (after kernel-selftests, root).
+jit-corpus-parity: setup
+	$(TSX) scripts/jit-corpus-parity.ts
 
 # Speed, side by side in one run: our verify() against the kernel's reported verification time
 # on the ported corpus and specs/ (ratios; JSON in .cache/bench.json). BENCH_ARGS=--no-kernel etc.
