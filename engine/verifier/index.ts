@@ -28,9 +28,10 @@ import { NotImplementedError } from './not-implemented.ts';
 import { BPF_LOG_STATS } from './log/log.ts';
 import { xlatedProgram, type XlatedOptions } from './fixup/index.ts';
 import { checkStackArgUse, stackArgDepth } from './stack-arg/finish.ts';
-import { calledGlobals } from './calls/global.ts';
+import { calledGlobals, globalVerified } from './calls/global.ts';
 import { checkTailCallMaps } from './unpriv/tail-call.ts';
 import { checkSubprogAbnormalReturns } from './calls/func-info.ts';
+import { checkAttachBtfId } from './cfg/attach.ts';
 
 export { NotImplementedError };
 
@@ -87,6 +88,7 @@ export function verify(prog: Program, opts: VerifyOptions): VerifyResult {
     checkSubprogAbnormalReturns(env);
     resolveInsns(env);
     checkCfg(env);
+    checkAttachBtfId(env);
     computeLiveRegisters(env);
     if (env.log.level2) printLiveRegs(env);
     doCheckMain(env);
@@ -120,6 +122,7 @@ function doCheckSubprogs(env: VerifierEnv): void {
       env.exploredStates = 0;
       doCheckMain(env, i);
       if (!env.log.level2) env.log.reset(0);
+      globalVerified(env, i);
     }
   }
 }
