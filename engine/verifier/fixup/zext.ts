@@ -12,11 +12,14 @@
 import type { RawSlot } from '../../isa/insn.ts';
 import {
   BPF_ABS, BPF_ALU, BPF_ALU64, BPF_ATOMIC, BPF_CALL, BPF_CMPXCHG, BPF_EXIT, BPF_IND, BPF_JA, BPF_JMP, BPF_JMP32,
-  BPF_K, BPF_LD, BPF_LDX, BPF_LSH, BPF_MOV, BPF_OR, BPF_PSEUDO_CALL, BPF_ST, BPF_STX, BPF_X, LD_IMM64,
+  BPF_K, BPF_LD, BPF_LDX, BPF_LSH, BPF_MOV, BPF_OR, BPF_PSEUDO_CALL, BPF_PSEUDO_KFUNC_CALL, BPF_ST, BPF_STX, BPF_X, LD_IMM64,
   bpfClass, bpfMode, bpfOp, bpfSrc,
 } from '../../isa/opcodes.ts';
 import { RegType } from '../state/types.ts';
 import { helperArgCount } from '../helpers/protos.ts';
+import { kernelKfunc } from '../kfunc/meta.ts';
+import { kernelBtf, resolved } from '../btf-types.ts';
+import { typeSize } from '../../btf/index.ts';
 import { defIs64, insnDefRegno, readIs64 } from './regs64.ts';
 import type { XProg } from './xprog.ts';
 
@@ -27,6 +30,20 @@ const ARGS = 0b111110; // r1..r5
 const CLOBBER = 0b111111; // r0..r5
 
 /** Registers read as 64 bits (mask) and registers written (mask) by one instruction. */
+/** A kfunc reads only its 8-byte (pointer, u64) arguments as 64 bits: 32-bit ones keep
+ *  their upper half unread (mark_btf_func_reg_size), so their defs are not zero-extended. */
+function kfuncReads64(insn: RawSlot): number {
+  const k = insn.off ? undefined : kernelKfunc(insn.imm);
+  if (!k) return 0b111110;
+  const btf = kernelBtf();
+  let use = 0;
+  k.params.forEach((p, i) => {
+    const t = resolved(btf, p.typeId);
+    if (t.kind === 'PTR' || typeSize(btf, p.typeId) === 8) use |= 1 << (i + 1);
+  });
+  return use;
+}
+
 function useDef(insn: RawSlot): { use: number; def: number } {
   const cls = bpfClass(insn.code);
   const op = bpfOp(insn.code);
@@ -43,6 +60,7 @@ function useDef(insn: RawSlot): { use: number; def: number } {
     if (op === BPF_EXIT) return { use: bit(0), def: 0 };
     if (op === BPF_CALL) {
       if (insn.src === BPF_PSEUDO_CALL) return { use: 0, def: CLOBBER }; // handled by the caller
+      if (insn.src === BPF_PSEUDO_KFUNC_CALL) return { use: kfuncReads64(insn), def: CLOBBER };
       const n = insn.src === 0 ? helperArgCount(insn.imm) : 5;
       for (let r = 1; r <= n; r++) use |= bit(r);
       return { use, def: CLOBBER };
