@@ -18,6 +18,7 @@ import {
 import { portObject, type PortedSuite } from './port-object.ts';
 import { runnerFacts } from './runner.ts';
 import { suiteYaml } from './yaml-out.ts';
+import { applyInventory, type Inventory } from './xfail.ts';
 
 export { portObject, suiteYaml };
 export type { PortedSuite };
@@ -96,6 +97,8 @@ export interface PortContext {
   /** Suite `base_flags` to write: the prog flags the runner starts from (test_progs on a
    *  kernel where its flag probe fails: 0). Omitted: the spec default. */
   readonly baseFlags?: number;
+  /** The xfail inventory (corpus/xfail-6.18.yaml) to write into the suite as `xfail`. */
+  readonly inventory?: Inventory;
   /** Names of tests whose YAML program differs from `insns` (see the module comment). */
   readonly verify?: (yaml: string, file: string, suite: PortedSuite) => ReadonlySet<string>;
 }
@@ -143,7 +146,8 @@ export function portFile(input: PortInput, ctx: PortContext): PortFileResult {
     ...(ctx.baseFlags !== undefined ? { baseFlags: ctx.baseFlags } : {}),
     ...(runner ? { keepSysAdmin: runner.keepSysAdmin, mapSeeds: runner.mapSeeds } : {}),
   };
-  let suite = portObject(obj, base);
+  const withXfail = (s: PortedSuite): PortedSuite => (ctx.inventory ? applyInventory(s, ctx.inventory) : s);
+  let suite = withXfail(portObject(obj, base));
   const header = { source, ...(build ? { build } : {}) };
   let yaml = suiteYaml(suite, header);
   let rawFallbacks: string[] = [];
@@ -151,7 +155,7 @@ export function portFile(input: PortInput, ctx: PortContext): PortFileResult {
     const bad = ctx.verify(yaml, `${input.suite}.yaml`, suite);
     if (bad.size) {
       rawFallbacks = [...bad].sort();
-      suite = portObject(obj, { ...base, rawInsns: bad });
+      suite = withXfail(portObject(obj, { ...base, rawInsns: bad }));
       yaml = suiteYaml(suite, header);
     }
   }
