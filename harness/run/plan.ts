@@ -192,7 +192,7 @@ export function planSuites(suites: readonly SuiteSpec[], opts: PlanOptions): Run
             pos: test.pos,
             request: buildRequest(suite, test, mode, series),
             expect,
-            ...(test.xfail && test.xfail.backends.includes(backend) ? { xfail: test.xfail.reason } : {}),
+            ...(test.xfail && test.xfail.backends.includes(backend) && (test.xfail.modes ?? [mode]).includes(mode) ? { xfail: test.xfail.reason } : {}),
             ...(skip !== undefined ? { skip } : {}),
           });
         }

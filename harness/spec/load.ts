@@ -572,8 +572,10 @@ class SuiteBuilder {
 }
 
 
-/** `xfail: {reason, backends}`; without `backends` it applies to the engine only. */
-function xfailOf(o: Obj): { reason: string; backends: ('engine' | 'kernel')[] } {
+/** `xfail: {reason, backends, modes}`; without `backends` it applies to the engine only,
+ *  without `modes` to every run of the test. */
+function xfailOf(o: Obj): { reason: string; backends: ('engine' | 'kernel')[]; modes?: ('priv' | 'unpriv')[] } {
   const listed = asList(o.backends).map((b) => asStr(b)).filter((b): b is 'engine' | 'kernel' => b === 'engine' || b === 'kernel');
-  return { reason: asStr(o.reason) ?? '', backends: listed.length > 0 ? listed : ['engine'] };
+  const modes = asList(o.modes).map((m) => asStr(m)).filter((m): m is 'priv' | 'unpriv' => m === 'priv' || m === 'unpriv');
+  return { reason: asStr(o.reason) ?? '', backends: listed.length > 0 ? listed : ['engine'], ...(modes.length > 0 ? { modes } : {}) };
 }

@@ -127,8 +127,8 @@ const test = obj({
   expect: expectation,
   unpriv: expectation,
   xfail: obj(
-    { reason: req(str({ nonEmpty: true })), backends: list(str({ enum: ['engine', 'kernel'] })) },
-    'a mapping {reason: text, backends: [engine|kernel]}',
+    { reason: req(str({ nonEmpty: true })), backends: list(str({ enum: ['engine', 'kernel'] })), modes: list(str({ enum: ['priv', 'unpriv'] })) },
+    'a mapping {reason: text, backends: [engine|kernel], modes: [priv|unpriv]}',
   ),
 });
 

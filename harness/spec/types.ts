@@ -76,8 +76,9 @@ export interface TestSpec {
   /** Unprivileged run (__success_unpriv, __msg_unpriv, ...). */
   readonly unpriv?: Expectation;
   /** Expected failure: the run fails when the test starts passing. It applies to the listed
-   *  backends only (default: the engine; the live kernel is the reference the specs follow). */
-  readonly xfail?: { readonly reason: string; readonly backends: readonly ('engine' | 'kernel')[] };
+   *  backends only (default: the engine; the live kernel is the reference the specs follow),
+   *  and to the listed runs only (`modes`; default: every run of the test). */
+  readonly xfail?: { readonly reason: string; readonly backends: readonly ('engine' | 'kernel')[]; readonly modes?: readonly ('priv' | 'unpriv')[] };
   /** Where the test starts in the spec file. */
   readonly pos: SourcePos;
   /** __arch_*: the arches the test runs on (lower case, e.g. "x86_64"); undefined = all.
