@@ -8,7 +8,11 @@ export const BPF_LOG_LEVEL2 = 2;
 export const BPF_LOG_STATS = 4;
 
 export class VerifierLog {
-  text = '';
+  // The text is kept as appended pieces: a rewind near the end (every `; R0=...` re-opens the
+  // last line) then only touches the last pieces, where a single string would be flattened
+  // and copied whole each time (quadratic on long logs).
+  private parts: string[] = [];
+  private len = 0;
   /** Log position right after the last instruction line, 0 when none. */
   prevLogPos = 0;
   /** Length of that instruction line including its `N: ` prefix and newline. */
@@ -29,15 +33,35 @@ export class VerifierLog {
   }
 
   get pos(): number {
-    return this.text.length;
+    return this.len;
+  }
+
+  /** The whole log so far. */
+  get text(): string {
+    const t = this.parts.join('');
+    this.parts = t ? [t] : [];
+    return t;
   }
 
   verbose(s: string): void {
-    if (this.level) this.text += s;
+    if (this.level && s) {
+      this.parts.push(s);
+      this.len += s.length;
+    }
   }
 
   reset(pos: number): void {
-    if (pos < this.text.length) this.text = this.text.slice(0, pos);
+    const parts = this.parts;
+    while (this.len > pos) {
+      const last = parts[parts.length - 1];
+      if (this.len - last.length >= pos) {
+        parts.pop();
+        this.len -= last.length;
+      } else {
+        parts[parts.length - 1] = last.slice(0, last.length - (this.len - pos));
+        this.len = pos;
+      }
+    }
     if (this.prevLogPos > pos) this.prevLogPos = 0;
   }
 }
