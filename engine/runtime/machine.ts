@@ -223,7 +223,7 @@ export class Machine {
   }
 
   /** LD_ABS/LD_IND: the packet bytes at skb->data + off, big endian, or -1 when out of range. */
-  private ldAbs(off: number, size: number): number {
+  ldAbs(off: number, size: number): number {
     const skb = this.skb;
     if (!skb) return -1;
     if (off < 0) {

@@ -13,8 +13,9 @@ import koffi from 'koffi';
 import { Machine, MAX_CALL_FRAMES, RuntimeFault, type HelperFn, type KfuncFn } from '../../runtime/index.ts';
 import { StackArgState } from '../../runtime/stack-args.ts';
 import type { Series } from '../../program/types.ts';
-import { ctxKind, SKB, XDP_MD } from '../../runtime/context.ts';
+import { ctxKind, SK_BUFF, SKB, XDP_MD } from '../../runtime/context.ts';
 import type { NativeMapStore, NativeSpace } from './space.ts';
+import { REGION_HI_BASE, type Region } from '../../runtime/memory.ts';
 
 /** Helpers: five 64-bit arguments (r1..r5), r0 back. */
 export const HelperProto = koffi.proto('uint64_t BpfNativeHelper(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t)');
@@ -101,11 +102,10 @@ export class Bridge {
     return this.leave();
   }
 
-  /** LD_ABS/LD_IND through the interpreter's packet reader (Machine.ldAbs is private:
-   *  reached by name so both paths share one implementation). */
+  /** LD_ABS/LD_IND through the interpreter's packet reader: both paths share one
+   *  implementation. */
   ldAbs(off: number, size: number): bigint {
-    const m = this.m as unknown as { ldAbs(off: number, size: number): number };
-    const v = m.ldAbs(off | 0, size);
+    const v = this.m.ldAbs(off | 0, size);
     return v < 0 ? 0xffffffffffffffffn : BigInt(v);
   }
 }
@@ -181,6 +181,18 @@ export function syncCtxPointers(m: NativeMachine): void {
     put(SKB.data, data);
     put(SKB.data_meta, data);
     put(SKB.data_end, sp.nativeOf(pkt, m.skb.dataOff + m.skb.len));
+  } else if (ctxKind(m.progType as Parameters<typeof ctxKind>[0]) === 'netfilter') {
+    // struct bpf_nf_ctx holds real pointers (state, skb), and so do skb->head and skb->data:
+    // BTF-typed loads follow them. Native values are left alone, so this may run again.
+    const native = (r: Region, off: number): bigint => {
+      const v = sp.toNative(r.view.getBigUint64(off, true));
+      r.view.setBigUint64(off, v, true);
+      return v;
+    };
+    native(ctx, 0);
+    const skb = sp.toVirtual(native(ctx, 8));
+    const skbRegion = sp.regions[Number(skb >> 32n) - REGION_HI_BASE];
+    if (skbRegion) for (const off of [SK_BUFF.head, SK_BUFF.data]) native(skbRegion, off);
   } else if (m.xdp) {
     const x = m.xdp;
     put(XDP_MD.data, sp.nativeOf(x.region, x.data));

@@ -19,6 +19,7 @@ import { defaultHelpers } from '../../runtime/helpers.ts';
 import { DEFAULT_PACKET_SIZE, type HelperFn, type KfuncFn, type MapStore, type RtMap } from '../../runtime/index.ts';
 import { getLibc, mapAnon, pageRound, PROT_RX } from './libc.ts';
 import { NativeMapStore } from './space.ts';
+import { arenaRewrite } from './arena.ts';
 import { kfuncsByName } from '../../runtime/kfuncs/index.ts';
 import { BUILTIN_KFUNCS } from '../../program/kfuncs.ts';
 import { Bridge, NativeMachine, helperTrampoline, kfuncTrampoline, ldAbsTrampoline, setActiveBridge, syncCtxPointers } from './bridge.ts';
@@ -186,7 +187,16 @@ export function runNativeInProcess(prog: Program, env: NativeEnv = {}, impl: Nat
     // The main program and every program a PROG_ARRAY slot names (tail-call targets), each
     // JITed on its own; a prog array becomes a native struct bpf_array look-alike.
     const progs = tailCallClosure(prog, store);
-    const funcsOf = progs.map((p, k) => (k === 0 ? nativeFunctions(p, env.stackDepths, env.series, env.argCounts, kfuncArgCount(env.kfuncIds)) : nativeFunctions(p)));
+    // An arena program runs with kern_vm_start in r12 and its arena accesses as PROBE_MEM32,
+    // as the kernel's verifier and JIT make it (arena.ts).
+    const arena = store.maps.find((x) => x.arena)?.arena;
+    const arenaOf = arena ? { kernVmStart: space.mapArena(arena.def.name, arena.userVmStart), userVmStart: arena.userVmStart } : undefined;
+    const usesArena = (p: Program): boolean => !!arenaOf && p.maps.some((d) => d.type === 'ARENA');
+    const funcsOf = progs.map((p, k) => {
+      const q = usesArena(p) ? { ...p, insns: arenaRewrite(p.insns) } : p;
+      const f = k === 0 ? nativeFunctions(q, env.stackDepths, env.series, env.argCounts, kfuncArgCount(env.kfuncIds)) : nativeFunctions(q);
+      return usesArena(p) ? f.map((fn) => ({ ...fn, arena: arenaOf })) : f;
+    });
     const opts = { mode: 'native' as const, config: NATIVE_CONFIG, ldAbsTarget: ldAbsTrampoline() };
     // Sizes do not depend on addresses in native mode: lay out once, then emit for real.
     const sizings = funcsOf.map((f) => jitProgram(f, { ...opts, callTarget: () => 0n, ldImm64Value: () => 0n }));
@@ -206,6 +216,8 @@ export function runNativeInProcess(prog: Program, env: NativeEnv = {}, impl: Nat
     const arrays = progArrays(store, progs, progAddrs);
     const ldImm64For = (p: Program) => (insn: Insn): bigint => {
       const map = store.ensure(p.maps[insn.imm] ?? fail(`ld_imm64 names map #${insn.imm}, which does not exist`));
+      // An arena's globals: its user address, as the interpreter loads it.
+      if ((insn.src === 2 || insn.src === 6) && map.arena) return map.arena.userVmStart + BigInt((insn.next?.imm ?? 0) >>> 0);
       if (insn.src === 2 || insn.src === 6) {
         const slot = map.isArray ? map.lookup(new Uint8Array(4)) : undefined;
         if (!slot || slot.kind !== 'value') throw new Error(`map ${map.def.name} has no direct value address`);
@@ -247,6 +259,7 @@ export function runNativeInProcess(prog: Program, env: NativeEnv = {}, impl: Nat
     m?.release();
     if (code) c.munmap(code, codeLen);
     store.space.arena.free();
+    store.space.unmapArena();
   }
 }
 

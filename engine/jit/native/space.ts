@@ -13,6 +13,8 @@ import koffi from 'koffi';
 import { AddressSpace, LO_BASE, MAX_REGIONS, REGION_HI_BASE, type Region, regionLo } from '../../runtime/memory.ts';
 import { MapStore } from '../../runtime/maps.ts';
 import { getLibc, MAP_32BIT, MAP_NORESERVE, mapAnon, pageRound } from './libc.ts';
+import { PAGE_SIZE } from '../../runtime/arena.ts';
+import { NativeArenaWindow } from './arena.ts';
 
 /** Arena chunk size; a region larger than this gets a chunk of its own. */
 const CHUNK = 16 << 20;
@@ -66,8 +68,43 @@ export class NativeSpace extends AddressSpace {
   private readonly bases: (bigint | undefined)[] = [];
   /** Regions created by toVirtual for foreign native memory (the BPF stack, code). */
   private readonly aliases: Region[] = [];
+  /** The program's BPF arena, once `mapArena` has placed it. */
+  private arenaMap?: { readonly pagePrefix: string; readonly userVmStart: bigint; readonly window: NativeArenaWindow };
+  /** Regions that are arena pages (zeroed when freed, their memory is the window's). */
+  private readonly arenaPages = new Set<Region>();
+
+  /** Back arena `name`'s pages by a native window from now on (runtime/arena.ts names each
+   *  page region `arena <name> page <pgoff>`). Returns kern_vm_start. */
+  mapArena(name: string, userVmStart: bigint): bigint {
+    const window = new NativeArenaWindow();
+    this.arenaMap = { pagePrefix: `arena ${name} page `, userVmStart, window };
+    return window.kernVmStart;
+  }
+
+  /** Unmap the arena window (end of the run). */
+  unmapArena(): void {
+    this.arenaMap?.window.unmap();
+    this.arenaMap = undefined;
+  }
+
+  /** Upper 32 bits of the arena's user addresses (undefined without an arena). */
+  private get arenaUserHi(): bigint | undefined {
+    return this.arenaMap ? this.arenaMap.userVmStart >> 32n : undefined;
+  }
 
   override add(name: string, bytes: Uint8Array, writable = true): Region {
+    const a = this.arenaMap;
+    if (a && name.startsWith(a.pagePrefix) && bytes.length === PAGE_SIZE) {
+      // The page's 32-bit offset is where PROBE_MEM32 code reaches it from kern_vm_start.
+      const pgoff = Number(name.slice(a.pagePrefix.length));
+      const addr = a.window.at(Number(BigInt.asUintN(32, a.userVmStart + BigInt(pgoff * PAGE_SIZE))));
+      const view = new Uint8Array(koffi.view(addr, PAGE_SIZE));
+      view.set(bytes);
+      const r = super.add(name, view, writable);
+      this.bases[(r.hi - REGION_HI_BASE) | 0] = addr;
+      this.arenaPages.add(r);
+      return r;
+    }
     const base = this.arena.alloc(bytes.length);
     const view = new Uint8Array(koffi.view(base, Math.max(bytes.length, 1)), 0, bytes.length);
     view.set(bytes);
@@ -85,6 +122,8 @@ export class NativeSpace extends AddressSpace {
   }
 
   override release(r: Region): void {
+    // A freed arena page reads 0 again, as an unmapped one does through the fix-up.
+    if (this.arenaPages.delete(r)) r.bytes.fill(0);
     this.bases[(r.hi - REGION_HI_BASE) | 0] = undefined;
     super.release(r);
   }
@@ -124,6 +163,10 @@ export class NativeSpace extends AddressSpace {
   toVirtual(v: bigint): bigint {
     const u = BigInt.asUintN(64, v);
     if (u === 0n || u >= USER_TOP) return u;
+    // Arena user addresses are scalars to helpers, as in the interpreter; a native address
+    // in the window is its 32-bit arena form.
+    if (u >> 32n === this.arenaUserHi) return u;
+    if (this.arenaMap?.window.holds(u)) return BigInt.asUintN(32, u - this.arenaMap.window.kernVmStart);
     // Most arguments are scalars below every native address: answer them without a scan.
     if (u < this.arena.low && u < ALIAS_FLOOR) return u;
     for (let idx = 0; idx < this.bases.length; idx++) {
