@@ -103,6 +103,7 @@ function regsafe(env: VerifierEnv, old: RegState, cur: RegState, idmap: IdMap, e
 
 const UNBOUND: RegState = {
   type: RegType.SCALAR_VALUE, off: 0, s: scalarUnknown(), id: 0, refObjId: 0, map: undefined, range: 0, frameno: 0, memSize: 0, precise: false,
+  btfId: 0, subprogno: undefined, dynptrType: undefined,
 };
 
 /** A slot read as a 64-bit scalar: the spilled scalar, or an unknown one for all-misc. */

@@ -44,7 +44,7 @@ function growStack(env: VerifierEnv, f: FuncState, size: number): void {
 }
 
 function newSpill(): RegState {
-  const r: RegState = { type: RegType.NOT_INIT, off: 0, s: scalarOfSize(8), id: 0, refObjId: 0, map: undefined, range: 0, frameno: 0, memSize: 0, precise: false };
+  const r: RegState = { type: RegType.NOT_INIT, off: 0, s: scalarOfSize(8), id: 0, refObjId: 0, map: undefined, range: 0, frameno: 0, memSize: 0, precise: false, btfId: 0, subprogno: undefined, dynptrType: undefined };
   markNotInit(r);
   return r;
 }

@@ -9,11 +9,17 @@ import type { FuncState, RegState, VerifierState } from './types.ts';
 
 const ZERO = scalarConst(0n);
 
+// Every register object carries every field (optional ones as undefined), in one order: one
+// hidden class for all of them keeps the hot property reads (pruning, copies) monomorphic.
 export function newReg(): RegState {
-  return { type: RegType.NOT_INIT, off: 0, s: scalarUnknown(), id: 0, refObjId: 0, map: undefined, range: 0, frameno: 0, memSize: 0, precise: false };
+  return {
+    type: RegType.NOT_INIT, off: 0, s: scalarUnknown(), id: 0, refObjId: 0, map: undefined, range: 0, frameno: 0, memSize: 0, precise: false,
+    btfId: 0, subprogno: undefined, dynptrType: undefined,
+  };
 }
 
-/** Forget everything but keep the object (the kernel zeroes the struct). */
+/** Forget everything but keep the object (the kernel zeroes the struct). Fields are reset,
+ *  never deleted: a delete would turn the object into a slow dictionary. */
 function clear(r: RegState): void {
   r.off = 0;
   r.id = 0;
@@ -24,8 +30,8 @@ function clear(r: RegState): void {
   r.memSize = 0;
   r.precise = false;
   r.btfId = 0;
-  delete r.subprogno;
-  delete r.dynptrType;
+  r.subprogno = undefined;
+  r.dynptrType = undefined;
 }
 
 export function markNotInit(r: RegState): void {

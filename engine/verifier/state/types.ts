@@ -193,10 +193,30 @@ export interface Checkpoint {
   inFreeList: boolean;
 }
 
-export const cloneReg = (r: RegState): RegState => ({ ...r });
+/** A field by field copy, in newReg's field order (state/regs.ts): every register then shares
+ *  one hidden class, which a spread copy would not give. An iterator slot's `iter`
+ *  (kfunc/iter-slot.ts) is the one field outside the interface. */
+export function cloneReg(r: RegState): RegState {
+  const c: RegState = {
+    type: r.type, off: r.off, s: r.s, id: r.id, refObjId: r.refObjId, map: r.map, range: r.range, frameno: r.frameno, memSize: r.memSize,
+    precise: r.precise, btfId: r.btfId, subprogno: r.subprogno, dynptrType: r.dynptrType,
+  };
+  const iter = (r as { iter?: unknown }).iter;
+  if (iter !== undefined) (c as { iter?: unknown }).iter = iter;
+  return c;
+}
 
 function cloneSlot(s: StackSlot): StackSlot {
-  return { slotType: s.slotType.slice(), spilled: { ...s.spilled } };
+  return { slotType: s.slotType.slice(), spilled: cloneReg(s.spilled) };
+}
+
+/** History entries are written only while their insn is being checked (env.curHistEnt, always
+ *  the last entry): earlier ones are shared between copies, the last one is copied. */
+function cloneHistory(h: readonly HistEntry[]): HistEntry[] {
+  const c = h.slice();
+  const n = c.length;
+  if (n) c[n - 1] = { ...c[n - 1] };
+  return c;
 }
 
 export function cloneFunc(f: FuncState): FuncState {
@@ -227,7 +247,7 @@ export function cloneState(st: VerifierState): VerifierState {
     parent: st.parent,
     firstInsnIdx: st.firstInsnIdx,
     lastInsnIdx: st.lastInsnIdx,
-    jmpHistory: st.jmpHistory.map((e) => ({ ...e })),
+    jmpHistory: cloneHistory(st.jmpHistory),
     cleaned: st.cleaned,
   };
 }
