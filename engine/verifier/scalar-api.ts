@@ -24,6 +24,21 @@ export function scalarAlu(op: number, is64: boolean, dst: ScalarBounds, src: Sca
   return op === BPF_END ? coreAlu(op, is64, dst, src, insnOff, endImm, endToBe) : coreAlu(op, is64, dst, src, insnOff);
 }
 
+const immCache = new Map<number, ScalarBounds>();
+
+/** The constant an instruction's 32-bit immediate stands for (sign-extended, as the kernel's
+ *  fake BPF_K register), one shared object per value: bounds are immutable, and repeated
+ *  immediates in a loop then cost no BigInt work. */
+export function immBounds(imm: number): ScalarBounds {
+  let b = immCache.get(imm);
+  if (!b) {
+    if (immCache.size >= 4096) immCache.clear();
+    b = scalarConst(BigInt(imm));
+    immCache.set(imm, b);
+  }
+  return b;
+}
+
 export const fmtTnum = (t: Tnum): string => tnumStrn(t);
 
 /** The `smin=...` pieces of a non-constant value, for pointers with a variable offset. */

@@ -9,7 +9,7 @@ import {
 import { RegType, baseType, mayBeNull } from '../state/types.ts';
 import type { RegState } from '../state/types.ts';
 import { markKnown, markScalar, markUnknown, isPointer } from '../state/regs.ts';
-import { scalarAlu, scalarConst, isConst, constValue, ptrAddVar, ptrSubVar, ptrKeep, S64_MIN } from '../scalar-api.ts';
+import { scalarAlu, scalarConst, immBounds, isConst, constValue, ptrAddVar, ptrSubVar, ptrKeep, S64_MIN } from '../scalar-api.ts';
 import { regTypeStr } from '../log/state-print.ts';
 import { NotImplementedError } from '../errors.ts';
 import { reject, EACCES, EINVAL } from '../reject.ts';
@@ -109,7 +109,13 @@ export function checkAluOp(env: VerifierEnv, insn: Insn): void {
 
 function adjustRegMinMaxVals(env: VerifierEnv, insn: Insn, regs: RegState[], op: number, is64: boolean, srcX: boolean): void {
   const dst = regs[insn.dst];
-  const src: RegState = srcX ? regs[insn.src] : { ...dst, type: RegType.SCALAR_VALUE, s: scalarConst(BigInt(insn.imm)), id: 0 };
+  if (!srcX && !isPointer(dst)) {
+    // scalar op= K, the common case: no fake source register needed.
+    sanitizeValAlu(env, insn);
+    markScalar(dst, scalarAlu(op, is64, dst.s, immBounds(insn.imm), insn.off));
+    return;
+  }
+  const src: RegState = srcX ? regs[insn.src] : { ...dst, type: RegType.SCALAR_VALUE, s: immBounds(insn.imm), id: 0 };
   if (srcX && isPointer(src)) {
     if (isPointer(dst)) {
       if (op === BPF_SUB && env.allowPtrLeaks) {

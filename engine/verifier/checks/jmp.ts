@@ -9,7 +9,7 @@ import {
 import { RegType, PTR_MAYBE_NULL, PTR_TRUSTED, PTR_UNTRUSTED, baseType, cloneState, mayBeNull } from '../state/types.ts';
 import type { RegState, VerifierState } from '../state/types.ts';
 import { isPointer, markKnown } from '../state/regs.ts';
-import { scalarConst, isBranchTaken, refineBranch, isConst, constValue } from '../scalar-api.ts';
+import { scalarConst, immBounds, isBranchTaken, refineBranch, isConst, constValue } from '../scalar-api.ts';
 import { NotImplementedError } from '../errors.ts';
 import { reject, EACCES, EINVAL } from '../reject.ts';
 import type { VerifierEnv } from '../env.ts';
@@ -177,7 +177,7 @@ export function checkCondJmpOp(env: VerifierEnv, insn: Insn, insnIdx: number): n
   }
   checkRegRead(env, insn.dst);
   const dst = regs[insn.dst];
-  const src: RegState = srcX ? regs[insn.src] : { ...dst, type: RegType.SCALAR_VALUE, s: scalarConst(BigInt(insn.imm)), id: 0, precise: false };
+  const src: RegState = srcX ? regs[insn.src] : { ...dst, type: RegType.SCALAR_VALUE, s: immBounds(insn.imm), id: 0, precise: false };
 
   const pred = branchTaken(dst, src, op, is32);
   if (pred !== -1) {
