@@ -41,9 +41,18 @@ export function bucketStatesCount(env: VerifierEnv, idx: number, cur: VerifierSt
   const b = bucketOf(env, idx, topCallsite(cur));
   let n = 0;
   for (const c of seenCallsites.get(env) ?? []) {
-    for (const k of insnsIn(env, b, c)) {
-      for (const sl of env.explored.get(k) ?? []) if (topCallsite(sl.st) === c) n++;
+    if (c < 0) {
+      // Frame 0 (asked at every prune point): the one insn, without building a list.
+      n += statesAt(env, (0xffffffff - b) % env.insnCnt, c);
+      continue;
     }
+    for (const k of insnsIn(env, b, c)) n += statesAt(env, k, c);
   }
+  return n;
+}
+
+function statesAt(env: VerifierEnv, k: number, c: number): number {
+  let n = 0;
+  for (const sl of env.explored.get(k) ?? []) if (topCallsite(sl.st) === c) n++;
   return n;
 }

@@ -33,12 +33,25 @@ export function sccCallchain(env: VerifierEnv, st: VerifierState): { key: string
     const idx = frameInsnIdx(st, i);
     const scc = env.aux[idx].scc;
     if (scc) {
+      // Asked at every checkpoint: the common frame-0 chain is built once per loop.
+      if (!sites.length) return frame0Chain(scc);
       const text = `(${sites.map((s) => `${s},`).join('')}${scc})`;
       return { key: text, text };
     }
     if (i < st.curframe) sites.push(idx);
   }
   return undefined;
+}
+
+const frame0Chains: { key: string; text: string }[] = [];
+
+function frame0Chain(scc: number): { key: string; text: string } {
+  let c = frame0Chains[scc];
+  if (!c) {
+    const text = `(${scc})`;
+    c = frame0Chains[scc] = { key: text, text };
+  }
+  return c;
 }
 
 export function maybeEnterScc(env: VerifierEnv, st: VerifierState): void {

@@ -142,7 +142,10 @@ export class StackLiveness {
 
   private startWrites(inst: Instance, insnIdx: number): void {
     this.writeInsnIdx = insnIdx;
-    this.writeAcc = new Array<bigint>(inst.curframe + 1).fill(0n);
+    // Runs for every insn: reuse the array when the frame count is unchanged.
+    const n = inst.curframe + 1;
+    if (this.writeAcc.length === n) this.writeAcc.fill(0n);
+    else this.writeAcc = new Array<bigint>(n).fill(0n);
   }
 
   /** A full 8-byte store to these slots of `frame`. */
