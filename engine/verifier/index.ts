@@ -31,6 +31,7 @@ import { checkStackArgUse, stackArgDepth } from './stack-arg/finish.ts';
 import { calledGlobals, globalVerified } from './calls/global.ts';
 import { checkTailCallMaps } from './unpriv/tail-call.ts';
 import { checkSubprogAbnormalReturns } from './calls/func-info.ts';
+import { insnSlotCount, maxInsns } from './cfg/prog-size.ts';
 import { checkAttachBtfId } from './cfg/attach.ts';
 
 export { NotImplementedError };
@@ -75,8 +76,8 @@ export interface VerifyResult {
 /** Verify `prog` as the 6.18 kernel would. Throws NotImplementedError for features not
  *  modelled yet (never a guessed verdict). */
 export function verify(prog: Program, opts: VerifyOptions): VerifyResult {
-  if (prog.insns.length === 0) {
-    // bpf_prog_load refuses an empty program before the verifier runs: no log.
+  if (prog.insns.length === 0 || insnSlotCount(prog) > maxInsns(opts)) {
+    // bpf_prog_load refuses an empty or too long program before the verifier runs: no log.
     return result(undefined, false, E2BIG, '');
   }
   const env = new VerifierEnv(prog, opts);

@@ -94,61 +94,86 @@ export function computeLiveRegisters(env: VerifierEnv): void {
     def[i] = ud.def;
     succ.push(successors(env, i));
   }
+  // A worklist over predecessors: each insn's live set only grows (at most ten bits), so
+  // this is linear in the CFG size whatever the loop structure.
+  const preds: number[][] = Array.from({ length: n }, () => []);
+  for (const i of starts) for (const j of succ[i]) if (j < n) preds[j].push(i);
   const liveIn = new Int32Array(n);
-  let changed = true;
-  while (changed) {
-    changed = false;
-    for (let k = starts.length - 1; k >= 0; k--) {
-      const i = starts[k];
-      let out = 0;
-      for (const j of succ[i]) if (j < n) out |= liveIn[j];
-      const inn = use[i] | (out & ~def[i]);
-      if (inn !== liveIn[i]) {
-        liveIn[i] = inn;
-        changed = true;
-      }
+  const queued = new Uint8Array(n);
+  const work: number[] = [];
+  for (const i of starts) {
+    work.push(i);
+    queued[i] = 1;
+  }
+  while (work.length) {
+    const i = work.pop()!;
+    queued[i] = 0;
+    let out = 0;
+    for (const j of succ[i]) if (j < n) out |= liveIn[j];
+    const inn = use[i] | (out & ~def[i]);
+    if (inn === liveIn[i]) continue;
+    liveIn[i] = inn;
+    for (const p of preds[i]) {
+      if (queued[p]) continue;
+      queued[p] = 1;
+      work.push(p);
     }
   }
   for (const i of starts) env.aux[i].liveBefore = liveIn[i];
   computeSccs(env, starts, succ);
 }
 
-/** Number the non-trivial strongly connected components (loops) for the table. */
+/** Number the non-trivial strongly connected components (loops) for the table: Tarjan's
+ *  algorithm with an explicit stack, since a program may be a million instructions long. */
 function computeSccs(env: VerifierEnv, starts: number[], succ: number[][]): void {
   const n = env.insnCnt;
   const index = new Int32Array(n).fill(-1);
   const low = new Int32Array(n);
   const onStack = new Uint8Array(n);
-  const stack: number[] = [];
+  const nextEdge = new Int32Array(n); // the DFS's position in each node's successor list
+  const comps: number[] = [];
+  const dfs: number[] = [];
   let counter = 0;
   let sccNo = 0;
-  const strong = (v: number): void => {
+  const visit = (v: number): void => {
     index[v] = low[v] = counter++;
-    stack.push(v);
+    comps.push(v);
     onStack[v] = 1;
-    for (const w of succ[v]) {
-      if (w >= n) continue;
-      if (index[w] < 0) {
-        strong(w);
-        low[v] = Math.min(low[v], low[w]);
-      } else if (onStack[w]) low[v] = Math.min(low[v], index[w]);
-    }
-    if (low[v] === index[v]) {
+    dfs.push(v);
+  };
+  for (const root of starts) {
+    if (index[root] >= 0) continue;
+    visit(root);
+    while (dfs.length) {
+      const v = dfs[dfs.length - 1];
+      const edges = succ[v];
+      if (nextEdge[v] < edges.length) {
+        const w = edges[nextEdge[v]++];
+        if (w >= n) continue;
+        if (index[w] < 0) visit(w);
+        else if (onStack[w]) low[v] = Math.min(low[v], index[w]);
+        continue;
+      }
+      dfs.pop();
+      if (dfs.length) {
+        const parent = dfs[dfs.length - 1];
+        low[parent] = Math.min(low[parent], low[v]);
+      }
+      if (low[v] !== index[v]) continue;
       const comp: number[] = [];
       let w: number;
       do {
-        w = stack.pop()!;
+        w = comps.pop()!;
         onStack[w] = 0;
         comp.push(w);
       } while (w !== v);
-      const selfLoop = comp.length === 1 && succ[v].includes(v);
+      const selfLoop = comp.length === 1 && edges.includes(v);
       if (comp.length > 1 || selfLoop) {
         sccNo++;
         for (const c of comp) env.aux[c].scc = sccNo;
       }
     }
-  };
-  for (const i of starts) if (index[i] < 0) strong(i);
+  }
 }
 
 /** The level-2 table. */

@@ -38,20 +38,53 @@ export function hardWireDeadBranches(x: XProg): void {
 
 /** opt_remove_dead_code: delete each run of unreached slots. */
 export function removeDeadCode(x: XProg): void {
-  for (let i = 0; i < x.len; i++) {
-    let j = 0;
-    while (i + j < x.len && !x.aux[i + j].seen) j++;
-    if (j) x.remove(i, j);
-  }
+  const gone = new Uint8Array(x.len);
+  for (let i = 0; i < x.len; i++) gone[i] = x.aux[i].seen ? 0 : 1;
+  x.removeAll(gone);
 }
 
-/** opt_remove_nops. */
+/**
+ * opt_remove_nops. The kernel deletes one no-op at a time, scanning forward, and after a
+ * `may_goto pc+0` looks once more at the instruction before it (a `may_goto pc+1` in front
+ * has just become `+0`). This walks the slots as loaded with the same visiting order and
+ * decides each slot against the offsets it would have by then, then deletes all at once.
+ */
 export function removeNops(x: XProg): void {
-  for (let i = 0; i < x.len; i++) {
-    const mayGoto0 = isMayGoto0(x.slots[i]);
-    if (!mayGoto0 && !isPlainNop(x.slots[i])) continue;
-    x.remove(i, 1);
-    // Step back so a `may_goto pc+1` made into `+0` by this removal is looked at again.
-    i -= mayGoto0 && i > 0 ? 2 : 1;
+  const n = x.len;
+  const gone = new Uint8Array(n);
+  // Kept slots so far, for stepping back.
+  const kept: number[] = [];
+  // Slot `i`'s kind of no-op once the scan has visited every slot up to `scanned`: a
+  // forward jump's offset has shrunk to 0 when every slot between it and its target was
+  // visited and deleted (when stepping back, every slot visited after `i` was).
+  const nopKind = (i: number, scanned: number): 'ja' | 'may_goto' | undefined => {
+    const s = x.slots[i];
+    const mayGoto = s.code === (BPF_JMP | BPF_JCOND) && s.src === BPF_MAY_GOTO;
+    if (s.code !== JA && !mayGoto) return undefined;
+    if (s.dst !== 0 || s.src !== (mayGoto ? BPF_MAY_GOTO : 0) || s.imm !== 0 || s.off < 0) return undefined;
+    if (i + s.off > scanned) return undefined;
+    return mayGoto ? 'may_goto' : 'ja';
+  };
+  for (let i = 0; i < n; i++) {
+    if (x.slots[i].code === LD_IMM64) {
+      kept.push(i, i + 1);
+      i++;
+      continue;
+    }
+    let kind = nopKind(i, i);
+    if (!kind) {
+      kept.push(i);
+      continue;
+    }
+    gone[i] = 1;
+    // Step back over may_goto +0 removals: the kept slot before is looked at once more.
+    while (kind === 'may_goto' && kept.length) {
+      const prev = kept[kept.length - 1];
+      kind = nopKind(prev, i);
+      if (!kind) break;
+      kept.pop();
+      gone[prev] = 1;
+    }
   }
+  x.removeAll(gone);
 }
