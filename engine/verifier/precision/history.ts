@@ -15,7 +15,8 @@ export function pushJmpHistory(env: VerifierEnv, st: VerifierState, stack?: { fr
     if (linked) cur.linked = linked;
     return;
   }
-  const e: HistEntry = { idx: env.insnIdx, prevIdx: env.prevInsnIdx, stack, linked };
+  // All fields present (stackArg too) so that every entry has one hidden class.
+  const e: HistEntry = { idx: env.insnIdx, prevIdx: env.prevInsnIdx, stack, stackArg: undefined, linked };
   st.jmpHistory.push(e);
   env.curHistEnt = e;
 }

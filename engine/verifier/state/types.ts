@@ -215,7 +215,10 @@ function cloneSlot(s: StackSlot): StackSlot {
 function cloneHistory(h: readonly HistEntry[]): HistEntry[] {
   const c = h.slice();
   const n = c.length;
-  if (n) c[n - 1] = { ...c[n - 1] };
+  if (n) {
+    const e = c[n - 1];
+    c[n - 1] = { idx: e.idx, prevIdx: e.prevIdx, stack: e.stack, stackArg: e.stackArg, linked: e.linked };
+  }
   return c;
 }
 
