@@ -253,7 +253,9 @@ export function isStateVisited(env: VerifierEnv, insnIdx: number): 0 | 1 {
   const list = env.explored.get(insnIdx) ?? [];
   // Every state in the hash bucket is walked, other insns' too (explored-bucket.ts).
   const statesCnt = bucketStatesCount(env, insnIdx, cur);
-  for (const sl of [...list]) {
+  // By index: the only change to `list` in the loop is dropping the current entry.
+  for (let li = 0; li < list.length; li++) {
+    const sl = list[li];
     if (sl.st.insnIdx !== insnIdx) continue;
     let loop = false;
     let hit = false;
@@ -299,7 +301,7 @@ export function isStateVisited(env: VerifierEnv, insnIdx: number): 0 | 1 {
     if (addNew) sl.miss++;
     const n = forceCheckpoint && sl.branches > 0 ? 64 : 3;
     if (sl.miss > sl.hit * n + n) {
-      list.splice(list.indexOf(sl), 1);
+      list.splice(li--, 1);
       sl.inFreeList = true;
       env.freeListSize++;
       env.exploredStates--;

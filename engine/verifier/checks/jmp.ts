@@ -6,7 +6,7 @@ import {
   BPF_JMP, BPF_JCOND, BPF_MAY_GOTO, BPF_JMP32, BPF_JEQ, BPF_JNE, BPF_JGT, BPF_JGE, BPF_JLT, BPF_JLE, BPF_JSGT, BPF_JSGE, BPF_JSLT, BPF_JSLE,
   BPF_X, bpfClass, bpfOp, bpfSrc,
 } from '../../isa/opcodes.ts';
-import { RegType, PTR_MAYBE_NULL, PTR_TRUSTED, PTR_UNTRUSTED, baseType, cloneState, mayBeNull } from '../state/types.ts';
+import { RegType, PTR_MAYBE_NULL, PTR_TRUSTED, PTR_UNTRUSTED, baseType, cloneReg, cloneState, mayBeNull } from '../state/types.ts';
 import type { RegState, VerifierState } from '../state/types.ts';
 import { isPointer, markKnown } from '../state/regs.ts';
 import { scalarConst, immBounds, isBranchTaken, refineBranch, isConst, constValue } from '../scalar-api.ts';
@@ -177,7 +177,16 @@ export function checkCondJmpOp(env: VerifierEnv, insn: Insn, insnIdx: number): n
   }
   checkRegRead(env, insn.dst);
   const dst = regs[insn.dst];
-  const src: RegState = srcX ? regs[insn.src] : { ...dst, type: RegType.SCALAR_VALUE, s: immBounds(insn.imm), id: 0, precise: false };
+  let src: RegState;
+  if (srcX) src = regs[insn.src];
+  else {
+    // The kernel's fake register for K: dst's fields, as a precise-less scalar constant.
+    src = cloneReg(dst);
+    src.type = RegType.SCALAR_VALUE;
+    src.s = immBounds(insn.imm);
+    src.id = 0;
+    src.precise = false;
+  }
 
   const pred = branchTaken(dst, src, op, is32);
   if (pred !== -1) {

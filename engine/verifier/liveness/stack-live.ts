@@ -144,7 +144,7 @@ export class StackLiveness {
     this.writeInsnIdx = insnIdx;
     // Runs for every insn: reuse the array when the frame count is unchanged.
     const n = inst.curframe + 1;
-    if (this.writeAcc.length === n) this.writeAcc.fill(0n);
+    if (this.writeAcc.length === n) for (let i = 0; i < n; i++) this.writeAcc[i] = 0n;
     else this.writeAcc = new Array<bigint>(n).fill(0n);
   }
 
@@ -166,6 +166,15 @@ export class StackLiveness {
       if (mask === 0n && !inst.mustWriteSet[idx]) continue;
       const m = this.masksOf(inst, frame, this.writeInsnIdx, true)!;
       const old = m.mustWrite;
+      if (mask === 0n) {
+        // Nothing written this time (the common case), without BigInt arithmetic.
+        if (old !== 0n) {
+          m.mustWrite = 0n;
+          inst.updated = true;
+          inst.mustWriteDropped = true;
+        }
+        continue;
+      }
       if (inst.mustWriteSet[idx]) mask &= old;
       if (old !== mask) {
         m.mustWrite = mask;

@@ -13,6 +13,7 @@ import type { VerifierEnv } from '../env.ts';
 /** Mark frame `fr`'s wanted slots precise in the checkpoint frame `f`; drops marks that
  *  need no more walking. Returns whether a mark was added. */
 export function markStackArgsPrecise(bt: Bt, f: FuncState, fr: number): boolean {
+  if (!bt.argSlots[fr]) return false;
   let changed = false;
   for (let i = 0; i < 32; i++) {
     if (!(bt.argSlots[fr] & (1 << i))) continue;
