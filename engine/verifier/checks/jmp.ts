@@ -6,7 +6,7 @@ import {
   BPF_JMP, BPF_JCOND, BPF_MAY_GOTO, BPF_JMP32, BPF_JEQ, BPF_JNE, BPF_JGT, BPF_JGE, BPF_JLT, BPF_JLE, BPF_JSGT, BPF_JSGE, BPF_JSLT, BPF_JSLE,
   BPF_X, bpfClass, bpfOp, bpfSrc,
 } from '../../isa/opcodes.ts';
-import { RegType, PTR_MAYBE_NULL, PTR_TRUSTED, PTR_UNTRUSTED, baseType, cloneReg, cloneState, mayBeNull } from '../state/types.ts';
+import { RegType, HIST_DST_STACK, HIST_SRC_STACK, PTR_MAYBE_NULL, PTR_TRUSTED, PTR_UNTRUSTED, baseType, cloneReg, cloneState, mayBeNull } from '../state/types.ts';
 import type { RegState, VerifierState } from '../state/types.ts';
 import { isPointer, markKnown } from '../state/regs.ts';
 import { scalarConst, immBounds, isBranchTaken, refineBranch, isConst, constValue } from '../scalar-api.ts';
@@ -187,6 +187,10 @@ export function checkCondJmpOp(env: VerifierEnv, insn: Insn, insnIdx: number): n
     src.id = 0;
     src.precise = false;
   }
+
+  // Stack pointer operands are flagged in the jump history before any precision marking.
+  const regStack = (dst.type === RegType.PTR_TO_STACK ? HIST_DST_STACK : 0) | (srcX && src.type === RegType.PTR_TO_STACK ? HIST_SRC_STACK : 0);
+  if (regStack) pushJmpHistory(env, st, undefined, undefined, regStack);
 
   const pred = branchTaken(dst, src, op, is32);
   if (pred !== -1) {

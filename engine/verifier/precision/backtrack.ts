@@ -17,7 +17,7 @@ import {
   BPF_PSEUDO_CALL, BPF_PSEUDO_KFUNC_CALL, BPF_REG_FP, bpfClass, bpfMode, bpfOp, bpfSrc,
 } from '../../isa/opcodes.ts';
 import { printInsn } from '../../isa/disasm.ts';
-import { RegType, SlotType } from '../state/types.ts';
+import { RegType, SlotType, HIST_DST_STACK, HIST_SRC_STACK } from '../state/types.ts';
 import type { HistEntry, VerifierState } from '../state/types.ts';
 import { printVerifierState, Scratch } from '../log/state-print.ts';
 import { insnTextOpts } from '../cfg/liveness.ts';
@@ -26,6 +26,7 @@ import type { VerifierEnv } from '../env.ts';
 import { histEntryAt, prevInsnIdx } from './history.ts';
 import { markStackArgsPrecise } from '../stack-arg/precision.ts';
 import { callsCallback } from '../loop-prune.ts';
+import { isGlobal } from '../calls/global.ts';
 
 const MAX_FRAMES = 8;
 const ARGS_MASK = 0x3e; // r1..r5
@@ -151,6 +152,14 @@ function backtrackInsn(env: VerifierEnv, idx: number, subseqIdx: number, hist: H
     bt.clearSlot(spi, frameno);
     if (cls === BPF_STX) bt.setReg(sreg);
   } else if (cls === BPF_JMP || cls === BPF_JMP32) {
+    if (op === BPF_CALL && insn.src === BPF_PSEUDO_CALL && isGlobal(env, env.subprogOf(idx + insn.imm + 1))) {
+      // A global subprog is verified on its own: the path goes straight from the call to the
+      // next insn, and r0 is whatever it returned (no value to chase, r1-r5 are clobbered).
+      if (subseqIdx !== idx + 1) throw verifierBug(env, 'extra insn from subprog');
+      if (bt.regs[bt.frame] & ARGS_MASK) throw verifierBug(env, `global subprog unexpected regs ${bt.regs[bt.frame].toString(16)}`);
+      bt.clearReg(0);
+      return;
+    }
     if (op === BPF_CALL && insn.src === BPF_PSEUDO_CALL) {
       // Backwards over a static call means leaving the callee: only its arguments can
       // still be wanted, and they belong to the caller now.
@@ -197,9 +206,11 @@ function backtrackInsn(env: VerifierEnv, idx: number, subseqIdx: number, hist: H
     }
     if (bpfSrc(insn.code) === BPF_X) {
       if (!bt.hasReg(dreg) && !bt.hasReg(sreg)) return;
-      // Compared against each other: both or neither.
-      bt.setReg(sreg);
-      bt.setReg(dreg);
+      // Compared against each other: both or neither; a stack pointer operand (r10 or a
+      // copy) is no scalar to make precise (6.18 flags it in the jump history).
+      const stackOps = hist?.regStack ?? 0;
+      if (!(stackOps & HIST_SRC_STACK)) bt.setReg(sreg);
+      if (!(stackOps & HIST_DST_STACK)) bt.setReg(dreg);
     }
   } else if (cls === BPF_LD) {
     const mode = bpfMode(insn.code);

@@ -8,15 +8,18 @@ import type { HistEntry, LinkedReg, VerifierState } from '../state/types.ts';
 import type { VerifierEnv } from '../env.ts';
 
 /** Record the current instruction in `st`'s history, or add to its entry. */
-export function pushJmpHistory(env: VerifierEnv, st: VerifierState, stack?: { frameno: number; spi: number }, linked?: readonly LinkedReg[]): void {
+export function pushJmpHistory(
+  env: VerifierEnv, st: VerifierState, stack?: { frameno: number; spi: number }, linked?: readonly LinkedReg[], regStack = 0,
+): void {
   const cur = env.curHistEnt;
   if (cur) {
     if (stack) cur.stack = stack;
     if (linked) cur.linked = linked;
+    if (regStack) cur.regStack = (cur.regStack ?? 0) | regStack;
     return;
   }
   // All fields present (stackArg too) so that every entry has one hidden class.
-  const e: HistEntry = { idx: env.insnIdx, prevIdx: env.prevInsnIdx, stack, stackArg: undefined, linked };
+  const e: HistEntry = { idx: env.insnIdx, prevIdx: env.prevInsnIdx, stack, stackArg: undefined, linked, regStack };
   st.jmpHistory.push(e);
   env.curHistEnt = e;
 }

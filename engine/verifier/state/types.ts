@@ -148,7 +148,13 @@ export interface HistEntry {
   stackArg?: { frameno: number; spi: number };
   /** Registers / spilled slots sharing a scalar id at a conditional jump (live ones only). */
   linked: readonly LinkedReg[] | undefined;
+  /** A conditional jump's operands that were stack pointers (HIST_DST_STACK, HIST_SRC_STACK):
+   *  backtracking leaves them out (6.18). */
+  regStack?: number;
 }
+
+export const HIST_DST_STACK = 1;
+export const HIST_SRC_STACK = 2;
 
 export interface LinkedReg {
   readonly frameno: number;
@@ -217,7 +223,7 @@ function cloneHistory(h: readonly HistEntry[]): HistEntry[] {
   const n = c.length;
   if (n) {
     const e = c[n - 1];
-    c[n - 1] = { idx: e.idx, prevIdx: e.prevIdx, stack: e.stack, stackArg: e.stackArg, linked: e.linked };
+    c[n - 1] = { idx: e.idx, prevIdx: e.prevIdx, stack: e.stack, stackArg: e.stackArg, linked: e.linked, regStack: e.regStack };
   }
   return c;
 }
