@@ -79,11 +79,15 @@ export function checkAluOp(env: VerifierEnv, insn: Insn): void {
       markUnknown(dst);
       return;
     }
-    // movsx and 32-bit moves: the copy keeps the link id only when no bits change (6.18
-    // assign_scalar_id_before_mov rules; linked-id bookkeeping is not modelled beyond this).
-    const unlinked = isConst(src.s) || !src.id;
-    if (!unlinked) throw new NotImplementedError('scalar ids across movsx / 32-bit mov');
-    markScalar(dst, scalarAlu(BPF_MOV, is64, src.s, src.s, insn.off));
+    // movsx and 32-bit moves copy the register (precision mark included) and keep it linked
+    // to the source only when the value cannot change: it fits in 32 bits (w = w), or below
+    // the sign bit of the narrow type (movsx). Otherwise the copy gets no id.
+    const keepsValue = insn.off === 0 ? src.s.umax <= 0xffffffffn : src.s.umax < 1n << BigInt(insn.off - 1);
+    if (keepsValue) assignScalarIdBeforeMov(env, src);
+    const bounds = scalarAlu(BPF_MOV, is64, src.s, src.s, insn.off);
+    Object.assign(dst, src);
+    dst.s = bounds;
+    if (!keepsValue) dst.id = 0;
     return;
   }
 
