@@ -35,18 +35,21 @@ const ARGS_MASK = 0x3e; // r1..r5
 export class Bt {
   frame = 0;
   readonly regs = new Array<number>(MAX_FRAMES).fill(0);
-  readonly slots = new Array<bigint>(MAX_FRAMES).fill(0n);
+  // Stack slots 0-31 and 32-63 as two number masks: BigInt masks allocated at every test.
+  private readonly slotsLo = new Array<number>(MAX_FRAMES).fill(0);
+  private readonly slotsHi = new Array<number>(MAX_FRAMES).fill(0);
   /** Outgoing stack-argument slots per frame (merged stack_arg_masks; v4 alike). */
   readonly argSlots = new Array<number>(MAX_FRAMES).fill(0);
 
   reset(): void {
     this.frame = 0;
     this.regs.fill(0);
-    this.slots.fill(0n);
+    this.slotsLo.fill(0);
+    this.slotsHi.fill(0);
     this.argSlots.fill(0);
   }
   empty(): boolean {
-    for (let i = 0; i <= this.frame; i++) if (this.regs[i] || this.slots[i] || this.argSlots[i]) return false;
+    for (let i = 0; i <= this.frame; i++) if (this.regs[i] || this.slotsLo[i] || this.slotsHi[i] || this.argSlots[i]) return false;
     return true;
   }
   setReg(r: number, fr = this.frame): void {
@@ -59,13 +62,28 @@ export class Bt {
     return (this.regs[fr] & (1 << r)) !== 0;
   }
   setSlot(spi: number, fr = this.frame): void {
-    this.slots[fr] |= 1n << BigInt(spi);
+    if (spi < 32) this.slotsLo[fr] |= 1 << spi;
+    else this.slotsHi[fr] |= 1 << (spi - 32);
   }
   clearSlot(spi: number, fr = this.frame): void {
-    this.slots[fr] &= ~(1n << BigInt(spi));
+    if (spi < 32) this.slotsLo[fr] &= ~(1 << spi);
+    else this.slotsHi[fr] &= ~(1 << (spi - 32));
   }
   hasSlot(spi: number, fr = this.frame): boolean {
-    return (this.slots[fr] & (1n << BigInt(spi))) !== 0n;
+    return spi < 32 ? (this.slotsLo[fr] & (1 << spi)) !== 0 : (this.slotsHi[fr] & (1 << (spi - 32))) !== 0;
+  }
+  /** Any slot marked in frame `fr`. */
+  anySlot(fr = this.frame): boolean {
+    return (this.slotsLo[fr] | this.slotsHi[fr]) !== 0;
+  }
+  /** One past the highest marked slot of frame `fr` (0 when none). */
+  slotsEnd(fr = this.frame): number {
+    const hi = this.slotsHi[fr];
+    return hi ? 64 - Math.clz32(hi) : 32 - Math.clz32(this.slotsLo[fr]);
+  }
+  /** Frame `fr`'s slot mask as the kernel's u64 (bit i = fp-8*(i+1)), for the log. */
+  slotMask(fr = this.frame): bigint {
+    return (BigInt(this.slotsHi[fr] >>> 0) << 32n) | BigInt(this.slotsLo[fr] >>> 0);
   }
 }
 
@@ -88,7 +106,13 @@ const NOT_SUPPORTED = Symbol('ENOTSUPP');
 /** If any member of the jump's linked set is tracked, track them all. */
 function syncLinked(bt: Bt, hist: HistEntry | undefined): void {
   if (!hist?.linked) return;
-  const some = hist.linked.some((e) => (e.isReg ? bt.hasReg(e.n, e.frameno) : bt.hasSlot(e.n, e.frameno)));
+  let some = false;
+  for (const e of hist.linked) {
+    if (e.isReg ? bt.hasReg(e.n, e.frameno) : bt.hasSlot(e.n, e.frameno)) {
+      some = true;
+      break;
+    }
+  }
   if (!some) return;
   for (const e of hist.linked) {
     if (e.isReg) bt.setReg(e.n, e.frameno);
@@ -108,7 +132,7 @@ function backtrackInsn(env: VerifierEnv, idx: number, subseqIdx: number, hist: H
   const sreg = insn.src;
   if (insn.code === 0) return;
   if (env.log.level2) {
-    env.log.verbose(`mark_precise: frame${bt.frame}: regs=${fmtRegMask(bt.regs[bt.frame])} stack=${fmtStackMask(bt.slots[bt.frame])} before `);
+    env.log.verbose(`mark_precise: frame${bt.frame}: regs=${fmtRegMask(bt.regs[bt.frame])} stack=${fmtStackMask(bt.slotMask(bt.frame))} before `);
     env.log.verbose(`${idx}: ${printInsn(insn, insnTextOpts(env))}\n`);
   }
   syncLinked(bt, hist);
@@ -164,7 +188,7 @@ function backtrackInsn(env: VerifierEnv, idx: number, subseqIdx: number, hist: H
       // Backwards over a static call means leaving the callee: only its arguments can
       // still be wanted, and they belong to the caller now.
       if (bt.regs[bt.frame] & ~ARGS_MASK) throw verifierBug(env, `regs ${bt.regs[bt.frame].toString(16)}`);
-      if (bt.slots[bt.frame]) throw verifierBug(env, `stack slots ${bt.slots[bt.frame].toString(16)}`);
+      if (bt.anySlot()) throw verifierBug(env, `stack slots ${bt.slotMask().toString(16)}`);
       for (let r = 1; r <= 5; r++) {
         if (bt.hasReg(r)) {
           bt.clearReg(r);
@@ -179,7 +203,7 @@ function backtrackInsn(env: VerifierEnv, idx: number, subseqIdx: number, hist: H
       // Backwards from a callback's first insn to the helper call that queued it: leaving
       // the callback frame. Its r1-r5 came from the helper, not from the caller's registers.
       if (bt.regs[bt.frame] & ~ARGS_MASK) throw verifierBug(env, `regs ${bt.regs[bt.frame].toString(16)}`);
-      if (bt.slots[bt.frame]) return NOT_SUPPORTED;
+      if (bt.anySlot()) return NOT_SUPPORTED;
       for (let r = 1; r <= 5; r++) bt.clearReg(r);
       if (bt.frame === 0) throw verifierBug(env, 'subprog exit from frame 0');
       bt.frame--;
@@ -335,7 +359,7 @@ export function markChainPrecisionFrom(env: VerifierEnv, start: VerifierState, r
           changed = true;
         }
       }
-      for (let i = 0; i < 64 && bt.slots[fr] >> BigInt(i); i++) {
+      for (let i = 0, end = bt.slotsEnd(fr); i < end; i++) {
         if (!bt.hasSlot(i, fr)) continue;
         if (i >= f.allocatedStack / 8) throw verifierBug(env, `stack slot ${i}, total slots ${f.allocatedStack / 8}`);
         if (!isSpilledScalar(env, st, fr, i)) {
@@ -351,7 +375,7 @@ export function markChainPrecisionFrom(env: VerifierEnv, start: VerifierState, r
       }
       changed = markStackArgsPrecise(bt, f, fr) || changed;
       if (log.level2) {
-        log.verbose(`mark_precise: frame${fr}: parent state regs=${fmtRegMask(bt.regs[fr])} stack=${fmtStackMask(bt.slots[fr])}: `);
+        log.verbose(`mark_precise: frame${fr}: parent state regs=${fmtRegMask(bt.regs[fr])} stack=${fmtStackMask(bt.slotMask(fr))}: `);
         log.verbose(printVerifierState(st, f, true, FULL));
       }
     }
