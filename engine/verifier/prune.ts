@@ -35,27 +35,46 @@ export const enum Exact {
   RANGE_WITHIN,
 }
 
-/** One-to-one mapping of ids between the old and the current state (bpf_idmap). */
+/** One-to-one mapping of ids between the old and the current state (bpf_idmap). Pairs are
+ *  kept in two number arrays and the map is reused (reset) across comparisons: pruning
+ *  compares states at every prune point. */
 class IdMap {
-  private readonly pairs: { old: number; cur: number }[] = [];
-  constructor(private tmp: number) {}
+  private readonly olds: number[] = [];
+  private readonly curs: number[] = [];
+  private n = 0;
+  private tmp = 0;
+
+  reset(tmp: number): this {
+    this.n = 0;
+    this.tmp = tmp;
+    return this;
+  }
 
   check(old: number, cur: number): boolean {
     if (!old !== !cur) return false;
     if (!old) return true;
-    for (const p of this.pairs) {
-      if (p.old === old) return p.cur === cur;
-      if (p.cur === cur) return false;
+    for (let i = 0; i < this.n; i++) {
+      if (this.olds[i] === old) return this.curs[i] === cur;
+      if (this.curs[i] === cur) return false;
     }
-    this.pairs.push({ old, cur });
+    this.olds[this.n] = old;
+    this.curs[this.n] = cur;
+    this.n++;
     return true;
   }
 
   /** Like check, but a zero id gets a fresh one (`0 vs unique` pairs are fine). */
   checkScalar(old: number, cur: number): boolean {
+    // Two fresh ids always pair up and are never asked about again: nothing to record.
+    if (!old && !cur) {
+      this.tmp += 2;
+      return true;
+    }
     return this.check(old || ++this.tmp, cur || ++this.tmp);
   }
 }
+
+const sharedIdMap = new IdMap();
 
 /** The fields before `id` in the kernel's struct (type, off, map/range/size, bounds). */
 function sameShape(a: RegState, b: RegState): boolean {
@@ -164,7 +183,7 @@ function funcStatesEqual(env: VerifierEnv, old: FuncState, cur: FuncState, insnI
 
 export function statesEqual(env: VerifierEnv, old: VerifierState, cur: VerifierState, exact: Exact): boolean {
   if (old.curframe !== cur.curframe) return false;
-  const idmap = new IdMap(env.idGen);
+  const idmap = sharedIdMap.reset(env.idGen);
   if (old.speculative && !cur.speculative) return false;
   if (old.refs.length !== cur.refs.length) return false;
   for (let i = 0; i < old.refs.length; i++) if (!idmap.check(old.refs[i].id, cur.refs[i].id)) return false;
@@ -347,7 +366,7 @@ export function findPrevEntry(env: VerifierEnv, parent: Checkpoint | undefined, 
 /** widen_imprecise_scalars: scalars that changed between two loop passes and were never
  *  needed precisely become unknown, so that the next pass can match. */
 export function widenImpreciseScalars(env: VerifierEnv, old: VerifierState, cur: VerifierState): void {
-  const idmap = new IdMap(env.idGen);
+  const idmap = new IdMap().reset(env.idGen);
   const widen = (o: RegState, c: RegState): void => {
     if (o.type !== RegType.SCALAR_VALUE || o.type !== c.type) return;
     if (o.precise || c.precise || regsExact(o, c, idmap)) return;
