@@ -129,28 +129,45 @@ export function markZextDst(x: XProg): void {
     return out;
   };
 
+  // Per reached slot, once (the fixed point below may take several rounds): successors in
+  // range, and how the slot transforms the registers live after it.
+  const succs: number[][] = new Array<number[]>(n);
+  const kind = new Uint8Array(n); // 0: use/def, 1: static call, 2: subprog exit
+  const uses = new Int32Array(n);
+  const defs = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    if (!isFirst[i] || !seen(i)) continue;
+    const s = x.slots[i];
+    succs[i] = succ(i).filter((j) => j < n);
+    const isExit = bpfClass(s.code) === BPF_JMP && bpfOp(s.code) === BPF_EXIT;
+    if (s.code === (BPF_JMP | BPF_CALL) && s.src === BPF_PSEUDO_CALL) kind[i] = 1;
+    else if (isExit && x.subprogOf(i) !== 0) kind[i] = 2;
+    else {
+      const { use, def } = useDef(s);
+      uses[i] = use;
+      defs[i] = def;
+    }
+  }
+
   // liveIn[i]: registers read as 64 bits on some path from slot i before a redefinition.
   const liveIn = new Int32Array(n);
   let changed = true;
   while (changed) {
     changed = false;
     for (let i = n - 1; i >= 0; i--) {
-      if (!isFirst[i] || !seen(i)) continue;
-      const s = x.slots[i];
+      const ss = succs[i];
+      if (!ss) continue;
       let out = 0;
-      const isExit = bpfClass(s.code) === BPF_JMP && bpfOp(s.code) === BPF_EXIT;
-      for (const j of succ(i)) if (j < n) out |= liveIn[j];
-      // A subprog exit passes only r0 back; the return site's other registers are the caller's.
-      if (isExit && x.subprogOf(i) !== 0) out &= 1;
+      for (const j of ss) out |= liveIn[j];
       let v: number;
-      if (s.code === (BPF_JMP | BPF_CALL) && s.src === BPF_PSEUDO_CALL) {
-        const entry = i + s.imm + 1;
+      if (kind[i] === 1) {
+        const entry = i + x.slots[i].imm + 1;
         v = (out & ~CLOBBER) | (entry < n ? liveIn[entry] & ARGS : 0);
-      } else if (isExit && x.subprogOf(i) !== 0) {
+      } else if (kind[i] === 2) {
+        // A subprog exit passes only r0 back; the return site's other registers are the caller's.
         v = out & 1;
       } else {
-        const { use, def } = useDef(s);
-        v = (out & ~def) | use;
+        v = (out & ~defs[i]) | uses[i];
       }
       if (v !== liveIn[i]) {
         liveIn[i] = v;
@@ -165,7 +182,7 @@ export function markZextDst(x: XProg): void {
     const d = insnDefRegno(s);
     if (d < 0 || defIs64(s)) continue;
     let after = 0;
-    for (const j of succ(i)) if (j < n) after |= liveIn[j];
+    for (const j of succs[i]) after |= liveIn[j];
     if (after & (1 << d)) x.aux[i].zextDst = true;
   }
 }
