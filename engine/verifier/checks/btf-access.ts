@@ -1,17 +1,18 @@
 // Loads through a pointer to a kernel struct (check_ptr_to_btf_access): privileged GPL
 // programs may read fields at a constant, non-negative offset; a scalar field reads as an
-// unknown scalar. Writes need a program type with its own struct access rules (not
-// modelled); walking into pointer fields (the trusted / RCU / untrusted flavours of the
-// result) is not modelled either.
+// unknown scalar, a pointer field as a BTF pointer (btf-walk.ts). Writes need a program
+// type with its own struct access rules (not modelled); pointer fields reached from a
+// trusted or RCU pointer (which fields inherit the trust) are not modelled either.
 
 import type { RegState } from '../state/types.ts';
-import { MEM_USER, MEM_PERCPU } from '../state/types.ts';
-import { markUnknown } from '../state/regs.ts';
+import { MEM_USER, MEM_PERCPU, MEM_RCU, PTR_TRUSTED, PTR_UNTRUSTED } from '../state/types.ts';
 import { isConst, constValue, fmtTnum } from '../scalar-api.ts';
 import { reject, EACCES } from '../reject.ts';
 import { NotImplementedError } from '../errors.ts';
 import type { VerifierEnv } from '../env.ts';
-import { btfTypeName, walkStruct } from '../btf-types.ts';
+import { btfTypeName, kernelBtf } from '../btf-types.ts';
+import { btfStructAccess } from '../btf-walk.ts';
+import { markBtfLoad } from './map-ptr-access.ts';
 import { Access } from './mem.ts';
 
 const isGplCompatible = (l: string): boolean =>
@@ -28,8 +29,18 @@ export function checkPtrToBtfAccess(env: VerifierEnv, regno: number, reg: RegSta
   if (reg.type & MEM_USER) throw reject(EACCES, `R${regno} is ptr_${name} access user memory: off=${off}`);
   if (reg.type & MEM_PERCPU) throw reject(EACCES, `R${regno} is ptr_${name} access percpu memory: off=${off}`);
   if (t !== Access.READ) throw new NotImplementedError('writes through BTF pointers');
-  const r = walkStruct(reg.btfId ?? 0, off, size);
-  if (r.kind === 'bad') throw new NotImplementedError(`BTF struct access that is ${r.why}`);
-  if (r.kind === 'ptr') throw new NotImplementedError('loads of pointer fields through BTF pointers');
-  if (dst) markUnknown(dst);
+  const r = btfStructAccess(kernelBtf(), reg.btfId ?? 0, off, size);
+  if (r.kind === 'error') throw reject(r.errno, r.msg);
+  if (r.kind !== 'ptr') {
+    if (dst) markBtfLoad(env, dst, r);
+    return;
+  }
+  // A pointer field: how far the result is trusted follows from the base pointer.
+  let flags: number;
+  if (reg.type & PTR_UNTRUSTED) flags = PTR_UNTRUSTED;
+  else if (reg.type & (PTR_TRUSTED | MEM_RCU)) {
+    // Fields that inherit trust (BTF_TYPE_SAFE_* lists) and the RCU rules are not modelled.
+    throw new NotImplementedError('loads of pointer fields through trusted or RCU BTF pointers');
+  } else flags = r.flags & ~(PTR_TRUSTED | MEM_RCU); // an old-style plain PTR_TO_BTF_ID
+  if (dst) markBtfLoad(env, dst, { ...r, flags });
 }

@@ -19,6 +19,7 @@ import { checkSockAccess, isSockPtr } from './sock.ts';
 import { checkFieldOverlap } from './map-fields.ts';
 import { MEM_RDONLY } from '../state/types.ts';
 import { checkPtrToBtfAccess } from './btf-access.ts';
+import { checkPtrToMapAccess } from './map-ptr-access.ts';
 import { rodataLoad } from './rodata.ts';
 
 export const MAX_BPF_STACK = 512;
@@ -435,6 +436,8 @@ export function checkMemAccess(env: VerifierEnv, regno: number, off: number, siz
   } else if (reg.type === RegType.CONST_PTR_TO_MAP && !env.allowPtrLeaks && reg.map) {
     checkMapPtrAccessUnpriv(env, reg.map.def);
     throw reject(EACCES, `R${regno} invalid mem access '${regTypeStr(reg.type)}'`);
+  } else if (reg.type === RegType.CONST_PTR_TO_MAP && reg.map) {
+    checkPtrToMapAccess(env, regno, reg, o, size, t, dst);
   } else if (reg.type === RegType.SCALAR_VALUE || mayBeNull(reg.type) || base === RegType.CONST_PTR_TO_MAP || base === RegType.PTR_TO_PACKET_END) {
     throw reject(EACCES, `R${regno} invalid mem access '${regTypeStr(reg.type)}'`);
   } else if (base === RegType.PTR_TO_BTF_ID) {

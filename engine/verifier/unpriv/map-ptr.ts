@@ -25,3 +25,6 @@ export function checkMapPtrAccessUnpriv(env: VerifierEnv, def: MapDef): void {
   const name = MAP_STRUCT[def.type];
   if (name) throw reject(EPERM, `'struct ${name}' access is allowed only to CAP_PERFMON and CAP_SYS_ADMIN`);
 }
+
+/** The vmlinux struct behind a map of this type (map->ops->map_btf_id), if it has one. */
+export const mapStructName = (def: MapDef): string | undefined => MAP_STRUCT[def.type];
