@@ -45,8 +45,20 @@ export { U64_MAX };
 
 export const toU64 = (x: bigint): bigint => BigInt.asUintN(64, x);
 export const toS64 = (x: bigint): bigint => BigInt.asIntN(64, x);
+// BigInt <-> two u32 halves through one 8-byte buffer: a BigUint64Array store takes any
+// bigint mod 2^64 (its u64 bit pattern), so the halves come out with no BigInt allocated.
+const U64_CELL = new BigUint64Array(1);
+const S64_CELL = new BigInt64Array(U64_CELL.buffer);
+const HALVES = new Uint32Array(U64_CELL.buffer);
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+const LO = LITTLE_ENDIAN ? 0 : 1;
+const HI = LITTLE_ENDIAN ? 1 : 0;
+
 /** Low 32 bits of a 64-bit value, as u32 / s32 numbers. */
-export const lowU32 = (x: bigint): number => Number(x & 0xffff_ffffn);
+export const lowU32 = (x: bigint): number => {
+  U64_CELL[0] = x;
+  return HALVES[LO];
+};
 export const lowS32 = (x: bigint): number => lowU32(x) | 0;
 
 const maxB = (a: bigint, b: bigint): bigint => (a > b ? a : b);
@@ -383,14 +395,25 @@ function split(x: bigint): void {
     splitHi = 0x8000_0000;
     splitLo = 0;
   } else {
-    splitHi = Number(BigInt.asUintN(32, x >> 32n));
-    splitLo = Number(BigInt.asUintN(32, x));
+    U64_CELL[0] = x;
+    splitHi = HALVES[HI];
+    splitLo = HALVES[LO];
   }
 }
 
-const joinU = (hi: number, lo: number): bigint => (hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo));
-const joinS = (hi: number, lo: number): bigint =>
-  hi === 0 ? BigInt(lo) : hi === 0xffff_ffff && lo >= 0x8000_0000 ? BigInt(lo | 0) : BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo));
+function joinU(hi: number, lo: number): bigint {
+  if (hi === 0) return BigInt(lo);
+  HALVES[HI] = hi;
+  HALVES[LO] = lo;
+  return U64_CELL[0];
+}
+function joinS(hi: number, lo: number): bigint {
+  if (hi === 0) return BigInt(lo);
+  if (hi === 0xffff_ffff && lo >= 0x8000_0000) return BigInt(lo | 0);
+  HALVES[HI] = hi;
+  HALVES[LO] = lo;
+  return S64_CELL[0];
+}
 
 /**
  * Up to `rounds` rounds of __reg_deduce_bounds (its 32-bit, 64-bit and mixed parts, in the
