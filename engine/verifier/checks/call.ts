@@ -188,7 +188,7 @@ function checkFuncArg(env: VerifierEnv, id: number, proto: HelperProto, i: numbe
     throw reject(EACCES, 'helper access to the packet is not allowed');
   }
   const isNull = reg.type === RegType.SCALAR_VALUE && isConst(reg.s) && constValue(reg.s) === 0n;
-  const orNull = arg === Arg.PTR_TO_MEM_RDONLY_OR_NULL || arg === Arg.PTR_TO_MAP_VALUE_OR_NULL || arg === Arg.PTR_TO_STACK_OR_NULL;
+  const orNull = arg === Arg.PTR_TO_MEM_RDONLY_OR_NULL || arg === Arg.PTR_TO_MAP_VALUE_OR_NULL || arg === Arg.PTR_TO_STACK_OR_NULL || arg === Arg.PTR_TO_CTX_OR_NULL;
   const release = proto.releaseArg === i;
   if (isNull && orNull) {
     // 6.18: a NULL pointer argument is not marked precise (its size argument is).
@@ -235,6 +235,7 @@ function checkFuncArg(env: VerifierEnv, id: number, proto: HelperProto, i: numbe
       checkHelperMemAccess(env, regno, meta.map.def.valueSize, Access.READ, false, meta, false);
       return;
     case Arg.PTR_TO_CTX:
+    case Arg.PTR_TO_CTX_OR_NULL:
       return;
     case Arg.PTR_TO_FUNC:
       meta.subprogno = reg.subprogno;
@@ -277,6 +278,7 @@ function checkRegType(reg: RegState, regno: number, arg: Arg): void {
       if (reg.type !== RegType.CONST_PTR_TO_MAP) throw reject(EACCES, `R${regno} type=${got} expected=map_ptr`);
       return;
     case Arg.PTR_TO_CTX:
+    case Arg.PTR_TO_CTX_OR_NULL:
       if (reg.type !== RegType.PTR_TO_CTX) throw reject(EACCES, `R${regno} type=${got} expected=ctx`);
       // check_func_arg_reg_off: a ctx argument must be unmodified.
       if (reg.off < 0) throw reject(EACCES, `negative offset ctx ptr R${regno} off=${reg.off} disallowed`);

@@ -7,6 +7,7 @@ import { miscProtos } from './misc.ts';
 import { pktProtos } from './pkt.ts';
 import { btfPtrProtos } from './btf-ptr.ts';
 import { callbackProtos } from './callback.ts';
+import { cookieProtos } from './cookie.ts';
 
 export const enum Arg {
   DONTCARE = 0,
@@ -45,6 +46,8 @@ export const enum Arg {
   PTR_TO_STACK_OR_NULL,
   /** A BTF pointer to struct task_struct (arg_btf_id = task). */
   PTR_TO_BTF_ID_TASK,
+  /** The context, unmodified, or NULL. */
+  PTR_TO_CTX_OR_NULL,
 }
 
 export const enum Ret {
@@ -102,7 +105,7 @@ const PROTOS: readonly HelperProto[] = [
 
 /** More prototypes live in files of their own; they are functions (hoisted) so that those
  *  files may import the kinds above, and are read on first lookup. */
-const EXTRA: readonly (() => readonly HelperProto[])[] = [sockProtos, miscProtos, btfPtrProtos, pktProtos, callbackProtos];
+const EXTRA: readonly (() => readonly HelperProto[])[] = [sockProtos, miscProtos, btfPtrProtos, pktProtos, callbackProtos, cookieProtos];
 
 let byId: Map<number, HelperProto> | undefined;
 function table(): Map<number, HelperProto> {
