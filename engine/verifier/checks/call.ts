@@ -19,7 +19,7 @@ import type { HelperProto } from '../helpers/protos.ts';
 import { checkRegRead } from './regs.ts';
 import { structIdByName, btfTypeName } from '../btf-types.ts';
 import { markChainPrecision, markChainPrecisionFrom } from '../precision/backtrack.ts';
-import { Access, checkMemAccess, checkMemRegionAccess, checkMapAccessType, checkPacketAccess, checkStackAccessWithinBounds, checkStackRangeReadable } from './mem.ts';
+import { Access, checkMemAccess, checkMemRegionAccess, checkMapAccessType, checkPacketAccess, checkStackAccessWithinBounds, checkStackRangeReadable, checkPtrAlignment } from './mem.ts';
 import { SlotType, PTR_TRUSTED } from '../state/types.ts';
 import { afterCall, afterSubprogReturn, beforeSubprogCall } from '../stack-arg/calls.ts';
 import { checkGlobalCall } from '../calls/global.ts';
@@ -250,6 +250,14 @@ function checkFuncArg(env: VerifierEnv, id: number, proto: HelperProto, i: numbe
     case Arg.PTR_TO_MEM_RDONLY_OR_NULL:
     case Arg.PTR_TO_UNINIT_MEM:
       // Checked with the size argument that follows.
+      return;
+    case Arg.PTR_TO_LONG:
+      checkHelperMemAccess(env, regno, 8, Access.WRITE, false, meta, true);
+      checkPtrAlignment(env, reg, 0, 8, true);
+      return;
+    case Arg.PTR_TO_U32_INOUT:
+      checkHelperMemAccess(env, regno, 4, Access.WRITE, false, meta, false);
+      checkPtrAlignment(env, reg, 0, 4, true);
       return;
     case Arg.CONST_SIZE:
     case Arg.CONST_SIZE_OR_ZERO: {

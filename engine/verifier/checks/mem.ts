@@ -57,7 +57,7 @@ const BPF_F_WRONLY_PROG = 1 << 8;
 /** check_ptr_alignment. Stack accesses are always strict (spill tracking needs aligned
  *  slots); other regions only under BPF_F_STRICT_ALIGNMENT (x86-64 has efficient unaligned
  *  access). Packet pointers are checked as if NET_IP_ALIGN were 2. */
-function checkPtrAlignment(env: VerifierEnv, reg: RegState, off: number, size: number, strictOnce: boolean): void {
+export function checkPtrAlignment(env: VerifierEnv, reg: RegState, off: number, size: number, strictOnce: boolean): void {
   let strict = env.strictAlignment || strictOnce;
   let desc = '';
   switch (reg.type) {

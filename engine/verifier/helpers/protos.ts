@@ -8,6 +8,7 @@ import { pktProtos } from './pkt.ts';
 import { btfPtrProtos } from './btf-ptr.ts';
 import { callbackProtos } from './callback.ts';
 import { cookieProtos } from './cookie.ts';
+import { stringProtos } from './strings.ts';
 
 export const enum Arg {
   DONTCARE = 0,
@@ -48,6 +49,12 @@ export const enum Arg {
   PTR_TO_BTF_ID_TASK,
   /** The context, unmodified, or NULL. */
   PTR_TO_CTX_OR_NULL,
+  /** Eight bytes the helper writes (may be uninitialised), 8-byte aligned even without
+   *  strict alignment (ARG_PTR_TO_FIXED_SIZE_MEM | MEM_UNINIT | MEM_WRITE | MEM_ALIGNED). */
+  PTR_TO_LONG,
+  /** Four initialised bytes the helper reads and writes, 4-byte aligned
+   *  (ARG_PTR_TO_FIXED_SIZE_MEM | MEM_WRITE | MEM_ALIGNED, u32). */
+  PTR_TO_U32_INOUT,
 }
 
 export const enum Ret {
@@ -105,7 +112,7 @@ const PROTOS: readonly HelperProto[] = [
 
 /** More prototypes live in files of their own; they are functions (hoisted) so that those
  *  files may import the kinds above, and are read on first lookup. */
-const EXTRA: readonly (() => readonly HelperProto[])[] = [sockProtos, miscProtos, btfPtrProtos, pktProtos, callbackProtos, cookieProtos];
+const EXTRA: readonly (() => readonly HelperProto[])[] = [sockProtos, miscProtos, btfPtrProtos, pktProtos, callbackProtos, cookieProtos, stringProtos];
 
 let byId: Map<number, HelperProto> | undefined;
 function table(): Map<number, HelperProto> {
