@@ -17,7 +17,7 @@ const SK = { type: 8, priority: 20, srcIp4: 24, srcIp6: 28, srcPort: 44, dstPort
 const narrowOk = (size: number, dflt: number): boolean => size <= dflt && (size & (size - 1)) === 0;
 
 /** bpf_sock_is_valid_access. */
-function sockValid(off: number, size: number): boolean {
+export function sockValid(off: number, size: number): boolean {
   if (off < 0 || off >= SOCK_SIZE || off % size !== 0) return false;
   // Fields that also allow narrow loads (the addresses: any part of the u32 field).
   const narrowField = [4, 8, 12, SK.srcPort, SK.rxQueueMapping, SK.state].includes(off) ||
