@@ -16,7 +16,7 @@ const within = (off: number, start: number, len: number): boolean => off >= star
 /** bpf_ctx_narrow_access_ok for a u32 field. */
 const narrow32 = (size: number): boolean => size <= 4 && (size & (size - 1)) === 0;
 
-type Check = (prog: Program, off: number, size: number, write: boolean) => CtxAccess | undefined;
+type Check = (prog: Program, off: number, size: number, write: boolean, ldsx?: boolean) => CtxAccess | undefined;
 
 // --- cgroup/sock: struct bpf_sock ---
 const SK = { boundDevIf: 0, mark: 16, priority: 20, srcIp4: 24, srcIp6: 28, srcPort: 44 } as const;

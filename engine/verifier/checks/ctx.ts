@@ -7,6 +7,7 @@ import { NotImplementedError } from '../errors.ts';
 import type { Program } from '../../program/types.ts';
 import { skMsgAccess, sockOpsAccess } from './ctx-sock.ts';
 import { CGROUP_CTX_CHECKS } from './ctx-cgroup.ts';
+import { MISC_CTX_CHECKS } from './ctx-misc.ts';
 
 export interface CtxAccess {
   /** Register type a load produces (SCALAR_VALUE for plain fields). */
@@ -173,8 +174,8 @@ const CHECKS: Partial<Record<string, Check>> = {
 
 /** The access's meaning, or undefined when the kernel says `invalid bpf_context access`. */
 export function ctxAccess(prog: Program, off: number, size: number, write: boolean, ldsx = false): CtxAccess | undefined {
-  const cg = CGROUP_CTX_CHECKS[prog.progType];
-  if (cg) return cg(prog, off, size, write);
+  const cg = CGROUP_CTX_CHECKS[prog.progType] ?? MISC_CTX_CHECKS[prog.progType];
+  if (cg) return cg(prog, off, size, write, ldsx);
   const c = CHECKS[prog.progType];
   if (!c) throw new NotImplementedError(`context access for ${prog.progType} programs`);
   return c(off, size, write, ldsx);

@@ -20,6 +20,7 @@ import { checkFieldOverlap } from './map-fields.ts';
 import { MEM_RDONLY } from '../state/types.ts';
 import { checkPtrToBtfAccess } from './btf-access.ts';
 import { checkPtrToMapAccess } from './map-ptr-access.ts';
+import { checkFlowKeysAccess } from './ctx-misc.ts';
 import { rodataLoad } from './rodata.ts';
 
 export const MAX_BPF_STACK = 512;
@@ -436,6 +437,10 @@ export function checkMemAccess(env: VerifierEnv, regno: number, off: number, siz
   } else if (reg.type === RegType.CONST_PTR_TO_MAP && !env.allowPtrLeaks && reg.map) {
     checkMapPtrAccessUnpriv(env, reg.map.def);
     throw reject(EACCES, `R${regno} invalid mem access '${regTypeStr(reg.type)}'`);
+  } else if (reg.type === RegType.PTR_TO_FLOW_KEYS) {
+    leaks('flow keys');
+    checkFlowKeysAccess(o, size);
+    if (dst) markUnknown(dst);
   } else if (reg.type === RegType.CONST_PTR_TO_MAP && reg.map) {
     checkPtrToMapAccess(env, regno, reg, o, size, t, dst);
   } else if (reg.type === RegType.SCALAR_VALUE || mayBeNull(reg.type) || base === RegType.CONST_PTR_TO_MAP || base === RegType.PTR_TO_PACKET_END) {
