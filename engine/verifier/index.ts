@@ -19,7 +19,7 @@
 
 import type { Program, Series } from '../program/types.ts';
 import { VerifierEnv } from './env.ts';
-import { Reject, E2BIG } from './reject.ts';
+import { Reject, E2BIG, EINVAL } from './reject.ts';
 import { addSubprogs, checkSubprogs, resolveInsns, checkCfg } from './cfg/prepare.ts';
 import { computeLiveRegisters, printLiveRegs } from './cfg/liveness.ts';
 import { doCheckMain } from './do-check.ts';
@@ -31,7 +31,7 @@ import { checkStackArgUse, stackArgDepth } from './stack-arg/finish.ts';
 import { calledGlobals, globalVerified } from './calls/global.ts';
 import { checkTailCallMaps } from './unpriv/tail-call.ts';
 import { checkSubprogAbnormalReturns } from './calls/func-info.ts';
-import { insnSlotCount, maxInsns } from './cfg/prog-size.ts';
+import { badExpectedAttach, insnSlotCount, maxInsns } from './cfg/prog-load.ts';
 import { checkAttachBtfId } from './cfg/attach.ts';
 
 export { NotImplementedError };
@@ -80,6 +80,7 @@ export function verify(prog: Program, opts: VerifyOptions): VerifyResult {
     // bpf_prog_load refuses an empty or too long program before the verifier runs: no log.
     return result(undefined, false, E2BIG, '');
   }
+  if (badExpectedAttach(prog)) return result(undefined, false, EINVAL, '');
   const env = new VerifierEnv(prog, opts);
   const started = process.hrtime.bigint();
   let errno = 0;

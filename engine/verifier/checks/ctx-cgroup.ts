@@ -21,8 +21,11 @@ type Check = (prog: Program, off: number, size: number, write: boolean, ldsx?: b
 // --- cgroup/sock: struct bpf_sock ---
 const SK = { boundDevIf: 0, mark: 16, priority: 20, srcIp4: 24, srcIp6: 28, srcPort: 44 } as const;
 
-/** The load fixes up a missing expected attach type to sock_create. */
-const sockAttach = (prog: Program): string => prog.expectedAttachType ?? 'CGROUP_INET_SOCK_CREATE';
+/** The load turns a missing (0: CGROUP_INET_INGRESS) expected attach type into sock_create. */
+const sockAttach = (prog: Program): string => {
+  const a = prog.expectedAttachType ?? 'CGROUP_INET_INGRESS';
+  return a === 'CGROUP_INET_INGRESS' ? 'CGROUP_INET_SOCK_CREATE' : a;
+};
 
 const cgroupSock: Check = (prog, off, size, write) => {
   if (!sockValid(off, size)) return undefined;
