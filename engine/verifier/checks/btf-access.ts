@@ -28,7 +28,11 @@ export function checkPtrToBtfAccess(env: VerifierEnv, regno: number, reg: RegSta
   }
   if (reg.type & MEM_USER) throw reject(EACCES, `R${regno} is ptr_${name} access user memory: off=${off}`);
   if (reg.type & MEM_PERCPU) throw reject(EACCES, `R${regno} is ptr_${name} access percpu memory: off=${off}`);
-  if (t !== Access.READ) throw new NotImplementedError('writes through BTF pointers');
+  if (t !== Access.READ) {
+    // Only tc, xdp and struct_ops have their own rules for writing kernel structs.
+    if (['SCHED_CLS', 'SCHED_ACT', 'XDP', 'STRUCT_OPS'].includes(env.prog.progType)) throw new NotImplementedError('writes through BTF pointers');
+    throw reject(EACCES, 'only read is supported');
+  }
   const r = btfStructAccess(kernelBtf(), reg.btfId ?? 0, off, size);
   if (r.kind === 'error') throw reject(r.errno, r.msg);
   if (r.kind !== 'ptr') {

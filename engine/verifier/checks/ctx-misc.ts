@@ -1,11 +1,12 @@
 // Context layouts of perf_event (struct bpf_perf_event_data: pt_regs, then u64
 // sample_period and addr), flow_dissector (a few __sk_buff fields: the packet and the flow
-// keys pointer), sk_lookup (struct bpf_sk_lookup) and sk_reuseport (struct sk_reuseport_md),
+// keys pointer), sk_lookup (struct bpf_sk_lookup), sk_reuseport (struct sk_reuseport_md)
+// and netfilter (struct bpf_nf_ctx: two kernel pointers),
 // 6.18 UAPI offsets, and loads/stores through the flow keys pointer (struct
 // bpf_flow_keys). Learnt from pe_prog_is_valid_access, flow_dissector_is_valid_access,
 // sk_lookup_is_valid_access, sk_reuseport_is_valid_access and check_flow_keys_access.
 
-import { RegType, PTR_MAYBE_NULL } from '../state/types.ts';
+import { RegType, PTR_MAYBE_NULL, PTR_TRUSTED } from '../state/types.ts';
 import type { Program } from '../../program/types.ts';
 import { reject, EACCES } from '../reject.ts';
 import type { CtxAccess } from './ctx.ts';
@@ -75,7 +76,16 @@ const skReuseport: Check = (_prog, off, size, write) => {
   return undefined;
 };
 
+/** netfilter: struct bpf_nf_ctx { const struct nf_hook_state *state; struct sk_buff *skb; },
+ *  read only, each a whole u64 load giving a trusted kernel pointer. */
+const netfilter: Check = (_prog, off, size, write) => {
+  if (off < 0 || off >= 16 || write) return undefined;
+  if (size !== 8 || off % 8 !== 0) return undefined;
+  return { regType: RegType.PTR_TO_BTF_ID | PTR_TRUSTED, btfStruct: off === 0 ? 'nf_hook_state' : 'sk_buff' };
+};
+
 export const MISC_CTX_CHECKS: Readonly<Record<string, Check>> = {
+  NETFILTER: netfilter,
   PERF_EVENT: perfEvent,
   FLOW_DISSECTOR: flowDissector,
   SK_LOOKUP: skLookup,

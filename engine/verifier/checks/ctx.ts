@@ -12,6 +12,8 @@ import { MISC_CTX_CHECKS } from './ctx-misc.ts';
 export interface CtxAccess {
   /** Register type a load produces (SCALAR_VALUE for plain fields). */
   readonly regType: number;
+  /** PTR_TO_BTF_ID results: the vmlinux struct pointed at. */
+  readonly btfStruct?: string;
 }
 
 /** `ldsx`: a sign-extending load (BPF_MEMSX), refused on pointer-valued fields. */

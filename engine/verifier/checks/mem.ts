@@ -21,6 +21,7 @@ import { MEM_RDONLY } from '../state/types.ts';
 import { checkPtrToBtfAccess } from './btf-access.ts';
 import { checkPtrToMapAccess } from './map-ptr-access.ts';
 import { checkFlowKeysAccess } from './ctx-misc.ts';
+import { structIdByName } from '../btf-types.ts';
 import { rodataLoad } from './rodata.ts';
 
 export const MAX_BPF_STACK = 512;
@@ -427,6 +428,7 @@ export function checkMemAccess(env: VerifierEnv, regno: number, off: number, siz
       else {
         markPtr(dst, a.regType);
         dst.id = mayBeNull(a.regType) ? ++env.idGen : 0;
+        if (a.btfStruct) dst.btfId = structIdByName(a.btfStruct);
       }
     }
   } else if (base === RegType.PTR_TO_PACKET || base === RegType.PTR_TO_PACKET_META) {
