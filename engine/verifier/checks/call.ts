@@ -382,6 +382,11 @@ export function checkHelperCall(env: VerifierEnv, insn: Insn): void {
       markPtr(r0, RegType.PTR_TO_BTF_ID | PTR_TRUSTED);
       r0.btfId = structIdByName(proto.retBtfStruct ?? '');
       break;
+    case Ret.PTR_TO_BTF_ID_OR_NULL:
+      markPtr(r0, RegType.PTR_TO_BTF_ID | PTR_MAYBE_NULL);
+      r0.btfId = structIdByName(proto.retBtfStruct ?? '');
+      r0.id = ++env.idGen;
+      break;
     case Ret.PTR_TO_RINGBUF_MEM_OR_NULL:
       markPtr(r0, RegType.PTR_TO_MEM | MEM_RINGBUF | PTR_MAYBE_NULL);
       r0.memSize = meta.allocSize;

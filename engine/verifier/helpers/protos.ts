@@ -69,6 +69,8 @@ export const enum Ret {
   PTR_TO_RINGBUF_MEM_OR_NULL,
   /** A trusted pointer to the vmlinux struct named by `retBtfStruct`. */
   PTR_TO_BTF_ID_TRUSTED,
+  /** A pointer to the vmlinux struct named by `retBtfStruct`, or NULL. */
+  PTR_TO_BTF_ID_OR_NULL,
 }
 
 export interface HelperProto {

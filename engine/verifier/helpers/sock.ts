@@ -10,6 +10,13 @@ const LOOKUP_TYPES = ['SCHED_CLS', 'SCHED_ACT', 'XDP', 'SK_SKB', 'CGROUP_SKB', '
 const FULLSOCK_TYPES = ['SCHED_CLS', 'SCHED_ACT', 'CGROUP_SKB'];
 const STORAGE_TYPES = ['SCHED_CLS', 'SCHED_ACT', 'CGROUP_SKB', 'SK_MSG', 'SOCK_OPS', 'CGROUP_SOCK_ADDR'];
 
+/** bpf_skc_to_* helper ids and the struct each returns (in the base set of every
+ *  networking and tracing type for CAP_PERFMON loaders). */
+const SKC_CASTS: readonly (readonly [number, string])[] = [
+  [136, 'tcp6_sock'], [137, 'tcp_sock'], [138, 'tcp_timewait_sock'], [139, 'tcp_request_sock'], [140, 'udp6_sock'],
+  [178, 'unix_sock'], [196, 'mptcp_sock'],
+];
+
 /** A lookup: ctx, a tuple buffer and its size, netns id, flags. */
 const lookup = (id: number, ret: Ret): HelperProto => ({
   id,
@@ -34,6 +41,10 @@ export function sockProtos(): readonly HelperProto[] {
     { id: 98, args: [Arg.PTR_TO_SOCK_COMMON], ret: Ret.PTR_TO_SOCKET_OR_NULL, progTypes: FULLSOCK_TYPES },
     // sk_storage_get(map, sk, value or NULL, flags); the cgroup/sock variant (ctx) is not modelled.
     { id: 107, args: [Arg.CONST_MAP_PTR, Arg.PTR_TO_BTF_ID_SOCK_COMMON, Arg.PTR_TO_MAP_VALUE_OR_NULL, Arg.ANYTHING], ret: Ret.PTR_TO_MAP_VALUE_OR_NULL, progTypes: STORAGE_TYPES },
+    // skc_to_*: a socket seen as a more specific kernel struct, or NULL (same reference).
+    ...SKC_CASTS.map(([id, struct]): HelperProto => ({
+      id, args: [Arg.PTR_TO_BTF_ID_SOCK_COMMON], ret: Ret.PTR_TO_BTF_ID_OR_NULL, retBtfStruct: struct, ptrCast: true, progTypes: '*', cap: 'perfmon',
+    })),
     // sk_select_reuseport(ctx, map, key, flags)
     { id: 82, args: [Arg.PTR_TO_CTX, Arg.CONST_MAP_PTR, Arg.PTR_TO_MAP_KEY, Arg.ANYTHING], ret: Ret.INTEGER, progTypes: ['SK_REUSEPORT'] },
   ];
