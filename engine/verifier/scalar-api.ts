@@ -89,3 +89,9 @@ export const ptrKeep = (ptr: ScalarBounds): ScalarBounds => ptrBounds(ptr.varOff
 /** Is `varOff + k` a multiple of `size` for every value (tnum_is_aligned)? */
 export const isAlignedWith = (varOff: Tnum, k: number, size: number): boolean =>
   tnumIsAligned(tnumAdd(varOff, tnumConst(BigInt(k))), BigInt(size));
+
+/** An unknown scalar within [smin, smax] (and [s32min, s32max] for its low half), with the
+ *  other bounds derived (reg_bounds_sync): do_refine_retval_range's results. */
+export function boundedScalar(smin: bigint, smax: bigint, s32min: number, s32max: number): ScalarBounds {
+  return regBoundsSync({ ...scalarUnknown(), smin, smax, s32min, s32max });
+}

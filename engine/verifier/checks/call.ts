@@ -8,7 +8,7 @@ import { HELPER_NAMES } from '../../isa/helpers.ts';
 import { RegType, PTR_MAYBE_NULL, MEM_RDONLY, MEM_RINGBUF, BASE_TYPE_MASK, baseType, cloneReg } from '../state/types.ts';
 import type { MapRef, RegState } from '../state/types.ts';
 import { markNotInit, markUnknown, markPtr, newFuncState, isPointer } from '../state/regs.ts';
-import { isConst, constValue, fmtTnum } from '../scalar-api.ts';
+import { isConst, constValue, fmtTnum, boundedScalar } from '../scalar-api.ts';
 import { printVerifierState, regTypeStr } from '../log/state-print.ts';
 import { NotImplementedError } from '../errors.ts';
 import { reject, EACCES, EINVAL, E2BIG } from '../reject.ts';
@@ -60,6 +60,8 @@ export interface CallMeta {
   allocSize: number;
   /** ARG_PTR_TO_FUNC: the callback's subprog. */
   subprogno?: number;
+  /** The largest size a size argument allows (msize_max_value). */
+  msizeMax?: bigint;
 }
 
 /** check_helper_mem_access: `size` bytes at the pointer in `regno`. */
@@ -126,6 +128,7 @@ function checkHelperStackAccess(env: VerifierEnv, regno: number, reg: RegState, 
 /** check_mem_size_reg: the size argument bounds the access through the previous argument. */
 export function checkMemSizeReg(env: VerifierEnv, regno: number, t: Access, zeroSizeOk: boolean, meta: CallMeta, raw: boolean): void {
   const reg = env.curState.frames[env.curState.curframe].regs[regno];
+  meta.msizeMax = reg.s.umax;
   // A variable size cannot fill an uninitialised buffer: it must be initialised.
   const rawOk = raw && isConst(reg.s);
   if (reg.s.smin < 0n) throw reject(EACCES, `R${regno} min value is negative, either use unsigned or 'var &= const'`);
@@ -351,6 +354,7 @@ export function checkHelperCall(env: VerifierEnv, insn: Insn): void {
   switch (proto.ret) {
     case Ret.INTEGER:
       markUnknown(r0);
+      refineRetvalRange(id, meta, r0);
       break;
     case Ret.VOID:
       markNotInit(r0);
@@ -414,6 +418,17 @@ function recordFuncKey(env: VerifierEnv, meta: CallMeta): void {
   }
   const r3 = env.curState.frames[env.curState.curframe].regs[3];
   if (r3.type === RegType.SCALAR_VALUE && isConst(r3.s) && constValue(r3.s) < BigInt(meta.map.def.maxEntries)) markChainPrecision(env, 3);
+}
+
+/** Helpers returning the bytes they copied or a negative errno (do_refine_retval_range):
+ *  get_stack, get_task_stack and the probe_read*_str family. */
+const COPY_LEN_HELPERS = new Set([45, 67, 114, 115, 141]);
+const MAX_ERRNO = 4095;
+
+function refineRetvalRange(id: number, meta: CallMeta, r0: RegState): void {
+  if (!COPY_LEN_HELPERS.has(id) || meta.msizeMax === undefined) return;
+  const max = meta.msizeMax;
+  r0.s = boundedScalar(BigInt(-MAX_ERRNO), max, -MAX_ERRNO, Number(BigInt.asIntN(32, max)));
 }
 
 const RET_SOCK: Partial<Record<Ret, RegType>> = {
