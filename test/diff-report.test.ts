@@ -95,8 +95,8 @@ t.test('empty run', async (t) => {
   await runCheck([], options({ backends: ['engine', 'kernel'], source: { kind: 'module', url: FAKE } }), io);
   t.match(io.err(), /0 pairs, 0 compared/);
   t.match(formatDiffSummary({ format: 'bpfconform-diff', version: 1, meta: {}, totals: { pairs: 0, compared: 0, identical: 0, differing: 0, notCompared: 0 },
-    kinds: { verdict: { compared: 0, differ: 0 }, errno: { compared: 0, differ: 0 }, first_error_line: { compared: 0, differ: 0 }, log: { compared: 0, differ: 0 }, xlated: { compared: 0, differ: 0 }, jited: { compared: 0, differ: 0 }, retval: { compared: 0, differ: 0 } },
-    absent: { xlated: { engine: 0, kernel: 0 }, jited: { engine: 0, kernel: 0 }, retval: { engine: 0, kernel: 0 } }, pairs: [], notCompared: [] }), /^verdict\s+0\s+0\s+-$/m);
+    kinds: { verdict: { compared: 0, differ: 0 }, errno: { compared: 0, differ: 0 }, first_error_line: { compared: 0, differ: 0 }, log: { compared: 0, differ: 0 }, xlated: { compared: 0, differ: 0 }, jited: { compared: 0, differ: 0 }, retval: { compared: 0, differ: 0 }, processed_insns: { compared: 0, differ: 0 }, states: { compared: 0, differ: 0 } },
+    absent: { xlated: { engine: 0, kernel: 0 }, jited: { engine: 0, kernel: 0 }, retval: { engine: 0, kernel: 0 }, processed_insns: { engine: 0, kernel: 0 }, states: { engine: 0, kernel: 0 } }, pairs: [], notCompared: [] }), /^verdict\s+0\s+0\s+-$/m);
 });
 
 t.test('CLI options', async (t) => {

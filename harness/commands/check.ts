@@ -7,6 +7,8 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Series } from '../../engine/program/types.ts';
 import { buildDiffReport, formatDiffSummary, formatDiffTable, tablePath } from '../diff/report.ts';
+import { collectPairStats } from '../diff/stats.ts';
+import { BackendCache } from '../run/backends.ts';
 import { countResults, exitStatus } from '../report/counts.ts';
 import { buildJsonReport, JsonReporter } from '../report/json.ts';
 import { progressBar } from '../report/progress.ts';
@@ -179,7 +181,7 @@ export async function runCheck(suites: readonly SuiteSpec[], opts: CheckOptions,
   });
   progress.finish();
   const counts = countResults(results);
-  const diff = opts.backends.length > 1 ? buildDiffReport(items, results, meta) : undefined;
+  const diff = opts.backends.length > 1 ? buildDiffReport(items, results, meta, await pairStats(items, results, opts)) : undefined;
   if (opts.report !== undefined) {
     const report = buildJsonReport(items, results, counts, meta);
     writeFileSync(opts.report, `${JSON.stringify(diff ? { ...report, diff } : report, null, 2)}\n`);
@@ -193,6 +195,17 @@ export async function runCheck(suites: readonly SuiteSpec[], opts: CheckOptions,
   if (diff) io.stderr(formatDiffSummary(diff));
   if (items.length === 0) io.stderr('bpfconform check: no tests selected\n');
   return { items, results, exitCode: exitStatus(counts) };
+}
+
+/** With both backends: the verifier counters of every pair both accepted (one more load per
+ *  side at log level 4 when the run's own log has no stats), in this process. */
+async function pairStats(items: readonly RunItem[], results: readonly RunResult[], opts: CheckOptions) {
+  const cache = new BackendCache(opts.source);
+  try {
+    return await collectPairStats(items, results, (name) => cache.get(name));
+  } finally {
+    await cache.closeAll();
+  }
 }
 
 export async function run(argv: readonly string[], io: Io, loader?: SuiteLoader): Promise<number> {

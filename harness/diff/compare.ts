@@ -1,16 +1,18 @@
 // Comparing what two backends made of the same run (one test, one mode): the engine against
 // the live kernel. Each kind of difference is reported on its own so fidelity can be stated
 // per kind: verdict, errno, the first error line, the whole log, xlated text, JIT bytes,
-// retval. A field one backend did not produce (the engine has no JIT yet) is "absent", which
-// is not a difference.
+// retval, and for programs both accepted the verifier's counters (processed insns; total and
+// peak states). A field one backend did not produce (the engine has no JIT yet) is "absent",
+// which is not a difference.
 
 import type { OutcomeDigest } from '../run/judge.ts';
+import { statsText, type PairStats, type VerifierStats } from './stats.ts';
 
-export const DIFF_KINDS = ['verdict', 'errno', 'first_error_line', 'log', 'xlated', 'jited', 'retval'] as const;
+export const DIFF_KINDS = ['verdict', 'errno', 'first_error_line', 'log', 'xlated', 'jited', 'retval', 'processed_insns', 'states'] as const;
 export type DiffKind = (typeof DIFF_KINDS)[number];
 
 /** Kinds where one side may have nothing to compare. */
-export const OPTIONAL_KINDS = ['xlated', 'jited', 'retval'] as const;
+export const OPTIONAL_KINDS = ['xlated', 'jited', 'retval', 'processed_insns', 'states'] as const;
 export type OptionalKind = (typeof OPTIONAL_KINDS)[number];
 
 export interface Difference {
@@ -140,8 +142,9 @@ function retvalText(r: NonNullable<OutcomeDigest['retval']>): string {
   return r.ok ? String(r.value | 0) : `run failed: ${r.reason}`;
 }
 
-/** Every difference between the engine's and the kernel's outcome of one run. */
-export function compareOutcomes(engine: OutcomeDigest, kernel: OutcomeDigest): PairComparison {
+/** Every difference between the engine's and the kernel's outcome of one run. `stats` (pairs
+ *  both accepted, see stats.ts) adds the processed_insns and states kinds. */
+export function compareOutcomes(engine: OutcomeDigest, kernel: OutcomeDigest, stats?: PairStats): PairComparison {
   const differences: Difference[] = [];
   const absent: { kind: OptionalKind; backend: 'engine' | 'kernel' }[] = [];
   const compared: DiffKind[] = ['verdict', 'errno', 'log'];
@@ -183,5 +186,15 @@ export function compareOutcomes(engine: OutcomeDigest, kernel: OutcomeDigest): P
     const b = retvalText(k);
     if (a !== b) diff('retval', a, b);
   });
+  if (stats && engine.loaded && kernel.loaded) {
+    // Both numbers go in each difference so every differing pair shows the two counts.
+    const both = (e: VerifierStats, k: VerifierStats): [string, string] => [statsText(e), statsText(k)];
+    optional('processed_insns', stats.engine, stats.kernel, (e, k) => {
+      if (e.processedInsns !== k.processedInsns) diff('processed_insns', ...both(e, k));
+    });
+    optional('states', stats.engine, stats.kernel, (e, k) => {
+      if (e.totalStates !== k.totalStates || e.peakStates !== k.peakStates) diff('states', ...both(e, k));
+    });
+  }
   return { compared, differences, absent };
 }

@@ -5,6 +5,7 @@
 import type { RunResult } from '../run/judge.ts';
 import type { BackendName, Mode, RunItem } from '../run/plan.ts';
 import { DIFF_KINDS, OPTIONAL_KINDS, compareOutcomes, type DiffKind, type Difference, type OptionalKind } from './compare.ts';
+import { pairKey, type PairStats } from './stats.ts';
 
 export interface SideSummary {
   readonly status: RunResult['status'];
@@ -58,8 +59,6 @@ export interface DiffReport {
   readonly notCompared: readonly NotCompared[];
 }
 
-const pairKey = (i: RunItem): string => `${i.file}\u0000${i.test}\u0000${i.mode}`;
-
 function side(r: RunResult): SideSummary {
   return {
     status: r.status,
@@ -80,8 +79,14 @@ function whyNotCompared(engine: RunResult, kernel: RunResult): string | undefine
   return reasons.length ? reasons.join('; ') : undefined;
 }
 
-/** Pair the engine and kernel runs of each (test, mode) and compare them. */
-export function buildDiffReport(items: readonly RunItem[], results: readonly RunResult[], meta: Readonly<Record<string, unknown>> = {}): DiffReport {
+/** Pair the engine and kernel runs of each (test, mode) and compare them. `stats` (from
+ *  collectPairStats) adds the verifier counters of pairs both backends accepted. */
+export function buildDiffReport(
+  items: readonly RunItem[],
+  results: readonly RunResult[],
+  meta: Readonly<Record<string, unknown>> = {},
+  stats?: ReadonlyMap<string, PairStats>,
+): DiffReport {
   const resultOf = new Map(results.map((r) => [r.id, r]));
   const byKey = new Map<string, { engine?: RunItem; kernel?: RunItem }>();
   const order: string[] = [];
@@ -117,7 +122,7 @@ export function buildDiffReport(items: readonly RunItem[], results: readonly Run
       continue;
     }
     compared++;
-    const c = compareOutcomes(re.outcome, rk.outcome);
+    const c = compareOutcomes(re.outcome, rk.outcome, stats?.get(k));
     for (const kind of c.compared) kinds[kind].compared++;
     for (const kind of new Set(c.differences.map((d) => d.kind))) kinds[kind].differ++;
     for (const a of c.absent) absent[a.kind][a.backend]++;
@@ -168,11 +173,31 @@ export function formatDiffSummary(r: DiffReport): string {
 
 const oneLine = (s: string): string => s.replace(/\t/g, '\\t').replace(/[\r\n]+/g, ' ');
 
-/** The readable report: the summary, then one block per pair that differs, then the pairs
- *  not compared and why. */
+/** Every disagreement grouped by its kind (the cause as the comparison sees it), one line per
+ *  pair with both sides' values; kinds in DIFF_KINDS order, pairs in plan order. */
+export function formatByCause(r: DiffReport): string {
+  let out = '';
+  for (const kind of DIFF_KINDS) {
+    const rows: string[] = [];
+    for (const p of r.pairs) {
+      for (const d of p.differences) {
+        if (d.kind !== kind) continue;
+        const at = d.at ? ` (${d.at})` : '';
+        rows.push(`  ${p.file}:${p.line} ${p.suite}/${p.name} [${p.mode}]${at}\n    engine: ${oneLine(d.engine)}\n    kernel: ${oneLine(d.kernel)}\n`);
+      }
+    }
+    if (rows.length) out += `${kind}: ${rows.length} difference${rows.length === 1 ? '' : 's'}\n${rows.join('')}`;
+  }
+  return out;
+}
+
+/** The readable report: the summary, the disagreements grouped by cause, then one block per
+ *  pair that differs, then the pairs not compared and why. */
 export function formatDiffTable(r: DiffReport): string {
   let out = formatDiffSummary(r);
-  if (r.pairs.length) out += '\n';
+  const byCause = formatByCause(r);
+  if (byCause) out += `\ndisagreements by cause:\n${byCause}`;
+  if (r.pairs.length) out += '\npairs:\n';
   for (const p of r.pairs) {
     if (p.differences.length === 0) continue;
     out += `${p.file}:${p.line} ${p.suite}/${p.name} [${p.mode}]  engine ${p.engine.status}, kernel ${p.kernel.status}\n`;
