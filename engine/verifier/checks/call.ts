@@ -22,6 +22,7 @@ import { markChainPrecision, markChainPrecisionFrom } from '../precision/backtra
 import { Access, checkMemAccess, checkMemRegionAccess, checkMapAccessType, checkPacketAccess, checkStackAccessWithinBounds, checkStackRangeReadable, checkPtrAlignment } from './mem.ts';
 import { SlotType, PTR_TRUSTED } from '../state/types.ts';
 import { afterCall, afterSubprogReturn, beforeSubprogCall } from '../stack-arg/calls.ts';
+import { clearStackArgPktPointers } from '../stack-arg/facts.ts';
 import { checkGlobalCall } from '../calls/global.ts';
 import { checkCallbackReturn, helperCallback, widenAfterCallback } from '../calls/callback.ts';
 import { checkRegTypeOf, checkFuncArgRegOff } from '../helpers/arg-types.ts';
@@ -405,7 +406,10 @@ export function checkHelperCall(env: VerifierEnv, insn: Insn): void {
     r0.refObjId = ref;
   }
   if (mapRef) checkMapFuncCompatibility(mapRef.def.type, id, helperName(id), env.prog.progType, env.prog.expectedAttachType ?? '', (s) => env.log.verbose(s));
-  if (changesPktData(id)) clearAllPktPointers(env);
+  if (changesPktData(id)) {
+    clearAllPktPointers(env);
+    clearStackArgPktPointers(env);
+  }
 }
 
 /** record_func_key: a tail call needs a prog array; a constant in-range index is precise

@@ -5,7 +5,7 @@
 
 import type { VerifierEnv } from '../env.ts';
 import type { FuncState, RegState, VerifierState } from '../state/types.ts';
-import { RegType } from '../state/types.ts';
+import { RegType, baseType } from '../state/types.ts';
 import { markNotInit, markUnknown, newReg } from '../state/regs.ts';
 import { type Dialect, dialectOf, inCount, MAX_FUNC_ARGS, MAX_REG_ARGS } from './dialect.ts';
 
@@ -92,4 +92,23 @@ export function invalidateSlotValue(d: Dialect, r: RegState): void {
 /** Every initialised stack-arg slot of every frame (bpf_for_each_spilled_stack_arg). */
 export function* stackArgRegs(st: VerifierState): Generator<RegState> {
   for (const f of st.frames) for (const r of f.stackArgs) if (r.type !== RegType.NOT_INIT) yield r;
+}
+
+const isPktAny = (r: RegState): boolean => {
+  const t = baseType(r.type);
+  return t === RegType.PTR_TO_PACKET || t === RegType.PTR_TO_PACKET_META || t === RegType.PTR_TO_PACKET_END;
+};
+
+/** clear_all_pkt_pointers reaches the outgoing slots too (the slots are part of the state
+ *  the kernel walks). Only v4 can still hold one here: merged slots die at every call. The
+ *  slot turns invalid the way a register does (mark_reg_invalid). */
+export function clearStackArgPktPointers(env: VerifierEnv): void {
+  if (!stackArgRun(env)) return;
+  for (const f of env.curState.frames) {
+    for (const r of f.stackArgs) {
+      if (!isPktAny(r)) continue;
+      if (env.allowPtrLeaks) markUnknown(r);
+      else markNotInit(r);
+    }
+  }
 }
