@@ -7,10 +7,12 @@
 // kinds (dynptr, iterators, strings, timers, referenced objects) raise NotImplementedError.
 
 import type { Insn } from '../../isa/insn.ts';
-import { builtinKfuncById, type KfuncDecl, type KfuncParamDecl } from '../../program/kfuncs.ts';
-import { RegType, SlotType, baseType } from '../state/types.ts';
+import { KF, builtinKfuncById, type KfuncDecl, type KfuncParamDecl } from '../../program/kfuncs.ts';
+import { PTR_MAYBE_NULL, RegType, SlotType, baseType } from '../state/types.ts';
 import type { RegState } from '../state/types.ts';
-import { markNotInit, markUnknown } from '../state/regs.ts';
+import { markNotInit, markPtr, markUnknown } from '../state/regs.ts';
+import { acquireReference } from '../checks/refs.ts';
+import { structIdByName } from '../btf-types.ts';
 import { isConst, constValue } from '../scalar-api.ts';
 import { markChainPrecision } from '../precision/backtrack.ts';
 import { NotImplementedError } from '../errors.ts';
@@ -30,6 +32,13 @@ const MAX_BPF_STACK = 512;
 /** Sizes of the structs the built-in kfuncs point at (bpf_testmod_kfunc.h). */
 const STRUCT_SIZES: Readonly<Record<string, number>> = {
   prog_test_pass1: 16,
+};
+
+/** Scalar pointees a kfunc reads and writes through a pointer (check_mem_reg with the
+ *  pointee's BTF size; bpf_kfunc_call_test_acquire takes an `unsigned long *`). */
+const SCALAR_SIZES: Readonly<Record<string, number>> = {
+  'unsigned long': 8, long: 8, u64: 8, s64: 8, __u64: 8, __s64: 8,
+  int: 4, 'unsigned int': 4, u32: 4, s32: 4, __u32: 4, __s32: 4,
 };
 
 /** The declaration a kfunc call names, or undefined: the built-in set, else a kernel kfunc
@@ -122,9 +131,9 @@ export function checkKfuncCall(env: VerifierEnv, insn: Insn): void {
       continue;
     }
     const t = pointee(p.type);
-    const structSize = t.startsWith('struct ') ? STRUCT_SIZES[t.slice(7).trim()] : undefined;
-    if (structSize === undefined) throw new NotImplementedError(`kfunc argument of type ${p.type}`);
-    checkStackMem(env, a, structSize, false);
+    const memSize = t.startsWith('struct ') ? STRUCT_SIZES[t.slice(7).trim()] : SCALAR_SIZES[t];
+    if (memSize === undefined) throw new NotImplementedError(`kfunc argument of type ${p.type}`);
+    checkStackMem(env, a, memSize, false);
   }
   beforeKfuncCall(env, nargs);
   const f = env.curState.frames[env.curState.curframe];
@@ -133,7 +142,7 @@ export function checkKfuncCall(env: VerifierEnv, insn: Insn): void {
     env.scratch.markReg(r);
   }
   afterCall(env);
-  setReturn(k, f.regs[0]);
+  setReturn(env, k, f.regs[0]);
 }
 
 function firstPointerArg(k: KfuncDecl): number {
@@ -179,9 +188,25 @@ function checkStackMem(env: VerifierEnv, a: Arg, size: number, zeroOk: boolean):
   }
 }
 
-function setReturn(k: KfuncDecl, r0: RegState): void {
+/** r0 from the declared return type: a scalar, nothing, or (an acquiring kfunc) a BTF
+ *  pointer to a vmlinux struct, NULL-able and referenced as the flags say. */
+function setReturn(env: VerifierEnv, k: KfuncDecl, r0: RegState): void {
   const ret = k.ret.trim();
   if (ret === 'void') return markNotInit(r0);
+  const struct = /^struct (\w+) \*$/.exec(ret);
+  const btfId = struct && k.flagBits & KF.KF_ACQUIRE ? structIdByName(struct[1]) : 0;
+  if (btfId) {
+    markPtr(r0, RegType.PTR_TO_BTF_ID);
+    r0.btfId = btfId;
+    if (k.flagBits & KF.KF_RET_NULL) {
+      r0.type |= PTR_MAYBE_NULL;
+      r0.id = ++env.idGen;
+    }
+    const ref = acquireReference(env, env.insnIdx);
+    r0.refObjId = ref;
+    if (k.flagBits & KF.KF_RET_NULL) r0.id = ref;
+    return;
+  }
   if (isPointer(ret) || ret.startsWith('struct ')) throw new NotImplementedError(`kfunc returning ${ret}`);
   markUnknown(r0);
 }
