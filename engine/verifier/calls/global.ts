@@ -24,6 +24,8 @@ import type { VerifierEnv } from '../env.ts';
 import { stackArgRun } from '../stack-arg/facts.ts';
 import { afterCall, checkOutgoingArgs } from '../stack-arg/calls.ts';
 import { MAX_FUNC_ARGS, MAX_REG_ARGS } from '../stack-arg/dialect.ts';
+import { subprogChangesPktData } from './pkt-effects.ts';
+import { clearAllPktPointers } from '../helpers/pkt.ts';
 
 const called = new WeakMap<VerifierEnv, Set<number>>();
 
@@ -135,6 +137,8 @@ export function checkGlobalCall(env: VerifierEnv, subprog: number): void {
   const run = stackArgRun(env);
   if (run) checkOutgoingArgs(env, run.d, ps.length);
   env.log.verbose(`Func#${subprog} ('${name}') is global and assumed valid.\n`);
+  // The callee is not walked here, so its packet changes must show at the call (6.18).
+  if (subprogChangesPktData(env, subprog)) clearAllPktPointers(env);
   let set = called.get(env);
   if (!set) called.set(env, (set = new Set()));
   set.add(subprog);

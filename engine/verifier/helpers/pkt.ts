@@ -36,15 +36,18 @@ export function pktProtos(): readonly HelperProto[] {
   ];
 }
 
-/** bpf_helper_changes_pkt_data (a tail call may run a program that does). */
+/** bpf_helper_changes_pkt_data. 6.18: bpf_tail_call is not in it (a failed tail call leaves
+ *  the packet as it was, so the caller keeps its pointers); it only marks the subprogram as
+ *  changing packet data for callers of a global one (calls/pkt-effects.ts). */
 const CHANGES_PKT_DATA = new Set([
   9, 10, 11, 13, 18, 19, 31, 38, 39, 43, 50, // skb: store_bytes .. adjust_room, clone_redirect
   44, 54, 65, // xdp_adjust_head/meta/tail
   63, 90, 91, // msg_pull/push/pop_data
   73, 74, 75, 76, // lwt_push_encap, lwt_seg6_*
   143, // store_hdr_opt
-  12, // tail_call
 ]);
+
+export const BPF_FUNC_tail_call = 12;
 
 export const changesPktData = (id: number): boolean => CHANGES_PKT_DATA.has(id);
 
