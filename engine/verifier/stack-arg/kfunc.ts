@@ -28,10 +28,14 @@ import { kfuncAllowed } from '../kfunc/table.ts';
 import type { ProgType } from '../../program/types.ts';
 
 const MAX_BPF_STACK = 512;
+const BPF_F_RDONLY_PROG = 1 << 7;
 
 /** Sizes of the structs the built-in kfuncs point at (bpf_testmod_kfunc.h). */
 const STRUCT_SIZES: Readonly<Record<string, number>> = {
   prog_test_pass1: 16,
+  // 6.18: `struct bpf_timer` is a struct of scalars, so a kfunc taking one gets plain memory
+  // (KF_ARG_PTR_TO_MEM), with no bpf_timer field required in the map value.
+  bpf_timer: 16,
 };
 
 /** Scalar pointees a kfunc reads and writes through a pointer (check_mem_reg with the
@@ -165,6 +169,7 @@ function markArgPrecise(env: VerifierEnv, d: Dialect, i: number, nargs: number, 
 function checkStackMem(env: VerifierEnv, a: Arg, size: number, zeroOk: boolean): void {
   const reg = a.reg;
   if (size === 0 && zeroOk) return;
+  if (reg.type === RegType.PTR_TO_MAP_VALUE) return checkMapValueMem(a, size);
   if (baseType(reg.type) !== RegType.PTR_TO_STACK) {
     if (reg.type === RegType.SCALAR_VALUE || reg.type === RegType.NOT_INIT) {
       throw reject(EINVAL, `${a.name} type=${reg.type === RegType.SCALAR_VALUE ? 'scalar' : '?'} expected=fp`);
@@ -190,6 +195,19 @@ function checkStackMem(env: VerifierEnv, a: Arg, size: number, zeroOk: boolean):
 
 /** r0 from the declared return type: a scalar, nothing, or (an acquiring kfunc) a BTF
  *  pointer to a vmlinux struct, NULL-able and referenced as the flags say. */
+/** The map-value part of check_helper_mem_access, for a constant offset: the kfunc may read
+ *  and write, so a program-read-only map is refused. */
+function checkMapValueMem(a: Arg, size: number): void {
+  const reg = a.reg;
+  const def = reg.map!.def;
+  if (!isConst(reg.s)) throw new NotImplementedError('variable-offset map value passed to a kfunc');
+  const off = Number(BigInt.asIntN(64, constValue(reg.s))) + reg.off;
+  if (def.flags & BPF_F_RDONLY_PROG) throw reject(EACCES, `write into map forbidden, value_size=${def.valueSize} off=${off} size=${size}`);
+  if (off < 0 || off + size > def.valueSize) {
+    throw reject(EACCES, `invalid access to map value, value_size=${def.valueSize} off=${off} size=${size}`);
+  }
+}
+
 function setReturn(env: VerifierEnv, k: KfuncDecl, r0: RegState): void {
   const ret = k.ret.trim();
   if (ret === 'void') return markNotInit(r0);
