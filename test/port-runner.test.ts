@@ -35,7 +35,9 @@ t.test('synthetic prog_tests: RUN drops, RUN_TESTS keeps, callbacks seed maps', 
   t.same(runnerFacts(dir, 'verifier_unknown'), { keepSysAdmin: false, mapSeeds: {} }, 'default: prog_tests/verifier.c RUN()');
 });
 
-const TREE = ['/work/main/.cache/linux-source-6.12', '/work/kernel-src/linux-source-6.12']
+// $KERNEL_SRC, else the tree `make kernel-selftests` unpacks into the cache.
+const TREE = [process.env.KERNEL_SRC, join(import.meta.dirname, '..', '.cache', 'linux-source-6.12')]
+  .filter((r): r is string => !!r)
   .map((r) => join(r, 'tools', 'testing', 'selftests', 'bpf'))
   .find((d) => existsSync(join(d, 'prog_tests', 'verifier.c')));
 

@@ -1,7 +1,7 @@
 // The stack-argument rules of both series (v4: r12, merged: r11) in the verifier: legal
 // forms, slot layouts, call-site checks, slot lifetime, load order, limits, kfunc argument
 // rules, depths. Expectations come from the merged selftests and the v4 seed
-// (/work/shared/reference/stack-args.md); where the seed is silent, docs/series.md.
+// (../shared/reference/stack-args.md); where the seed is silent, docs/series.md.
 
 import t, { type Test } from 'tap';
 import { NotImplementedError } from '../engine/verifier/index.ts';

@@ -2,7 +2,7 @@
 // over it. The verifier, the interpreter and the JIT all read their layout and their texts
 // from here, so a rule lives in one place. docs/series.md explains every entry.
 //
-// Evidence tags (see /work/shared/reference/stack-args.md and the v4 13/18 seed patch):
+// Evidence tags (see ../shared/reference/stack-args.md and the v4 13/18 seed patch):
 //   [seed]    stated in the v4 13/18 patch text or code
 //   [v4-test] the r12-era selftests (kernel-patches/bpf), reference §5.3
 //   [merged]  the bpf-next merge (verifier.c, bpf_verifier.h, selftests), reference §2-3

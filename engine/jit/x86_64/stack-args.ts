@@ -1,5 +1,5 @@
 // Stack arguments (args 6..12 of BPF functions and kfuncs) per series. See
-// docs/jit-x86-64.md §9 and /work/shared/reference/stack-args.md §4.
+// docs/jit-x86-64.md §9 and ../shared/reference/stack-args.md §4.
 //
 // merged (r11 = BPF_REG_PARAMS) [merged, x86 commit 324c3ca6]:
 //   arg 6 travels in r9; args 7+ at [rsp+0], [rsp+8], ... at the call, from an outgoing area

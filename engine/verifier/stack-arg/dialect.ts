@@ -2,7 +2,7 @@
 // argument maps to an outgoing slot, which rules apply and the text of each message. Plain
 // data and small pure functions; everything else in stack-arg/ asks this file.
 //
-// Sources (see docs/series.md and /work/shared/reference/stack-args.md):
+// Sources (see docs/series.md and ../shared/reference/stack-args.md):
 //   v4     = the seed patch (v4 13/18) and the r12-era selftests in kernel-patches/bpf;
 //   merged = bpf-next as merged on 2026-05-13 (r11, verifier.c and its selftests).
 
