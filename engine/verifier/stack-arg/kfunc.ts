@@ -13,6 +13,7 @@ import type { RegState } from '../state/types.ts';
 import { markNotInit, markPtr, markUnknown } from '../state/regs.ts';
 import { acquireReference } from '../checks/refs.ts';
 import { structIdByName } from '../btf-types.ts';
+import { isRdonlyMap, mapValueBytes } from '../checks/rodata.ts';
 import { isConst, constValue } from '../scalar-api.ts';
 import { markChainPrecision } from '../precision/backtrack.ts';
 import { NotImplementedError } from '../errors.ts';
@@ -134,6 +135,10 @@ export function checkKfuncCall(env: VerifierEnv, insn: Insn): void {
       i++;
       continue;
     }
+    if (hasSuffix(p, '__str')) {
+      checkConstStr(a, i);
+      continue;
+    }
     const t = pointee(p.type);
     const memSize = t.startsWith('struct ') ? STRUCT_SIZES[t.slice(7).trim()] : SCALAR_SIZES[t];
     if (memSize === undefined) throw new NotImplementedError(`kfunc argument of type ${p.type}`);
@@ -206,6 +211,21 @@ function checkMapValueMem(a: Arg, size: number): void {
   if (off < 0 || off + size > def.valueSize) {
     throw reject(EACCES, `invalid access to map value, value_size=${def.valueSize} off=${off} size=${size}`);
   }
+}
+
+/** check_reg_const_str: a `__str` argument points into a frozen, program-read-only array
+ *  map at a known offset, and the string ends inside the value. */
+function checkConstStr(a: Arg, i: number): void {
+  const reg = a.reg;
+  if (reg.type !== RegType.PTR_TO_MAP_VALUE) throw reject(EINVAL, `arg#${i} doesn't point to a const string`);
+  const def = reg.map!.def;
+  if (!isRdonlyMap(def)) throw reject(EACCES, `${a.name} does not point to a readonly map'`);
+  if (!isConst(reg.s)) throw reject(EACCES, `${a.name} is not a constant address'`);
+  const off = Number(BigInt.asIntN(64, constValue(reg.s))) + reg.off;
+  if (off < 0 || off >= def.valueSize) {
+    throw reject(EACCES, `invalid access to map value, value_size=${def.valueSize} off=${off} size=${def.valueSize - off}`);
+  }
+  if (!mapValueBytes(def).subarray(off).includes(0)) throw reject(EINVAL, 'string is not zero-terminated');
 }
 
 function setReturn(env: VerifierEnv, k: KfuncDecl, r0: RegState): void {
