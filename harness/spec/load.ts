@@ -37,6 +37,8 @@ import {
   parseRetval,
   type Parsed,
 } from './values.ts';
+import { vmlinuxBtf } from '../../engine/btf/vmlinux.ts';
+import { findByName } from '../../engine/btf/resolve.ts';
 
 /** Read and load one suite file. */
 export function loadSuiteFile(path: string): SuiteSpec {
@@ -345,7 +347,8 @@ class SuiteBuilder {
         const suffix = paramSuffix(p.name);
         return { ...p, ...(suffix ? { suffix } : {}) };
       });
-      this.kfuncs.push({ name, params, ret: asStr(d.ret) ?? 'void', flags, flagBits, btfId: asNum(d.btf_id) ?? 0, pos: this.sourcePos(path) });
+      const btfId = asNum(d.btf_id) ?? vmlinuxFuncId(name) ?? 0;
+      this.kfuncs.push({ name, params, ret: asStr(d.ret) ?? 'void', flags, flagBits, btfId, pos: this.sourcePos(path) });
     }
   }
 
@@ -578,4 +581,11 @@ function xfailOf(o: Obj): { reason: string; backends: ('engine' | 'kernel')[]; m
   const listed = asList(o.backends).map((b) => asStr(b)).filter((b): b is 'engine' | 'kernel' => b === 'engine' || b === 'kernel');
   const modes = asList(o.modes).map((m) => asStr(m)).filter((m): m is 'priv' | 'unpriv' => m === 'priv' || m === 'unpriv');
   return { reason: asStr(o.reason) ?? '', backends: listed.length > 0 ? listed : ['engine'], ...(modes.length > 0 ? { modes } : {}) };
+}
+
+/** A kernel kfunc declared without `btf_id`: its FUNC id in the running kernel's vmlinux BTF
+ *  (what libbpf resolves a __ksym extern to), so a spec stays valid across kernel builds. */
+function vmlinuxFuncId(name: string): number | undefined {
+  const btf = vmlinuxBtf();
+  return btf ? findByName(btf, name, 'FUNC')?.id : undefined;
 }
