@@ -254,9 +254,10 @@ function stepJmp(env: VerifierEnv, insn: Insn, idx: number): Step {
     const st = env.curState;
     checkResourceLeak(env, !st.curframe, 'BPF_EXIT instruction in main prog');
     if (st.curframe) return { kind: 'next', idx: prepareFuncExit(env), printState: true };
-    checkRegRead(env, 0);
-    if (st.frames[0].subprogno) checkGlobalReturn(env);
-    else checkReturnCode(env);
+    if (st.frames[0].subprogno) {
+      checkRegRead(env, 0);
+      checkGlobalReturn(env);
+    } else checkReturnCode(env);
     return { kind: 'exit' };
   }
   const next = checkCondJmpOp(env, insn, idx);

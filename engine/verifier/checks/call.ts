@@ -30,6 +30,7 @@ import { checkMapFuncCompatibility } from '../helpers/map-compat.ts';
 import { acquireReference, releaseReference, checkResourceLeak } from './refs.ts';
 import { processSpinLock, checkCallInLock } from './spin-lock.ts';
 import { checkFieldOverlap, fieldOf } from './map-fields.ts';
+import { tracingRetval } from './attach-target.ts';
 
 const MAX_CALL_FRAMES = 8;
 const CALLER_SAVED = [1, 2, 3, 4, 5];
@@ -543,11 +544,6 @@ function retvalRange(env: VerifierEnv): [number, number] | undefined {
       if (/^(CGROUP_(UDP[46]|UNIX)_RECVMSG|CGROUP_(INET[46]|UNIX)_GET(PEER|SOCK)NAME)$/.test(attach)) return [1, 1];
       if (/^CGROUP_INET[46]_BIND$/.test(attach)) return [0, 3];
       return [0, 1];
-    case 'RAW_TRACEPOINT':
-      if (env.prog.attachTo) throw new NotImplementedError('return code of BTF raw tracepoints');
-      return undefined;
-    case 'TRACING': case 'LSM': case 'STRUCT_OPS': case 'EXT':
-      throw new NotImplementedError(`return code check for ${env.prog.progType} programs`);
     case 'KPROBE':
       if (attach === 'TRACE_KPROBE_SESSION') return [0, 1];
       return undefined;
@@ -559,15 +555,20 @@ function retvalRange(env: VerifierEnv): [number, number] | undefined {
 /** check_return_code for the main program's exit. */
 export function checkReturnCode(env: VerifierEnv): void {
   const st = env.curState;
+  const rule = tracingRetval(env.prog);
+  // Void LSM hooks: R0 is not even read.
+  if (rule?.kind === 'void') return;
+  checkRegRead(env, 0);
   const r0 = st.frames[st.curframe].regs[BPF_REG_0];
   if (isPointer(r0) && !env.allowPtrLeaks) throw reject(EACCES, 'R0 leaks addr as return value');
-  const range = retvalRange(env);
+  const range = rule ? (rule.kind === 'range' ? [rule.lo, rule.hi] as const : undefined) : retvalRange(env);
   if (!range) return;
+  const bits32 = rule?.kind === 'range' && rule.bits32;
   const ctx = 'At program exit';
   if (r0.type !== RegType.SCALAR_VALUE) throw reject(EINVAL, `${ctx} the register R0 is not a known value (${regTypeStr(r0.type)})`);
   markChainPrecision(env, BPF_REG_0);
   const [lo, hi] = range;
-  if (BigInt(lo) <= r0.s.smin && r0.s.smax <= BigInt(hi)) return;
+  if (bits32 ? lo <= r0.s.s32min && r0.s.s32max <= hi : BigInt(lo) <= r0.s.smin && r0.s.smax <= BigInt(hi)) return;
   let text = `${ctx} the register R0 has`;
   let unknown = true;
   if (r0.s.smin > -(1n << 63n)) {
