@@ -8,6 +8,7 @@ import type { Program } from '../../program/types.ts';
 import { skMsgAccess, sockOpsAccess } from './ctx-sock.ts';
 import { CGROUP_CTX_CHECKS } from './ctx-cgroup.ts';
 import { MISC_CTX_CHECKS } from './ctx-misc.ts';
+import { hasBtfCtx, btfCtxAccess } from './ctx-btf.ts';
 
 export interface CtxAccess {
   /** Register type a load produces (SCALAR_VALUE for plain fields). */
@@ -178,6 +179,7 @@ const CHECKS: Partial<Record<string, Check>> = {
 export function ctxAccess(prog: Program, off: number, size: number, write: boolean, ldsx = false): CtxAccess | undefined {
   const cg = CGROUP_CTX_CHECKS[prog.progType] ?? MISC_CTX_CHECKS[prog.progType];
   if (cg) return cg(prog, off, size, write, ldsx);
+  if (hasBtfCtx(prog)) return btfCtxAccess(prog, off, size, write);
   const c = CHECKS[prog.progType];
   if (!c) throw new NotImplementedError(`context access for ${prog.progType} programs`);
   return c(off, size, write, ldsx);
