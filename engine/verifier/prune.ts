@@ -10,6 +10,7 @@
 // A hit carries the checkpoint's precision back into the pruned path's parents.
 
 import { iterSlotSafe } from './kfunc/iter-slot.ts';
+import { dynptrSlotSafe } from './kfunc/dynptr-slot.ts';
 import { BPF_JMP, BPF_JCOND, BPF_MAY_GOTO, BPF_REG_FP } from '../isa/opcodes.ts';
 import { RegType, SlotType, baseType, cloneState } from './state/types.ts';
 import type { Checkpoint, FuncState, RegState, StackSlot, VerifierState } from './state/types.ts';
@@ -159,6 +160,9 @@ function stacksafe(env: VerifierEnv, old: FuncState, cur: FuncState, idmap: IdMa
       case SlotType.MISC:
       case SlotType.ZERO:
         continue;
+      case SlotType.DYNPTR:
+        if (!dynptrSlotSafe(old.stack[spi].spilled, cur.stack[spi].spilled, (a, b) => idmap.check(a, b))) return false;
+        break;
       case SlotType.ITER:
         if (!iterSlotSafe(old.stack[spi].spilled, cur.stack[spi].spilled, (a, b) => idmap.check(a, b))) return false;
         break;

@@ -23,6 +23,7 @@ import { checkPtrToMapAccess } from './map-ptr-access.ts';
 import { checkFlowKeysAccess } from './ctx-misc.ts';
 import { structIdByName } from '../btf-types.ts';
 import { rodataLoad } from './rodata.ts';
+import { destroyIfDynptrSlot } from '../kfunc/dynptr.ts';
 
 export const MAX_BPF_STACK = 512;
 
@@ -148,6 +149,7 @@ function stackWrite(env: VerifierEnv, f: FuncState, off: number, size: number, s
   const aligned = off % 8 === 0;
   const reg = 'reg' in src ? src.reg : undefined;
   checkStackWriteUnpriv(env, st, off, size, reg);
+  destroyIfDynptrSlot(env, f, spi);
   let hist = true;
   env.scratch.markSlot(spi);
   // 6.18 stack liveness: only a full slot write kills what was there.
@@ -293,6 +295,7 @@ function stackWriteVarOff(env: VerifierEnv, f: FuncState, min: number, max: numb
     ? src.reg.type === RegType.SCALAR_VALUE && isConst(src.reg.s) && constValue(src.reg.s) === 0n
     : 'imm' in src && src.imm === 0;
   let zeroUsed = false;
+  for (let a = min; a < max; a++) destroyIfDynptrSlot(env, f, (-a - 1) >> 3);
   for (let a = min; a < max; a++) {
     const spi = (-a - 1) >> 3;
     const st = f.stack[spi];

@@ -23,6 +23,8 @@ import type { KernelKfunc, KernelParam } from './meta.ts';
 import { processIterArg, processIterNext } from './iter.ts';
 import { checkKfuncMem, checkKfuncMemSize } from './mem.ts';
 import { PROG_FLAGS } from '../../program/types.ts';
+import { processKfuncDynptrArg, type DynptrInfo } from './dynptr.ts';
+import { kernCtxStructId } from './kern-ctx.ts';
 
 const MAX_REG_ARGS = 5;
 
@@ -32,6 +34,10 @@ interface Meta {
   releaseRegno: number;
   constant: bigint | undefined;
   iter: { frameno: number; spi: number; refObjId: number } | undefined;
+  /** bpf_cast_to_kern_ctx: the kernel struct behind the context (meta->ret_btf_id). */
+  retBtfId?: number;
+  /** The initialised dynptr an argument named (meta->initialized_dynptr). */
+  dynptr?: DynptrInfo;
 }
 
 const has = (k: KernelKfunc, f: number): boolean => (k.facts.flags & f) !== 0;
@@ -107,7 +113,13 @@ function checkArg(env: VerifierEnv, btf: Btf, k: KernelKfunc, meta: Meta, i: num
     case 'ctx':
       if (reg.type !== RegType.PTR_TO_CTX) throw reject(EINVAL, `arg#${i} expected pointer to ctx, but got ${regTypeStr(reg.type)}`);
       checkZeroOffset(reg, regno);
+      if (k.name === 'bpf_cast_to_kern_ctx') meta.retBtfId = kernCtxStructId(env.prog.progType);
       return i;
+    case 'dynptr': {
+      const info = processKfuncDynptrArg(env, { regno, argno: i, uninit: p.suffix === '__uninit' }, k.name);
+      if (info) meta.dynptr = info;
+      return i;
+    }
     case 'iter': {
       const which = has(k, KF.ITER_NEW) ? 'new' : has(k, KF.ITER_NEXT) ? 'next' : 'destroy';
       const at = processIterArg(env, btf, { regno, argno: i, structId: refId }, which, k.name);
@@ -139,14 +151,16 @@ function checkArg(env: VerifierEnv, btf: Btf, k: KernelKfunc, meta: Meta, i: num
   }
 }
 
-type ArgKind = 'null' | 'ctx' | 'iter' | 'btf_id' | 'mem' | 'mem_size';
+type ArgKind = 'null' | 'ctx' | 'dynptr' | 'iter' | 'btf_id' | 'mem' | 'mem_size';
 
 /** get_kfunc_ptr_arg_type, for the kinds modelled. */
 function argKind(env: VerifierEnv, btf: Btf, k: KernelKfunc, p: KernelParam, i: number, reg: RegState, ref: BtfType): ArgKind {
   const refName = ref.name;
+  // Its `void *` parameter is the program's context, whatever the program type.
+  if (k.name === 'bpf_cast_to_kern_ctx') return 'ctx';
   if (ref.kind === 'STRUCT' && refName === ctxStructName(env.prog.progType)) return 'ctx';
   if (p.suffix === '__nullable' && isNullReg(reg)) return 'null';
-  if (ref.kind === 'STRUCT' && refName === 'bpf_dynptr') throw new NotImplementedError('kfunc dynptr arguments');
+  if (ref.kind === 'STRUCT' && refName === 'bpf_dynptr') return 'dynptr';
   const iterKfunc = has(k, KF.ITER_NEW | KF.ITER_NEXT | KF.ITER_DESTROY) && i === 0;
   if (p.suffix === '__iter' || iterKfunc) return 'iter';
   if (p.suffix === '__str') throw new NotImplementedError('kfunc const string arguments');
@@ -214,8 +228,14 @@ function checkBtfIdArg(btf: Btf, k: KernelKfunc, i: number, regno: number, reg: 
     }
   }
   const regT = typeById(btf, regId);
+  // A kfunc declared on a context projection (`__sk_buff`, `xdp_md`) accepts the kernel
+  // struct behind it (btf_is_projection_of).
+  if (isProjectionOf(ref.name, regT.name)) return;
   throw reject(EINVAL, `kernel function ${k.name} args#${i} expected pointer to ${kindStr(ref)} ${ref.name} but R${regno} has a pointer to ${kindStr(regT)} ${regT.name}`);
 }
+
+const isProjectionOf = (proj: string, kern: string): boolean =>
+  (proj === '__sk_buff' && kern === 'sk_buff') || (proj === 'xdp_md' && kern === 'xdp_buff');
 
 /** The context struct a program type's kfunc parameters name (btf_is_prog_ctx_type). */
 function ctxStructName(t: string): string | undefined {
@@ -247,6 +267,11 @@ function setReturn(env: VerifierEnv, btf: Btf, k: KernelKfunc, meta: Meta, insnI
   if (t.kind !== 'PTR') throw new NotImplementedError(`kfunc returning a ${t.kind}`);
   const ptrId = skipModifiers(btf, t.type);
   const pt = typeById(btf, ptrId);
+  if (k.name === 'bpf_cast_to_kern_ctx' && meta.retBtfId) {
+    markPtr(r0, RegType.PTR_TO_BTF_ID | PTR_TRUSTED);
+    r0.btfId = meta.retBtfId;
+    return;
+  }
   if (k.name === 'bpf_cast_to_kern_ctx' || k.name === 'bpf_rdonly_cast' || /^bpf_(obj_new|percpu_obj_new|refcount_acquire|list_|rbtree_|dynptr_slice)/.test(k.name)) {
     throw new NotImplementedError(`kfunc ${k.name} return value`);
   }

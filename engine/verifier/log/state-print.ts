@@ -6,6 +6,7 @@ import { RegType, SlotType, baseType, mayBeNull, MEM_RDONLY, MEM_RINGBUF, MEM_US
 import type { FuncState, RegState, VerifierState } from '../state/types.ts';
 import { btfTypeName } from '../btf-types.ts';
 import { iterSlotText } from '../kfunc/iter-slot.ts';
+import { dynptrSlotText, type DynptrReg } from '../kfunc/dynptr-slot.ts';
 import { vmlinuxBtf } from '../../btf/index.ts';
 import { fmtSnum, fmtTnum, fmtUnum, isConst, scalarRangeParts } from '../scalar-api.ts';
 
@@ -139,6 +140,11 @@ export function printVerifierState(vstate: VerifierState, frame: FuncState, prin
       // Only an iterator's main slot is printed (kfunc/iter.ts).
       const it = iterSlotText(vmlinuxBtf(), slot.spilled);
       if (it) out += ` fp${off}=${it}`;
+      continue;
+    }
+    if (slot.slotType[7] === SlotType.DYNPTR) {
+      // A dynptr prints once, at its first (higher) slot (kfunc/dynptr.ts).
+      if ((slot.spilled as DynptrReg).dynptrFirst) out += ` fp${off}=${dynptrSlotText(slot.spilled)}`;
       continue;
     }
     const text = stackSlotText(slot.slotType);

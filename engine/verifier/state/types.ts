@@ -209,6 +209,11 @@ export function cloneReg(r: RegState): RegState {
   };
   const iter = (r as { iter?: unknown }).iter;
   if (iter !== undefined) (c as { iter?: unknown }).iter = iter;
+  // A dynptr slot's first-slot mark (kfunc/dynptr-slot.ts).
+  const first = (r as { dynptrFirst?: boolean }).dynptrFirst;
+  if (first !== undefined) (c as { dynptrFirst?: boolean }).dynptrFirst = first;
+  const did = (r as { dynptrId?: number }).dynptrId;
+  if (did !== undefined) (c as { dynptrId?: number }).dynptrId = did;
   return c;
 }
 
