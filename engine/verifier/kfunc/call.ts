@@ -57,6 +57,11 @@ export function checkKernelKfuncCall(env: VerifierEnv, k: KernelKfunc, insnIdx: 
   const meta: Meta = { refObjId: 0, releaseRegno: 0, constant: undefined, iter: undefined };
   for (let i = 0; i < k.params.length; i++) i = checkArg(env, btf, k, meta, i);
 
+  // A release kfunc must be handed a referenced (acquired) pointer: a trusted one that was
+  // never acquired is refused after the argument checks (6.18 check_kfunc_args).
+  if (has(k, KF.RELEASE) && !meta.releaseRegno) {
+    throw reject(EINVAL, `release kernel function ${k.name} expects refcounted PTR_TO_BTF_ID`);
+  }
   const regs = env.curState.frames[env.curState.curframe].regs;
   if (meta.releaseRegno && !releaseReference(env, regs[meta.releaseRegno].refObjId)) {
     throw reject(EINVAL, `kfunc ${k.name}#${k.btfId} reference has not been acquired before`);
