@@ -7,6 +7,7 @@ import type { RefState, RegState, VerifierState } from '../state/types.ts';
 import { markNotInit, markUnknown } from '../state/regs.ts';
 import { reject, EINVAL } from '../reject.ts';
 import type { VerifierEnv } from '../env.ts';
+import { activeRcuLock } from '../kfunc/rcu.ts';
 
 /** Every register, spilled register and outgoing stack-arg slot of every frame. */
 export function* everyReg(st: VerifierState): Generator<RegState> {
@@ -73,5 +74,6 @@ function referenceLeak(env: VerifierEnv): boolean {
  *  `tail_call`, `BPF_LD_[ABS|IND]`); locks are checked only when `checkLock`. */
 export function checkResourceLeak(env: VerifierEnv, checkLock: boolean, prefix: string): void {
   if (checkLock && activeLock(env.curState)) throw reject(EINVAL, `${prefix} cannot be used inside bpf_spin_lock-ed region`);
+  if (checkLock && activeRcuLock(env.curState)) throw reject(EINVAL, `${prefix} cannot be used inside bpf_rcu_read_lock-ed region`);
   if (referenceLeak(env)) throw reject(EINVAL, `${prefix} would lead to reference leak`);
 }

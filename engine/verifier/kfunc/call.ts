@@ -25,6 +25,7 @@ import { checkKfuncMem, checkKfuncMemSize } from './mem.ts';
 import { PROG_FLAGS } from '../../program/types.ts';
 import { processKfuncDynptrArg, type DynptrInfo } from './dynptr.ts';
 import { kernCtxStructId } from './kern-ctx.ts';
+import { processRcuKfunc } from './rcu.ts';
 
 const MAX_REG_ARGS = 5;
 
@@ -57,6 +58,7 @@ export function checkKernelKfuncCall(env: VerifierEnv, k: KernelKfunc, insnIdx: 
   const meta: Meta = { refObjId: 0, releaseRegno: 0, constant: undefined, iter: undefined };
   for (let i = 0; i < k.params.length; i++) i = checkArg(env, btf, k, meta, i);
 
+  processRcuKfunc(env, k.name);
   // A release kfunc must be handed a referenced (acquired) pointer: a trusted one that was
   // never acquired is refused after the argument checks (6.18 check_kfunc_args).
   if (has(k, KF.RELEASE) && !meta.releaseRegno) {

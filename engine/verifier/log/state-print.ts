@@ -155,7 +155,9 @@ export function printVerifierState(vstate: VerifierState, frame: FuncState, prin
       out += ` fp${off}=${text}`;
     }
   }
-  if (vstate.refs.length) out += ` refs=${vstate.refs.map((r) => r.id).join(',')}`;
+  // The RCU section is our own bookkeeping entry (kfunc/rcu.ts), not a kernel reference.
+  const refs = vstate.refs.filter((r) => r.kind !== 'rcu');
+  if (refs.length) out += ` refs=${refs.map((r) => r.id).join(',')}`;
   if (frame.callback) out += frame.callback.async ? ' async_cb' : ' cb';
   return out + '\n';
 }

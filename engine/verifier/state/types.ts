@@ -131,8 +131,9 @@ export interface RefState {
   id: number;
   insnIdx: number;
   /** Absent: an acquired pointer (REF_TYPE_PTR). 'lock': a held bpf_spin_lock, `id` being
-   *  the locked map value's id and `ptr` its map's index (checks/refs.ts). */
-  kind?: 'lock';
+   *  the locked map value's id and `ptr` its map's index (checks/refs.ts). 'rcu': inside a
+   *  bpf_rcu_read_lock section (kfunc/rcu.ts). */
+  kind?: 'lock' | 'rcu';
   ptr?: number;
 }
 
