@@ -12,7 +12,7 @@
 //   toDump                map pointers -> map ids, tail calls -> `call bpf_tail_call`
 //
 // Not modelled (throws NotImplementedError where it would matter): bpf_fastcall spill/fill
-// removal, bpf_loop inlining, kfunc fixups, unprivileged sanitation,
+// removal, bpf_loop inlining, kfunc fixups other than the casts (kfunc.ts), unprivileged sanitation,
 // contexts other than socket_filter / sched_cls / sched_act / xdp.
 
 import type { Insn, RawSlot } from '../../isa/insn.ts';
@@ -27,6 +27,7 @@ import { miscFixups, BPF_TAIL_CALL } from './misc.ts';
 import { markZextDst, zextPass, rndHi32Source } from './zext.ts';
 import { DEFAULT_KERNEL_CONSTS, type KernelConsts } from './kernel-calls.ts';
 import { fixupKfuncStackArgs } from '../stack-arg/fixup.ts';
+import { fixupKfuncCasts } from './kfunc.ts';
 
 export { DEFAULT_KERNEL_CONSTS, type KernelConsts };
 
@@ -51,6 +52,7 @@ export function xlatedProgram(env: VerifierEnv, opts: XlatedOptions = {}): Insn[
   removeNops(x);
   convertCtxAccesses(x, env.prog.progType);
   miscFixups(x, opts.kernelConsts ?? DEFAULT_KERNEL_CONSTS, env.subprogs.map((s) => s.stackDepth));
+  fixupKfuncCasts(x);
   fixupKfuncStackArgs(x.slots, env.opts.series);
   zextPass(x, (env.prog.flags & PROG_FLAGS.BPF_F_TEST_RND_HI32) !== 0, rndHi32Source(opts.rndSeed));
   fixupCallArgs(x);
