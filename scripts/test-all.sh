@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# `make test`: type check, unit tests, every spec on the engine, and every spec on the live
-# kernel (its runs skip with a reason where the kernel cannot run them). Prints each step's
-# counts and, last, one total line `test: N passed, N failed, N skipped`.
+# `make test`: type check, clang-step freshness, the ported kernel selftest corpus on the live
+# kernel (root), unit tests, every spec on the engine, and every spec on the live kernel (its
+# runs skip with a reason where the kernel cannot run them). Prints each step's counts and,
+# last, one total line `test: N passed, N failed, N skipped`.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,16 @@ if npx tsc --noEmit -p .; then add 1 0 0; else add 0 1 0; status=1; fi
 echo "== clang step: embedded bytecode is current"
 if ! command -v clang-19 >/dev/null; then echo "skip: clang-19 not installed"; add 0 0 1
 elif node --import tsx scripts/clang-step.ts --check specs; then add 1 0 0; else add 0 1 0; status=1; fi
+
+echo "== kernel selftest corpus: port the 6.12 verifier selftests, run them on the live kernel"
+# Ported programs stay in the git-ignored cache; the corpus unit tests below read them.
+out=$(mktemp)
+if [ "$(id -u)" != 0 ] || ! command -v clang-19 >/dev/null; then echo "skip: needs root and clang-19"; add 0 0 1
+elif node --import tsx scripts/kernel-selftests.ts --backend kernel >"$out" 2>&1 &&
+     node --import tsx scripts/retval-parity.ts --record .cache/kernel-selftests/runtime-corpus-retval.json >>"$out" 2>&1; then
+  grep -E '^(ported|total|tests with a retval|  kernel ran|  interpreter agrees)' "$out"; add 1 0 0
+else tail -30 "$out"; add 0 1 0; status=1; fi
+rm -f "$out"
 
 echo "== unit tests"
 out=$(mktemp)
