@@ -22,6 +22,7 @@ import { VerifierEnv } from './env.ts';
 import { Reject, E2BIG, EINVAL } from './reject.ts';
 import { addSubprogs, checkSubprogs, resolveInsns, checkCfg } from './cfg/prepare.ts';
 import { computeLiveRegisters, printLiveRegs } from './cfg/liveness.ts';
+import { computeSubprogArgAccess } from './liveness/arg-track-pass.ts';
 import { doCheckMain } from './do-check.ts';
 import { checkMaxStackDepth } from './cfg/stack-depth.ts';
 import { NotImplementedError } from './not-implemented.ts';
@@ -96,6 +97,7 @@ export function verify(prog: Program, opts: VerifyOptions): VerifyResult {
     doCheckMain(env);
     if (!env.log.level2) env.log.reset(0);
     doCheckSubprogs(env);
+    if (opts.series === 'merged') computeSubprogArgAccess(env); // merged: arg tracking runs first
     checkMaxStackDepth(env);
     checkStackArgUse(env);
     checkTailCallMaps(env);
