@@ -5,10 +5,23 @@
 import { vmlinuxBtf, typeById, skipModifiers, idsByName, typeSize } from '../btf/index.ts';
 import type { Btf, BtfType } from '../btf/index.ts';
 import { NotImplementedError } from './errors.ts';
+import { withTestmodTypes } from '../program/testmod-btf.ts';
 
-/** vmlinux BTF; the verifier cannot reason about kernel types without it. */
+let withTestmod: Btf | undefined;
+
+/** The kernel's types as the selftests see them: vmlinux BTF with bpf_testmod's split BTF
+ *  on top (vmlinux ids unchanged), or undefined when the kernel has no BTF. */
+export function kernelBtfOrUndefined(): Btf | undefined {
+  if (!withTestmod) {
+    const vm = vmlinuxBtf();
+    if (vm) withTestmod = withTestmodTypes(vm);
+  }
+  return withTestmod;
+}
+
+/** The kernel's types; the verifier cannot reason about kernel types without them. */
 export function kernelBtf(): Btf {
-  const btf = vmlinuxBtf();
+  const btf = kernelBtfOrUndefined();
   if (!btf) throw new NotImplementedError('kernel types without /sys/kernel/btf/vmlinux');
   return btf;
 }
@@ -16,8 +29,7 @@ export function kernelBtf(): Btf {
 /** The name the log prints after `ptr_` (empty for an unnamed or unknown type). */
 export function btfTypeName(id: number): string {
   if (!id) return '';
-  const btf = vmlinuxBtf();
-  return btf?.types[id]?.name ?? '';
+  return kernelBtfOrUndefined()?.types[id]?.name ?? '';
 }
 
 /** The vmlinux id of `struct name`, or 0. */

@@ -20,12 +20,13 @@ import { acquireReference, releaseReference } from '../checks/refs.ts';
 import { kernelBtf, resolved, isScalarType } from '../btf-types.ts';
 import { KF, kfuncAllowed } from './table.ts';
 import type { KernelKfunc, KernelParam } from './meta.ts';
-import { processIterArg, processIterNext } from './iter.ts';
+import { iterUse, processIterArg, processIterNext } from './iter.ts';
 import { checkKfuncMem, checkKfuncMemSize } from './mem.ts';
 import { PROG_FLAGS } from '../../program/types.ts';
 import { processKfuncDynptrArg, type DynptrInfo } from './dynptr.ts';
 import { kernCtxStructId } from './kern-ctx.ts';
 import { processRcuKfunc } from './rcu.ts';
+import { BPF_THROW, noteThrow } from './throw.ts';
 
 const MAX_REG_ARGS = 5;
 
@@ -68,6 +69,7 @@ export function checkKernelKfuncCall(env: VerifierEnv, k: KernelKfunc, insnIdx: 
   if (meta.releaseRegno && !releaseReference(env, regs[meta.releaseRegno].refObjId)) {
     throw reject(EINVAL, `kfunc ${k.name}#${k.btfId} reference has not been acquired before`);
   }
+  if (k.name === BPF_THROW) noteThrow(env);
   for (let r = 1; r <= MAX_REG_ARGS; r++) {
     markNotInit(regs[r]);
     env.scratch.markReg(r);
@@ -123,13 +125,12 @@ function checkArg(env: VerifierEnv, btf: Btf, k: KernelKfunc, meta: Meta, i: num
       if (k.name === 'bpf_cast_to_kern_ctx') meta.retBtfId = kernCtxStructId(env.prog.progType);
       return i;
     case 'dynptr': {
-      const info = processKfuncDynptrArg(env, { regno, argno: i, uninit: p.suffix === '__uninit' }, k.name);
+      const info = processKfuncDynptrArg(env, { reg, regno, argno: i, uninit: p.suffix === '__uninit' }, k.name);
       if (info) meta.dynptr = info;
       return i;
     }
     case 'iter': {
-      const which = has(k, KF.ITER_NEW) ? 'new' : has(k, KF.ITER_NEXT) ? 'next' : 'destroy';
-      const at = processIterArg(env, btf, { regno, argno: i, structId: refId }, which, k.name);
+      const at = processIterArg(env, btf, { reg, regno, argno: i, structId: refId }, iterUse(k.facts.flags));
       if (at) {
         meta.iter = at;
         meta.refObjId = at.refObjId;

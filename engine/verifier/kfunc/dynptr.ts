@@ -50,7 +50,10 @@ function validInit(f: FuncState, spi: number): boolean {
 }
 
 export interface DynptrArg {
-  readonly regno: number;
+  /** The argument: a register, or (stack-arg series) an outgoing slot. */
+  readonly reg: RegState;
+  /** r1..r5, or undefined for a stack argument. */
+  readonly regno: number | undefined;
   readonly argno: number;
   readonly uninit: boolean;
 }
@@ -64,7 +67,7 @@ export interface DynptrInfo {
 
 /** process_dynptr_func for one kfunc argument. Returns the dynptr read (not for `__uninit`). */
 export function processKfuncDynptrArg(env: VerifierEnv, a: DynptrArg, kfunc: string): DynptrInfo | undefined {
-  const reg = env.curState.frames[env.curState.curframe].regs[a.regno];
+  const reg = a.reg;
   if (reg.type !== RegType.PTR_TO_STACK && reg.type !== RegType.CONST_PTR_TO_DYNPTR) {
     throw reject(EINVAL, `arg#${a.argno} expected pointer to stack or const struct bpf_dynptr`);
   }
@@ -72,6 +75,8 @@ export function processKfuncDynptrArg(env: VerifierEnv, a: DynptrArg, kfunc: str
     if (reg.type === RegType.CONST_PTR_TO_DYNPTR) throw reject(14, 'verifier internal error: misconfigured dynptr helper type flags');
     const at = dynptrSpi(env, reg);
     if (typeof at === 'object') throw reject(EINVAL, withError(at, 'Dynptr has to be an uninitialized dynptr'));
+    // No kfunc creates a dynptr through a stack-arg slot (bpf_testmod has none).
+    if (a.regno === undefined) throw new NotImplementedError('an __uninit dynptr passed as a stack argument');
     for (let i = 0; i < 16; i += 8) checkMemAccess(env, a.regno, i, 8, Access.WRITE, undefined, { unknown: true });
     const spi = dynptrSpi(env, reg);
     if (typeof spi !== 'number') throw reject(14, 'verifier internal error: dynptr slots not allocated');

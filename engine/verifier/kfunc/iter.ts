@@ -19,9 +19,8 @@ import { acquireReference, releaseReference } from '../checks/refs.ts';
 import { resolved } from '../btf-types.ts';
 import { pushStack } from '../branch-stack.ts';
 import { iterKind, type IterReg } from './iter-slot.ts';
-
-
-
+import { NotImplementedError } from '../errors.ts';
+import { KF } from './table.ts';
 
 /** Number of 8-byte slots the iterator struct takes. */
 function slotsOf(btf: Btf, structId: number): number {
@@ -70,22 +69,34 @@ function validInit(env: VerifierEnv, reg: RegState, spi: ReturnType<typeof iterS
 }
 
 export interface IterArg {
-  readonly regno: number;
+  /** The argument: a register, or (stack-arg series) an outgoing slot. */
+  readonly reg: RegState;
+  /** r1..r5, or undefined for a stack argument. */
+  readonly regno: number | undefined;
   readonly argno: number;
   readonly structId: number;
 }
 
-/** process_iter_arg for `_new`, `_next` or `_destroy`. Returns the iterator's main slot
- *  (frame, spi) for `_next`. */
-export function processIterArg(env: VerifierEnv, btf: Btf, a: IterArg, kind: 'new' | 'next' | 'destroy', funcName: string): { frameno: number; spi: number; refObjId: number } | undefined {
-  const regs = env.curState.frames[env.curState.curframe].regs;
-  const reg = regs[a.regno];
+/** How a kfunc uses its iterator argument: `_new` builds one, `_destroy` ends it, `_next`
+ *  and any other kfunc taking an `__iter` argument need an initialised one. */
+export type IterUse = 'new' | 'next' | 'destroy' | 'use';
+
+/** The use a kfunc with these KF_* flags makes of its iterator argument. */
+export function iterUse(flags: number): IterUse {
+  return flags & KF.ITER_NEW ? 'new' : flags & KF.ITER_NEXT ? 'next' : flags & KF.ITER_DESTROY ? 'destroy' : 'use';
+}
+
+/** process_iter_arg. Returns the iterator's main slot (frame, spi) for `next` and `use`. */
+export function processIterArg(env: VerifierEnv, btf: Btf, a: IterArg, kind: IterUse): { frameno: number; spi: number; refObjId: number } | undefined {
+  const reg = a.reg;
   if (reg.type !== RegType.PTR_TO_STACK) throw reject(EINVAL, `arg#${a.argno} expected pointer to an iterator on stack`);
   const nrSlots = slotsOf(btf, a.structId);
   const name = iterKind(btf, a.structId);
   const at = iterSpi(env, reg, nrSlots);
   if (kind === 'new') {
     if (!validUninit(env, reg, at, nrSlots)) throw reject(EINVAL, withError(at, `expected uninitialized iter_${name} as arg #${a.argno}`));
+    // No kfunc builds an iterator through a stack-arg slot (bpf_testmod has none).
+    if (a.regno === undefined) throw new NotImplementedError('a new iterator passed as a stack argument');
     for (let i = 0; i < nrSlots * 8; i += 8) checkMemAccess(env, a.regno, i, 8, Access.WRITE, undefined, { unknown: true });
     // The writes above allocated the slots: the offset now names them.
     const spi = iterSpi(env, reg, nrSlots);
@@ -110,7 +121,6 @@ export function processIterArg(env: VerifierEnv, btf: Btf, a: IterArg, kind: 'ne
     }
     return undefined;
   }
-  void funcName;
   return { frameno: reg.frameno, spi, refObjId: f.stack[spi].spilled.refObjId };
 }
 

@@ -3,9 +3,9 @@
 // (names carry the argument annotations: `__sz`, `__k`, `__ign`, `__nullable`, `__iter`,
 // `__str`, `__uninit`, ...); the flags and permitted program types come from table.ts.
 
-import { typeById, funcSignature } from '../../btf/index.ts';
+import { typeById, funcSignature, idsByName } from '../../btf/index.ts';
 import type { KfuncDecl, KfuncParamDecl } from '../../program/kfuncs.ts';
-import { kernelBtf } from '../btf-types.ts';
+import { kernelBtf, kernelBtfOrUndefined } from '../btf-types.ts';
 import { KF, kernelKfuncFacts, kfuncAllowed, type KfuncFacts } from './table.ts';
 import type { ProgType } from '../../program/types.ts';
 
@@ -38,6 +38,14 @@ export function kernelKfunc(imm: number): KernelKfunc | undefined {
     cache.set(imm, k);
   }
   return k ?? undefined;
+}
+
+/** The vmlinux kfunc of this name: a spec's built-in declaration of a kernel kfunc carries a
+ *  synthetic id, but the checks use the kernel's own prototype. */
+export function kernelKfuncByName(name: string): KernelKfunc | undefined {
+  const btf = kernelBtfOrUndefined();
+  const id = btf && idsByName(btf, name).find((i) => btf.types[i].kind === 'FUNC');
+  return id === undefined ? undefined : kernelKfunc(id);
 }
 
 function resolve(imm: number): KernelKfunc | undefined {

@@ -4,10 +4,9 @@
 
 import { RegType, SlotType, baseType, mayBeNull, MEM_RDONLY, MEM_RINGBUF, MEM_USER, MEM_PERCPU, MEM_RCU, PTR_UNTRUSTED, PTR_TRUSTED } from '../state/types.ts';
 import type { FuncState, RegState, VerifierState } from '../state/types.ts';
-import { btfTypeName } from '../btf-types.ts';
+import { btfTypeName, kernelBtfOrUndefined } from '../btf-types.ts';
 import { iterSlotText } from '../kfunc/iter-slot.ts';
 import { dynptrSlotText, type DynptrReg } from '../kfunc/dynptr-slot.ts';
-import { vmlinuxBtf } from '../../btf/index.ts';
 import { fmtSnum, fmtTnum, fmtUnum, isConst, scalarRangeParts } from '../scalar-api.ts';
 
 const U64_MAX = (1n << 64n) - 1n;
@@ -133,12 +132,10 @@ export function printVerifierState(vstate: VerifierState, frame: FuncState, prin
   for (let i = 0; i < nslots; i++) {
     if (!printAll && !(scratch.slots & (1n << BigInt(i)))) continue;
     const slot = frame.stack[i];
-    // The kernel prints byte 7 (the highest address) first? No: slot_type[0..7] in order,
-    // where slot_type[j] is the byte at fp-8*(i+1)+j... see stackSlotText.
     const off = -(i + 1) * 8;
     if (slot.slotType[7] === SlotType.ITER) {
       // Only an iterator's main slot is printed (kfunc/iter.ts).
-      const it = iterSlotText(vmlinuxBtf(), slot.spilled);
+      const it = iterSlotText(kernelBtfOrUndefined(), slot.spilled);
       if (it) out += ` fp${off}=${it}`;
       continue;
     }

@@ -2,13 +2,15 @@
 // series that have stack arguments. Prototypes come from the built-in declarations
 // (engine/program/kfuncs.ts, by BTF id). The argument kinds modelled are the ones the
 // stack-arg programs use: scalars (with `__k` constants), memory + `__sz` size pairs that may
-// straddle registers and slots, pointers to small scalar-only structs on the stack, and the
-// seed's rejections (prog->aux and release arguments may not travel on the stack). Other
-// kinds (dynptr, iterators, strings, timers, referenced objects) raise NotImplementedError.
+// straddle registers and slots, pointers to small scalar-only structs on the stack, constant
+// strings, dynptrs and iterators (register or slot alike: kfunc/dynptr.ts, kfunc/iter.ts), and
+// the seed's rejections (prog->aux and release arguments may not travel on the stack). A
+// built-in declaration of a kernel kfunc is checked against the kernel's own prototype
+// (kfunc/call.ts). Other kinds raise NotImplementedError.
 
 import type { Insn } from '../../isa/insn.ts';
 import { KF, builtinKfuncById, type KfuncDecl, type KfuncParamDecl } from '../../program/kfuncs.ts';
-import { PTR_MAYBE_NULL, RegType, SlotType, baseType } from '../state/types.ts';
+import { MEM_RDONLY, PTR_MAYBE_NULL, RegType, SlotType, baseType } from '../state/types.ts';
 import type { RegState } from '../state/types.ts';
 import { markNotInit, markPtr, markUnknown } from '../state/regs.ts';
 import { acquireReference } from '../checks/refs.ts';
@@ -23,7 +25,10 @@ import { type Dialect, MAX_FUNC_ARGS, MAX_REG_ARGS, argName, argSlot, msg } from
 import { stackArgRun } from './facts.ts';
 import { afterCall, beforeKfuncCall, checkOutgoingArgs, outgoingArg } from './calls.ts';
 import { markStackArgPrecision } from './precision.ts';
-import { kernelKfunc } from '../kfunc/meta.ts';
+import { kernelKfunc, kernelKfuncByName, type KernelKfunc } from '../kfunc/meta.ts';
+import { processKfuncDynptrArg } from '../kfunc/dynptr.ts';
+import { iterUse, processIterArg, processIterNext } from '../kfunc/iter.ts';
+import { kernelBtf } from '../btf-types.ts';
 import { checkKernelKfuncCall } from '../kfunc/call.ts';
 import { kfuncAllowed } from '../kfunc/table.ts';
 import type { ProgType } from '../../program/types.ts';
@@ -52,19 +57,28 @@ export function kfuncDecl(imm: number): KfuncDecl | undefined {
   return builtinKfuncById(imm) ?? kernelKfunc(imm)?.decl;
 }
 
-/** add_kfunc_call: a kfunc call found while collecting subprograms. The built-in kfuncs are
- *  modelled under the stack-arg series, kernel kfuncs (kfunc/table.ts) everywhere; others
- *  stay unimplemented rather than guessed. */
+/** The kernel kfunc a call names: a vmlinux FUNC id, or a built-in declaration of a kernel
+ *  kfunc (checked against the vmlinux prototype of the same name). */
+function kernelKfuncOf(insn: { imm: number; off?: number }): KernelKfunc | undefined {
+  if (insn.off) return undefined;
+  const b = builtinKfuncById(insn.imm);
+  if (b) return b.origin === 'kernel' ? kernelKfuncByName(b.name) : undefined;
+  return kernelKfunc(insn.imm);
+}
+
+/** add_kfunc_call: a kfunc call found while collecting subprograms. Kernel kfuncs
+ *  (kfunc/table.ts) are modelled everywhere, the other built-in kfuncs under the stack-arg
+ *  series; others stay unimplemented rather than guessed. */
 export function addKfuncCall(env: VerifierEnv, insn: { imm: number; off?: number }): void {
+  if (kernelKfuncOf(insn)) return;
   if (stackArgRun(env) && builtinKfuncById(insn.imm)) return;
-  if (!insn.off && kernelKfunc(insn.imm)) return;
   throw new NotImplementedError('kfunc calls');
 }
 
 /** r1..r5 a kfunc call reads (the liveness pre-pass), or undefined when unknown. */
 export function kfuncRegArgs(imm: number, progType?: ProgType): number | undefined {
   // A kernel kfunc the program may not call has no prototype yet: all five may be read.
-  const kk = builtinKfuncById(imm) ? undefined : kernelKfunc(imm);
+  const kk = kernelKfuncOf({ imm });
   if (kk && progType && !kfuncAllowed(kk.facts, progType)) return MAX_REG_ARGS;
   const k = kfuncDecl(imm);
   return k ? Math.min(k.params.length, MAX_REG_ARGS) : undefined;
@@ -84,8 +98,13 @@ interface Arg {
 /** Check a kfunc call; returns normally with r0..r5 and (merged) the slots updated. */
 export function checkKfuncCall(env: VerifierEnv, insn: Insn): void {
   const run = stackArgRun(env);
-  const kk = !(run && builtinKfuncById(insn.imm)) ? kernelKfunc(insn.imm) : undefined;
-  if (kk) return checkKernelKfuncCall(env, kk, env.insnIdx);
+  const kk = kernelKfuncOf(insn);
+  if (kk) {
+    checkKernelKfuncCall(env, kk, env.insnIdx);
+    // merged: the outgoing slots die at a kernel kfunc call as at any other call.
+    afterCall(env);
+    return;
+  }
   const k = builtinKfuncById(insn.imm);
   if (!run || !k) throw new NotImplementedError(`kfunc btf_id ${insn.imm}`);
   const d = run.d;
@@ -99,6 +118,7 @@ export function checkKfuncCall(env: VerifierEnv, insn: Insn): void {
     return { reg: outgoingArg(env, d, i, nargs), regno: undefined, name: argName(d, i, nargs) };
   };
   let constantSeen = false;
+  let iter: { frameno: number; spi: number; refObjId: number } | undefined;
   for (let i = 0; i < nargs; i++) {
     const p = k.params[i];
     const a = argAt(i);
@@ -140,6 +160,14 @@ export function checkKfuncCall(env: VerifierEnv, insn: Insn): void {
       continue;
     }
     const t = pointee(p.type);
+    if (t === 'struct bpf_dynptr') {
+      processKfuncDynptrArg(env, { reg: a.reg, regno: a.regno, argno: i, uninit: hasSuffix(p, '__uninit') }, k.name);
+      continue;
+    }
+    if (hasSuffix(p, '__iter') || (k.flagBits & ITER_FLAGS && i === 0)) {
+      iter = checkIterArg(env, k, a, i, t) ?? iter;
+      continue;
+    }
     const memSize = t.startsWith('struct ') ? STRUCT_SIZES[t.slice(7).trim()] : SCALAR_SIZES[t];
     if (memSize === undefined) throw new NotImplementedError(`kfunc argument of type ${p.type}`);
     checkStackMem(env, a, memSize, false);
@@ -151,7 +179,17 @@ export function checkKfuncCall(env: VerifierEnv, insn: Insn): void {
     env.scratch.markReg(r);
   }
   afterCall(env);
-  setReturn(env, k, f.regs[0]);
+  setReturn(env, k, f.regs[0], iter?.refObjId ?? 0);
+  if (k.flagBits & KF.KF_ITER_NEXT && iter) processIterNext(env, iter, env.insnIdx);
+}
+
+const ITER_FLAGS = KF.KF_ITER_NEW | KF.KF_ITER_NEXT | KF.KF_ITER_DESTROY;
+
+/** An iterator argument (KF_ARG_PTR_TO_ITER), in a register or a slot. */
+function checkIterArg(env: VerifierEnv, k: KfuncDecl, a: Arg, i: number, t: string): { frameno: number; spi: number; refObjId: number } | undefined {
+  const structId = t.startsWith('struct ') ? structIdByName(t.slice(7).trim()) : 0;
+  if (!structId) throw new NotImplementedError(`kfunc iterator argument of type ${t}`);
+  return processIterArg(env, kernelBtf(), { reg: a.reg, regno: a.regno, argno: i, structId }, iterUse(k.flagBits));
 }
 
 function firstPointerArg(k: KfuncDecl): number {
@@ -228,9 +266,22 @@ function checkConstStr(a: Arg, i: number): void {
   if (!mapValueBytes(def).subarray(off).includes(0)) throw reject(EINVAL, 'string is not zero-terminated');
 }
 
-function setReturn(env: VerifierEnv, k: KfuncDecl, r0: RegState): void {
+function setReturn(env: VerifierEnv, k: KfuncDecl, r0: RegState, refObjId: number): void {
   const ret = k.ret.trim();
   if (ret === 'void') return markNotInit(r0);
+  const scalarSize = isPointer(ret) ? SCALAR_SIZES[pointee(ret)] : undefined;
+  if (scalarSize !== undefined) {
+    // A pointer to a scalar is read-only memory of that size (as kfunc/call.ts gives a kernel
+    // kfunc's `int *`), tied to the reference an argument held (an iterator's `_next`).
+    markPtr(r0, RegType.PTR_TO_MEM | MEM_RDONLY);
+    r0.memSize = scalarSize;
+    if (refObjId) r0.refObjId = refObjId;
+    if (k.flagBits & KF.KF_RET_NULL) {
+      r0.type |= PTR_MAYBE_NULL;
+      r0.id = ++env.idGen;
+    }
+    return;
+  }
   const struct = /^struct (\w+) \*$/.exec(ret);
   const btfId = struct && k.flagBits & KF.KF_ACQUIRE ? structIdByName(struct[1]) : 0;
   if (btfId) {
