@@ -15,6 +15,9 @@ export interface VerifiedFacts {
   /** The verifier's post-rewrite program, when it produced one. */
   readonly xlated?: Insns;
   readonly subprogs: readonly { readonly stackDepth: number; readonly argCount?: number }[];
+  /** BPF exceptions (VerifyResult.exception / exceptionCbStart). */
+  readonly exception?: { readonly seen: boolean; readonly hidden: boolean };
+  readonly exceptionCbStart?: number;
 }
 
 export interface Jited {
@@ -32,6 +35,8 @@ export function jitVerified(prog: Program, v: VerifiedFacts, series: Series = 'n
     stackDepths: v.subprogs.map((s) => s.stackDepth),
     // The verifier's xlated program is in the kernel's dump form (call target in `off`).
     callOffsetIn: v.xlated ? 'off' : 'imm',
+    ...(v.exceptionCbStart !== undefined ? { exceptionCbStart: v.exceptionCbStart } : {}),
+    ...(v.exception?.seen ? { exceptionBoundary: true } : {}),
   });
   // Facts of the load the dump form lacks: the arena map (the verifier's dump names map i
   // as id i + 1; the program as loaded by index) and the 6.18 private stack.
@@ -41,7 +46,10 @@ export function jitVerified(prog: Program, v: VerifiedFacts, series: Series = 'n
     : withStackArgs(plain, series, v.subprogs.map((s) => s.argCount));
   const funcAddrs = funcs.map((_, k) => TEXT_BASE + BigInt(k) * FUNC_STRIDE);
   const image = jitProgram(funcs, { funcAddrs });
-  return { image, text: formatJited(pointOutside(image), image.funcLens), input };
+  // The hidden exception callback (always last) is JITed but not part of jited_prog_insns.
+  const lens = v.exception?.hidden ? image.funcLens.slice(0, -1) : image.funcLens;
+  const shown = pointOutside(image).subarray(0, lens.reduce((a, l) => a + l, 0));
+  return { image, text: formatJited(shown, lens), input };
 }
 
 /** Where the synthetic function images sit: the kernel's module area, one per 1 MB, so a

@@ -85,6 +85,9 @@ export interface FuncDef {
   /** Parameter names and C types, when known (BTF FUNC_PROTO). */
   readonly params?: readonly { readonly name: string; readonly type: string; readonly tags?: readonly string[] }[];
   readonly ret?: string;
+  /** BTF decl tags on the function itself (component_idx -1), e.g. the main function's
+   *  `exception_callback:<name>`. */
+  readonly tags?: readonly string[];
 }
 
 /** Prog flags (6.18 uapi BPF_F_*) that test annotations name. */

@@ -34,6 +34,7 @@ import { checkTailCallMaps } from './unpriv/tail-call.ts';
 import { checkSubprogAbnormalReturns } from './calls/func-info.ts';
 import { badExpectedAttach, insnSlotCount, maxInsns } from './cfg/prog-load.ts';
 import { checkAttachBtfId } from './cfg/attach.ts';
+import { addHiddenExceptionCb, exceptionCbSubprog, hasHiddenCb, seenException } from './kfunc/throw.ts';
 
 export { NotImplementedError };
 
@@ -72,6 +73,12 @@ export interface VerifyResult {
   readonly xlatedMissing?: string;
   readonly subprogs: readonly SubprogFacts[];
   readonly stats: { readonly processedInsns: number; readonly totalStates: number; readonly peakStates: number };
+  /** BPF exceptions (kfunc/throw.ts): some path throws (the main function is then an
+   *  exception boundary), the exception callback's subprog (0: none), and whether it is the
+   *  hidden default one (JITed, but not counted in the kernel's jited_func_lens). */
+  readonly exception?: { readonly seen: boolean; readonly cbSubprog: number; readonly hidden: boolean };
+  /** Slot where the exception callback starts in `xlated`. */
+  readonly exceptionCbStart?: number;
 }
 
 /** Verify `prog` as the 6.18 kernel would. Throws NotImplementedError for features not
@@ -92,15 +99,16 @@ export function verify(prog: Program, opts: VerifyOptions): VerifyResult {
     resolveInsns(env);
     checkCfg(env);
     checkAttachBtfId(env);
+    if (opts.series === 'merged') computeSubprogArgAccess(env); // merged: arg tracking runs first
     computeLiveRegisters(env);
     if (env.log.level2) printLiveRegs(env);
     doCheckMain(env);
     if (!env.log.level2) env.log.reset(0);
     doCheckSubprogs(env);
-    if (opts.series === 'merged') computeSubprogArgAccess(env); // merged: arg tracking runs first
     checkMaxStackDepth(env);
     checkStackArgUse(env);
     checkTailCallMaps(env);
+    addHiddenExceptionCb(env);
   } catch (e) {
     if (!(e instanceof Reject)) throw e;
     errno = e.errno;
@@ -146,12 +154,16 @@ function printStats(env: VerifierEnv, started: bigint): void {
 }
 
 /** The post-verification rewrites (fixup/), or why they could not be modelled. */
-function xlatedOf(env: VerifierEnv, opts: VerifyOptions): Pick<VerifyResult, 'xlated' | 'xlatedMissing'> {
+function xlatedOf(env: VerifierEnv, opts: VerifyOptions): Pick<VerifyResult, 'xlated' | 'xlatedMissing' | 'exceptionCbStart'> {
   try {
     // Unprivileged loads get more rewrites than fixup/ models: report that rather than a
     // privileged-looking dump.
     if (opts.unpriv) throw new NotImplementedError('unprivileged rewrites (nospec barriers, pointer ALU masking, dead-code traps, array index masking)');
-    return { xlated: xlatedProgram(env, opts.xlated) };
+    const starts: number[] = [];
+    const xlated = xlatedProgram(env, opts.xlated, starts);
+    // The exception callback is never called: the JIT learns where it starts from here.
+    const cb = exceptionCbSubprog(env);
+    return { xlated, ...(cb && starts[cb] !== undefined ? { exceptionCbStart: starts[cb] } : {}) };
   } catch (e) {
     if (e instanceof NotImplementedError) return { xlatedMissing: e.message };
     throw e;
@@ -168,5 +180,8 @@ function result(env: VerifierEnv | undefined, accepted: boolean, errno: number, 
       return { start: s.start, stackDepth: s.stackDepth, argCount: s.argCount, stackArgIn: d.incoming, stackArgOut: d.outgoing };
     }),
     stats: { processedInsns: env?.insnProcessed ?? 0, totalStates: env?.totalStates ?? 0, peakStates: env?.peakStates ?? 0 },
+    ...(env && (seenException(env) || exceptionCbSubprog(env))
+      ? { exception: { seen: seenException(env), cbSubprog: exceptionCbSubprog(env), hidden: hasHiddenCb(env) } }
+      : {}),
   };
 }

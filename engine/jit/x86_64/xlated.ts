@@ -30,6 +30,10 @@ export interface XlatedInfo {
   /** Where a bpf-to-bpf call keeps its relative target: `off` in the kernel's xlated dump
    *  after a multi-function JIT (default), `imm` in a program as loaded (before the JIT). */
   readonly callOffsetIn?: 'off' | 'imm';
+  /** BPF exceptions: slot where the exception callback starts (nothing calls it, so the
+   *  dump alone does not show the function), and whether the main function can throw. */
+  readonly exceptionCbStart?: number;
+  readonly exceptionBoundary?: boolean;
 }
 
 export const isPseudoCall = (i: Insn): boolean => i.code === CALL && i.src === BPF_PSEUDO_CALL;
@@ -48,6 +52,7 @@ export function fromXlated(xlated: Uint8Array | readonly Insn[], info: XlatedInf
   const where = info.callOffsetIn ?? 'off';
   const refTarget_ = (insn: Insn, slot: number): number => refTarget(insn, slot, where);
   const starts = new Set<number>([0]);
+  if (info.exceptionCbStart !== undefined) starts.add(info.exceptionCbStart);
   insns.forEach((insn, k) => {
     if (isPseudoCall(insn) || isPseudoFunc(insn)) starts.add(refTarget_(insn, slots[k]));
   });
@@ -100,6 +105,8 @@ export function fromXlated(xlated: Uint8Array | readonly Insn[], info: XlatedInf
     isSubprog: k > 0,
     subprogRefs: f.refs,
     directTailCalls: f.direct,
+    ...(k === 0 && info.exceptionBoundary ? { exceptionBoundary: true } : {}),
+    ...(k > 0 && startList[k] === info.exceptionCbStart ? { exceptionCb: true } : {}),
   }));
 }
 

@@ -552,24 +552,24 @@ function retvalRange(env: VerifierEnv): [number, number] | undefined {
   }
 }
 
-/** check_return_code for the main program's exit. */
-export function checkReturnCode(env: VerifierEnv): void {
+/** check_return_code for the main program's exit; `regno` is 0 there, 1 for bpf_throw's cookie under the default exception callback. */
+export function checkReturnCode(env: VerifierEnv, regno = BPF_REG_0): void {
   const st = env.curState;
   const rule = tracingRetval(env.prog);
   // Void LSM hooks: R0 is not even read.
   if (rule?.kind === 'void') return;
-  checkRegRead(env, 0);
-  const r0 = st.frames[st.curframe].regs[BPF_REG_0];
-  if (isPointer(r0) && !env.allowPtrLeaks) throw reject(EACCES, 'R0 leaks addr as return value');
+  checkRegRead(env, regno);
+  const r0 = st.frames[st.curframe].regs[regno];
+  if (isPointer(r0) && !env.allowPtrLeaks) throw reject(EACCES, `R${regno} leaks addr as return value`);
   const range = rule ? (rule.kind === 'range' ? [rule.lo, rule.hi] as const : undefined) : retvalRange(env);
   if (!range) return;
   const bits32 = rule?.kind === 'range' && rule.bits32;
   const ctx = 'At program exit';
-  if (r0.type !== RegType.SCALAR_VALUE) throw reject(EINVAL, `${ctx} the register R0 is not a known value (${regTypeStr(r0.type)})`);
-  markChainPrecision(env, BPF_REG_0);
+  if (r0.type !== RegType.SCALAR_VALUE) throw reject(EINVAL, `${ctx} the register R${regno} is not a known value (${regTypeStr(r0.type)})`);
+  markChainPrecision(env, regno);
   const [lo, hi] = range;
   if (bits32 ? lo <= r0.s.s32min && r0.s.s32max <= hi : BigInt(lo) <= r0.s.smin && r0.s.smax <= BigInt(hi)) return;
-  let text = `${ctx} the register R0 has`;
+  let text = `${ctx} the register R${regno} has`;
   let unknown = true;
   if (r0.s.smin > -(1n << 63n)) {
     text += ` smin=${r0.s.smin}`;

@@ -58,9 +58,10 @@ export const activeLock = (st: VerifierState): RefState | undefined => st.refs.f
 
 /** check_reference_leak: the main frame's exit (or a tail call, LD_ABS) with pointer
  *  references held prints one line per reference. */
-function referenceLeak(env: VerifierEnv): boolean {
+function referenceLeak(env: VerifierEnv, exceptionExit: boolean): boolean {
   const st = env.curState;
-  if (st.frames[st.curframe].frameno) return false;
+  // A throw leaves every frame at once: references of all of them count.
+  if (!exceptionExit && st.frames[st.curframe].frameno) return false;
   let leak = false;
   for (const r of st.refs) {
     if (r.kind !== undefined) continue;
@@ -72,8 +73,8 @@ function referenceLeak(env: VerifierEnv): boolean {
 
 /** check_resource_leak: `prefix` names what would leak (`BPF_EXIT instruction in main prog`,
  *  `tail_call`, `BPF_LD_[ABS|IND]`); locks are checked only when `checkLock`. */
-export function checkResourceLeak(env: VerifierEnv, checkLock: boolean, prefix: string): void {
+export function checkResourceLeak(env: VerifierEnv, checkLock: boolean, prefix: string, exceptionExit = false): void {
   if (checkLock && activeLock(env.curState)) throw reject(EINVAL, `${prefix} cannot be used inside bpf_spin_lock-ed region`);
   if (checkLock && activeRcuLock(env.curState)) throw reject(EINVAL, `${prefix} cannot be used inside bpf_rcu_read_lock-ed region`);
-  if (referenceLeak(env)) throw reject(EINVAL, `${prefix} would lead to reference leak`);
+  if (referenceLeak(env, exceptionExit)) throw reject(EINVAL, `${prefix} would lead to reference leak`);
 }

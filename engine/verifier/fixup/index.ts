@@ -28,6 +28,7 @@ import { markZextDst, zextPass, rndHi32Source } from './zext.ts';
 import { DEFAULT_KERNEL_CONSTS, type KernelConsts } from './kernel-calls.ts';
 import { fixupKfuncStackArgs } from '../stack-arg/fixup.ts';
 import { fixupKfuncCasts } from './kfunc.ts';
+import { HIDDEN_CB, hasHiddenCb } from '../kfunc/throw.ts';
 
 export { DEFAULT_KERNEL_CONSTS, type KernelConsts };
 
@@ -43,19 +44,22 @@ export interface XlatedOptions {
 /** Engine map id for map index `i` when none is given: i + 1 (ids are never 0). */
 export const defaultMapId = (i: number): number => i + 1;
 
-/** The program as the xlated dump of a privileged 6.18 load would show it. */
-export function xlatedProgram(env: VerifierEnv, opts: XlatedOptions = {}): Insn[] {
+/** The program as the xlated dump of a privileged 6.18 load would show it. `starts`, when
+ *  given, receives each subprog's first slot in that dump. */
+export function xlatedProgram(env: VerifierEnv, opts: XlatedOptions = {}, starts?: number[]): Insn[] {
   const x = fromEnv(env);
   markZextDst(x);
   hardWireDeadBranches(x);
   removeDeadCode(x);
   removeNops(x);
   convertCtxAccesses(x, env.prog.progType);
+  if (hasHiddenCb(env)) appendHiddenCb(x);
   miscFixups(x, opts.kernelConsts ?? DEFAULT_KERNEL_CONSTS, env.subprogs.map((s) => s.stackDepth));
   fixupKfuncCasts(x);
   fixupKfuncStackArgs(x.slots, env.opts.series);
   zextPass(x, (env.prog.flags & PROG_FLAGS.BPF_F_TEST_RND_HI32) !== 0, rndHi32Source(opts.rndSeed));
   fixupCallArgs(x);
+  starts?.push(...x.subprogStarts);
   return toDump(x, opts.mapIds);
 }
 
@@ -72,7 +76,19 @@ function fromEnv(env: VerifierEnv): XProg {
     const s = env.slots[i];
     if (s.code === LD_IMM64 && s.src === BPF_PSEUDO_FUNC) throw new NotImplementedError('xlated: BPF_PSEUDO_FUNC');
   }
-  return new XProg([...env.slots], aux, env.subprogs.map((s) => s.start));
+  // The hidden exception callback is appended later, as do_misc_fixups does.
+  const starts = env.subprogs.map((s) => s.start).slice(0, hasHiddenCb(env) ? -1 : undefined);
+  return new XProg([...env.slots], aux, starts);
+}
+
+/** add_hidden_subprog: the default exception callback goes after the last instruction. */
+function appendHiddenCb(x: XProg): void {
+  const start = x.len;
+  for (const s of HIDDEN_CB) {
+    x.slots.push(s);
+    x.aux.push({ seen: true, zextDst: false, orig: -1 });
+  }
+  x.subprogStarts.push(start);
 }
 
 /** jit_subprogs' trace in the dump: with several functions, a bpf-to-bpf call keeps its pc

@@ -73,6 +73,7 @@ const TABLE: Readonly<Record<string, KfuncFacts>> = {
   bpf_cgroup_acquire: { flags: ACQUIRE | RCU | RET_NULL, hooks: GENERIC },
   bpf_cgroup_release: { flags: RELEASE, hooks: GENERIC },
   bpf_cgroup_from_id: { flags: ACQUIRE | RET_NULL, hooks: GENERIC },
+  bpf_throw: { flags: 0, hooks: GENERIC }, // kfunc/throw.ts
   // kernel/bpf/helpers.c common set
   bpf_cast_to_kern_ctx: { flags: 0, hooks: COMMON },
   bpf_rdonly_cast: { flags: 0, hooks: COMMON },
