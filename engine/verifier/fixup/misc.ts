@@ -141,14 +141,15 @@ function ldAbs(insn: RawSlot): RawSlot[] {
 const BPF_MAX_TIMED_LOOPS = 0xffff;
 
 function mayGoto(insn: RawSlot, stackDepth: number): RawSlot[] {
+  // Two hidden slots: the count at depth-16, the loop's start time at depth-8. The refill
+  // call gets the offset of the pair's start (the count), not of the time slot (6.18).
   const cnt = -stackDepth - 16;
-  const ts = -stackDepth - 8;
   return [
     ldxMem(BPF_DW, BPF_REG_AX, 10, cnt),
     jmpImm(BPF_JEQ, BPF_REG_AX, 0, insn.off >= 0 ? insn.off + 5 : insn.off - 1),
     raw(BPF_ALU64 | BPF_SUB | BPF_K, BPF_REG_AX, 0, 0, 1),
     jmpImm(BPF_JNE, BPF_REG_AX, 0, 2),
-    raw(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_AX, 0, 0, ts),
+    raw(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_AX, 0, 0, cnt),
     callKernel('arch_bpf_timed_may_goto'),
     raw(BPF_STX | BPF_MEM | BPF_DW, 10, BPF_REG_AX, cnt, 0),
   ];
