@@ -9,6 +9,7 @@ import { type HelperFn, type KfuncFn, Machine, MAX_CALL_FRAMES } from './machine
 import { MapStore } from './maps.ts';
 import { RuntimeFault } from './memory.ts';
 import { StackArgState } from './stack-args.ts';
+import { execCatching } from './throw.ts';
 
 export { MapStore, RtMap } from './maps.ts';
 export { Machine, MAX_CALL_FRAMES, MAX_BPF_STACK, MAX_TAIL_CALL_CNT, BPF_MAX_LOOPS } from './machine.ts';
@@ -77,7 +78,7 @@ export function runProgram(prog: Program, env: RunEnv = {}): RunResult {
     for (const [r, v] of Object.entries(env.regs ?? {})) m.setReg(Number(r), v);
     m.enterFrame();
     try {
-      m.exec(code, 0, 0);
+      execCatching(m, code); // m.exec(code, 0, 0), ending a bpf_throw in its callback
     } catch (e) {
       if (e instanceof RuntimeFault || e instanceof RangeError) {
         return { ok: false, retval: 0n, fault: e.message, insnsExecuted: m.insns, trace: m.trace, dataOut: ctx.dataOut() };

@@ -7,9 +7,10 @@ import { DYNPTR_KFUNCS } from './dynptr.ts';
 import { STACK_ARG_KFUNCS } from './stack-arg.ts';
 import { TESTMOD_KFUNCS } from './testmod.ts';
 import { KERNEL_KFUNCS, missingKfunc } from './kernel.ts';
+import { THROW_KFUNCS } from '../throw.ts';
 
 /** Implementations by kfunc name. */
-export const KFUNC_IMPLS: Readonly<Record<string, KfuncFn>> = { ...STACK_ARG_KFUNCS, ...DYNPTR_KFUNCS, ...TESTMOD_KFUNCS };
+export const KFUNC_IMPLS: Readonly<Record<string, KfuncFn>> = { ...STACK_ARG_KFUNCS, ...DYNPTR_KFUNCS, ...TESTMOD_KFUNCS, ...THROW_KFUNCS };
 
 let table: ReadonlyMap<number, KfuncFn> | undefined;
 
