@@ -12,6 +12,7 @@ import { isConst, constValue, fmtTnum, boundedScalar } from '../scalar-api.ts';
 import { printVerifierState, regTypeStr } from '../log/state-print.ts';
 import { NotImplementedError } from '../errors.ts';
 import { reject, EACCES, EINVAL, E2BIG } from '../reject.ts';
+import { PROG_FLAGS } from '../../program/types.ts';
 import type { VerifierEnv } from '../env.ts';
 import { changesPktData, clearAllPktPointers } from '../helpers/pkt.ts';
 import { Arg, Ret, helperProto, helperAllowed } from '../helpers/protos.ts';
@@ -331,6 +332,9 @@ export function checkHelperCall(env: VerifierEnv, insn: Insn): void {
     throw reject(EINVAL, `program of this type cannot use helper ${helperName(id)}#${id}`);
   }
   if (proto.gplOnly && !isGplCompatible(env.prog.license)) throw reject(EINVAL, 'cannot call GPL-restricted function from non-GPL compatible program');
+  // in_sleepable: the program's BPF_F_SLEEPABLE (async callbacks of sleepable programs are
+  // not modelled apart).
+  if (proto.mightSleep && !(env.prog.flags & PROG_FLAGS.BPF_F_SLEEPABLE)) throw reject(EINVAL, 'helper call might sleep in a non-sleepable prog');
   const regs = env.curState.frames[env.curState.curframe].regs;
   const meta: CallMeta = { map: undefined, constKey: -1n, rawRegno: -1, rawSize: 0, refObjId: 0, releaseRegno: 0, allocSize: 0 };
   for (let i = 0; i < 5; i++) if (i < proto.args.length) checkFuncArg(env, id, proto, i, meta);

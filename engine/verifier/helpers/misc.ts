@@ -1,5 +1,5 @@
 // Prototypes of base and tracing helpers beyond the first few: tail calls, spin locks,
-// cgroup local storage, ringbuf, probe_read_kernel, trace_printk, csum_diff.
+// cgroup local storage, ringbuf, probe_read_kernel, copy_from_user, trace_printk, csum_diff.
 
 import { Arg, Ret } from './protos.ts';
 import type { HelperProto } from './protos.ts';
@@ -30,6 +30,9 @@ export function miscProtos(): readonly HelperProto[] {
     { id: 131, args: [Arg.CONST_MAP_PTR, Arg.CONST_ALLOC_SIZE_OR_ZERO, Arg.ANYTHING], ret: Ret.PTR_TO_RINGBUF_MEM_OR_NULL, acquire: true, progTypes: ALL }, // ringbuf_reserve
     { id: 132, args: [Arg.PTR_TO_RINGBUF_MEM, Arg.ANYTHING], ret: Ret.VOID, releaseArg: 0, progTypes: ALL }, // ringbuf_submit
     { id: 133, args: [Arg.PTR_TO_RINGBUF_MEM, Arg.ANYTHING], ret: Ret.VOID, releaseArg: 0, progTypes: ALL }, // ringbuf_discard
+    // 6.18: in bpf_base_func_proto's CAP_PERFMON part, for every program type (6.12 had it
+    // for tracing programs only).
+    { id: 148, args: [Arg.PTR_TO_UNINIT_MEM, Arg.CONST_SIZE_OR_ZERO, Arg.ANYTHING], ret: Ret.INTEGER, progTypes: ALL, cap: 'perfmon', mightSleep: true }, // copy_from_user
     { id: 160, args: [], ret: Ret.INTEGER, progTypes: NON_TRACING }, // ktime_get_coarse_ns
   ];
 }

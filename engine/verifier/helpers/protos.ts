@@ -90,6 +90,8 @@ export interface HelperProto {
   readonly ptrCast?: boolean;
   /** bpf_base_func_proto offers it only to loaders with CAP_BPF ('bpf') or CAP_PERFMON. */
   readonly cap?: 'bpf' | 'perfmon';
+  /** The helper may sleep (fn->might_sleep): only sleepable programs may call it. */
+  readonly mightSleep?: boolean;
   /** RET_PTR_TO_BTF_ID*: the struct the pointer points at (ret_btf_id). */
   readonly retBtfStruct?: string;
 }
