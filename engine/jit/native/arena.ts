@@ -5,17 +5,21 @@
 //   - kern_vm_start is a 4 GB window (plus a guard each side for the s16 insn offset) in
 //     which allocated pages are mapped.
 // Native runs have no verifier output, so `arenaRewrite` finds arena pointers with a small
-// may-analysis of its own (registers and 8-byte stack spills, per function). The window is
-// mapped read/write as a whole (lazily, MAP_NORESERVE), so an access to a page that is not
-// allocated reads 0 as the kernel's exception fix-up gives; unlike the kernel, a store there
-// is kept. A freed page is zeroed (runtime/arena.ts releases its region).
+// may-analysis of its own (registers and 8-byte stack spills, per function). As in the
+// kernel, only allocated pages are accessible: the window is reserved PROT_NONE
+// (MAP_NORESERVE), a page becomes read/write when bpf_arena_alloc_pages gives it and
+// PROT_NONE again (its memory dropped) when freed. An access anywhere else faults, and the
+// JIT's exception table (fault.ts) fixes it up as the kernel's does: a load reads 0, a store
+// or atomic is skipped.
 
 import type { Insn } from '../../isa/insn.ts';
 import {
-  BPF_ALU, BPF_ALU64, BPF_ATOMIC, BPF_CALL, BPF_DW, BPF_EXIT, BPF_JA, BPF_JMP, BPF_JMP32, BPF_LDX, BPF_MEM, BPF_MEMSX, BPF_MOV, BPF_ST, BPF_STX, BPF_X,
+  BPF_ALU, BPF_ALU64, BPF_ATOMIC, BPF_CALL, BPF_DW, BPF_EXIT, BPF_JA, BPF_JMP, BPF_JMP32, BPF_LDX, BPF_LOAD_ACQ, BPF_MEM, BPF_MEMSX, BPF_MOV, BPF_ST, BPF_STX,
+  BPF_X,
 } from '../../isa/opcodes.ts';
 import { BPF_ADDR_SPACE_CAST, BPF_PROBE_ATOMIC, BPF_PROBE_MEM32, BPF_PROBE_MEM32SX } from '../x86_64/body.ts';
-import { getLibc, MAP_NORESERVE, mapAnon } from './libc.ts';
+import { getLibc, MADV_DONTNEED, MAP_NORESERVE, mapAnon, PROT_NONE, PROT_RW } from './libc.ts';
+import { PAGE_SIZE } from '../../runtime/arena.ts';
 
 /** The kernel's guard around the 4 GB window: an s16 offset either way. */
 const GUARD = 1 << 16;
@@ -28,13 +32,25 @@ export class NativeArenaWindow {
   readonly kernVmStart: bigint;
 
   constructor() {
-    this.base = mapAnon(WINDOW, MAP_NORESERVE);
+    this.base = mapAnon(WINDOW, MAP_NORESERVE, PROT_NONE);
     this.kernVmStart = this.base + BigInt(GUARD / 2);
   }
 
   /** Native address of the page with 32-bit offset `off32`. */
   at(off32: number): bigint {
     return this.kernVmStart + BigInt(off32 >>> 0);
+  }
+
+  /** Make the page at native address `page` accessible (an allocated arena page). */
+  grant(page: bigint): void {
+    if (getLibc().mprotect(page, PAGE_SIZE, PROT_RW) !== 0) throw new Error('mprotect of an arena page failed');
+  }
+
+  /** Make it inaccessible again, its contents dropped (a freed page: zeros if re-allocated). */
+  revoke(page: bigint): void {
+    const c = getLibc();
+    c.madvise(page, PAGE_SIZE, MADV_DONTNEED);
+    if (c.mprotect(page, PAGE_SIZE, PROT_NONE) !== 0) throw new Error('mprotect of an arena page failed');
   }
 
   /** Whether a native address lies in the window (with its guards). */
@@ -117,13 +133,16 @@ export function arenaRewrite(insns: readonly Insn[]): Insn[] {
       reach(next, st);
     } else if (c === BPF_ST || c === BPF_STX) {
       if (mode(i) === BPF_MEM || mode(i) === BPF_ATOMIC) {
-        if (st.regs & bit(i.dst)) arena.add(k);
+        // load_acquire addresses memory through src (dst = *(src + off)); the rest through dst.
+        const loadAcq = mode(i) === BPF_ATOMIC && i.imm === BPF_LOAD_ACQ;
+        if (st.regs & bit(loadAcq ? i.src : i.dst)) arena.add(k);
         if (i.dst === 10) {
           const spill = c === BPF_STX && mode(i) === BPF_MEM && (i.code & 0x18) === BPF_DW && (st.regs & bit(i.src)) !== 0;
           for (const o of [...st.slots]) if (o > i.off - 8 && o < i.off + 8) st.slots.delete(o);
           if (spill) st.slots.add(i.off);
         }
-        if (mode(i) === BPF_ATOMIC && (i.imm & 1)) def(i.imm === 0xf1 ? 0 : i.src, false); // fetch results are scalars
+        if (loadAcq) def(i.dst, false);
+        else if (mode(i) === BPF_ATOMIC && (i.imm & 1)) def(i.imm === 0xf1 ? 0 : i.src, false); // fetch results are scalars
       }
       reach(next, st);
     } else if (c === BPF_JMP || c === BPF_JMP32) {

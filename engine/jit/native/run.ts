@@ -20,6 +20,7 @@ import { DEFAULT_PACKET_SIZE, type HelperFn, type KfuncFn, type MapStore, type R
 import { getLibc, mapAnon, pageRound, PROT_RX } from './libc.ts';
 import { NativeMapStore } from './space.ts';
 import { arenaRewrite } from './arena.ts';
+import { nativeExtable, withExtable } from './fault.ts';
 import { kfuncsByName } from '../../runtime/kfuncs/index.ts';
 import { BUILTIN_KFUNCS } from '../../program/kfuncs.ts';
 import { Bridge, NativeMachine, helperTrampoline, kfuncTrampoline, ldAbsTrampoline, setActiveBridge, syncCtxPointers } from './bridge.ts';
@@ -236,6 +237,9 @@ export function runNativeInProcess(prog: Program, env: NativeEnv = {}, impl: Nat
     }
     if (c.mprotect(code, codeLen, PROT_RX) !== 0) throw new Error('mprotect failed');
     const img = { code: { length: total } };
+    // Arena accesses fault on pages that are not allocated: the JIT's exception table, as
+    // the kernel installs it, fixes them up (fault.ts).
+    const extable = nativeExtable(images.flatMap((i) => i.funcs), code);
 
     const bridge = new Bridge(m);
     setActiveBridge(bridge);
@@ -243,7 +247,7 @@ export function runNativeInProcess(prog: Program, env: NativeEnv = {}, impl: Nat
     const t1 = process.hrtime.bigint();
     let r: number | bigint;
     try {
-      r = koffi.call(code, EntryProto, r1) as number | bigint;
+      r = withExtable(extable, () => koffi.call(code, EntryProto, r1) as number | bigint);
     } finally {
       setActiveBridge(undefined);
       space.dropAliases();

@@ -70,7 +70,7 @@ export class NativeSpace extends AddressSpace {
   private readonly aliases: Region[] = [];
   /** The program's BPF arena, once `mapArena` has placed it. */
   private arenaMap?: { readonly pagePrefix: string; readonly userVmStart: bigint; readonly window: NativeArenaWindow };
-  /** Regions that are arena pages (zeroed when freed, their memory is the window's). */
+  /** Regions that are arena pages (their memory is the window's; inaccessible once freed). */
   private readonly arenaPages = new Set<Region>();
 
   /** Back arena `name`'s pages by a native window from now on (runtime/arena.ts names each
@@ -98,6 +98,7 @@ export class NativeSpace extends AddressSpace {
       // The page's 32-bit offset is where PROBE_MEM32 code reaches it from kern_vm_start.
       const pgoff = Number(name.slice(a.pagePrefix.length));
       const addr = a.window.at(Number(BigInt.asUintN(32, a.userVmStart + BigInt(pgoff * PAGE_SIZE))));
+      a.window.grant(addr);
       const view = new Uint8Array(koffi.view(addr, PAGE_SIZE));
       view.set(bytes);
       const r = super.add(name, view, writable);
@@ -122,8 +123,9 @@ export class NativeSpace extends AddressSpace {
   }
 
   override release(r: Region): void {
-    // A freed arena page reads 0 again, as an unmapped one does through the fix-up.
-    if (this.arenaPages.delete(r)) r.bytes.fill(0);
+    // A freed arena page faults again, as in the kernel (the fix-up reads 0, drops stores).
+    const base = this.bases[(r.hi - REGION_HI_BASE) | 0];
+    if (this.arenaPages.delete(r) && base !== undefined) this.arenaMap?.window.revoke(base);
     this.bases[(r.hi - REGION_HI_BASE) | 0] = undefined;
     super.release(r);
   }

@@ -431,10 +431,16 @@ function load(c: Code, insn: Insn, x: InsnContext): void {
       return ldsx(c, size, dst, src, insn.off);
     case BPF_PROBE_MEM: case BPF_PROBE_MEMSX:
       return probeLoad(c, insn, mode === BPF_PROBE_MEMSX, x);
-    case BPF_PROBE_MEM32:
-      return ldxIndex(c, size, dst, src, REG_ARENA, insn.off);
-    case BPF_PROBE_MEM32SX:
-      return ldsxIndex(c, size, dst, src, REG_ARENA, insn.off);
+    case BPF_PROBE_MEM32: {
+      const at = c.length;
+      ldxIndex(c, size, dst, src, REG_ARENA, insn.off);
+      return void c.fault(at, dst);
+    }
+    case BPF_PROBE_MEM32SX: {
+      const at = c.length;
+      ldsxIndex(c, size, dst, src, REG_ARENA, insn.off);
+      return void c.fault(at, dst);
+    }
     default:
       unknown(insn, x);
   }
@@ -478,12 +484,20 @@ function store(c: Code, insn: Insn, x: InsnContext): void {
   if (cls === BPF_ST) {
     if (mode === BPF_NOSPEC) return void c.b(0x0f, 0xae, 0xe8); // lfence
     if (mode === BPF_MEM) return st(c, size, dst, insn.off, insn.imm);
-    if (mode === BPF_PROBE_MEM32) return stIndex(c, size, dst, REG_ARENA, insn.off, insn.imm);
+    if (mode === BPF_PROBE_MEM32) {
+      const at = c.length;
+      stIndex(c, size, dst, REG_ARENA, insn.off, insn.imm);
+      return void c.fault(at);
+    }
     unknown(insn, x);
   }
   const src = R(insn.src);
   if (mode === BPF_MEM) return stx(c, size, dst, src, insn.off);
-  if (mode === BPF_PROBE_MEM32) return stxIndex(c, size, dst, src, REG_ARENA, insn.off);
+  if (mode === BPF_PROBE_MEM32) {
+    const at = c.length;
+    stxIndex(c, size, dst, src, REG_ARENA, insn.off);
+    return void c.fault(at);
+  }
   if (mode === BPF_ATOMIC || mode === BPF_PROBE_ATOMIC) return atomic(c, insn, mode === BPF_PROBE_ATOMIC, x);
   unknown(insn, x);
 }
@@ -498,8 +512,11 @@ function atomic(c: Code, insn: Insn, arena: boolean, x: InsnContext): void {
   const op = insn.imm;
   if (op === BPF_LOAD_ACQ || op === BPF_STORE_REL) {
     if (arena) {
+      // Class STX: a fault leaves even load_acquire's dst as it was (DONT_CLEAR).
+      const at = c.length;
       if (op === BPF_LOAD_ACQ) ldxIndex(c, size, dst, src, REG_ARENA, insn.off);
       else stxIndex(c, size, dst, src, REG_ARENA, insn.off);
+      c.fault(at);
       return;
     }
     // load_acquire: dst = *(src + off); store_release: *(dst + off) = src.
@@ -510,7 +527,9 @@ function atomic(c: Code, insn: Insn, arena: boolean, x: InsnContext): void {
   if (size === BPF_B || size === BPF_H) unknown(insn, x);
   const is64 = size === BPF_DW;
   if (arena) {
+    const at = c.length;
     atomicRmw(c, op, is64, dst, src, insn.off, REG_ARENA, x, insn);
+    c.fault(at); // the native zero-extension below still runs after a fault
     if (x.mode === 'native' && op === BPF_CMPXCHG && !is64) movRR32(c, X86.rax, X86.rax);
     return;
   }

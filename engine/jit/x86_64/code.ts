@@ -40,9 +40,22 @@ export type RelocKind =
   /** rel32 of an installed direct tail call's jump into the target program. */
   | 'tail-call-target';
 
+/** One exception-table entry (the kernel's populate_extable for PROBE_MEM32, PROBE_MEM32SX
+ *  and PROBE_ATOMIC): a fault at `at` resumes `len` bytes later, with the x86 register
+ *  `clear` zeroed first (loads) or nothing changed (stores, atomics). */
+export interface ExEntry {
+  /** Byte offset of the faulting x86 instruction inside the function image. */
+  readonly at: number;
+  /** Its length: where execution continues after a fault. */
+  readonly len: number;
+  /** x86 register number to zero, or undefined (the kernel's DONT_CLEAR). */
+  readonly clear?: number;
+}
+
 export class Code {
   readonly bytes: number[] = [];
   readonly relocs: Reloc[] = [];
+  readonly extable: ExEntry[] = [];
 
   get length(): number {
     return this.bytes.length;
@@ -72,9 +85,16 @@ export class Code {
     return this;
   }
 
+  /** Note that the bytes from `at` to here are one instruction whose fault is fixed up. */
+  fault(at: number, clear?: number): this {
+    this.extable.push({ at, len: this.bytes.length - at, ...(clear !== undefined ? { clear } : {}) });
+    return this;
+  }
+
   append(other: Code): this {
     const base = this.bytes.length;
     for (const r of other.relocs) this.relocs.push({ ...r, at: r.at + base });
+    for (const e of other.extable) this.extable.push({ ...e, at: e.at + base });
     this.bytes.push(...other.bytes);
     return this;
   }

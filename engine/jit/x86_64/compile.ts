@@ -110,6 +110,7 @@ function image(out: PassOut, passes: number): JitFuncImage {
   return {
     code: Uint8Array.from(out.code.bytes),
     relocs: out.code.relocs,
+    extable: out.code.extable,
     insnOffsets: out.insnOffsets,
     passes,
   };

@@ -1,10 +1,10 @@
 // Inputs and outputs of the x86-64 JIT.
 
 import type { Insn } from '../../isa/insn.ts';
-import type { Reloc } from './code.ts';
+import type { ExEntry, Reloc } from './code.ts';
 import type { StackArgFrame } from './stack-args.ts';
 
-export type { Reloc, RelocKind } from './code.ts';
+export type { ExEntry, Reloc, RelocKind } from './code.ts';
 
 /** One BPF function as the JIT sees it: the kernel's `bpf_prog` for a subprog. */
 export interface JitFunction {
@@ -95,6 +95,9 @@ export interface JitFuncImage {
   readonly code: Uint8Array;
   /** References to things outside this function image (masked when comparing). */
   readonly relocs: readonly Reloc[];
+  /** Exception table: the PROBE_MEM32 / PROBE_MEM32SX / PROBE_ATOMIC accesses whose faults
+   *  are fixed up (native runs install it in a signal handler, engine/jit/native/fault.ts). */
+  readonly extable?: readonly ExEntry[];
   /** Byte offset where each instruction (by index into `insns`) starts; last = image end. */
   readonly insnOffsets: readonly number[];
   /** Passes it took to converge (including the final emitting pass). */
