@@ -54,6 +54,8 @@ export function funcBtfFor(prog: Program, always = false): FuncBtf | undefined {
     const id = w.func(cIdent(f.name), w.proto(ret, params), f.linkage === 'global' ? 1 : 0);
     // __arg_ctx, __arg_trusted, ...: decl tags on the FUNC, one per parameter and tag.
     (f.params ?? []).forEach((p, i) => p.tags?.forEach((tag) => w.declTag(tag, id, i)));
+    // Tags on the function itself (component_idx -1), e.g. exception_callback:<name>.
+    f.tags?.forEach((tag) => w.declTag(tag, id, -1));
     ids.push(id);
   }
   const funcInfo = new Uint8Array(funcs.length * 8);

@@ -36,7 +36,7 @@ import { checkGlobalReturn, initGlobalArgs } from './calls/global.ts';
 import { recoverSpeculative, specSuffix, stopsAfterInsn, stopsBeforeInsn } from './unpriv/speculative.ts';
 import { checkResourceLeak } from './checks/refs.ts';
 import { ldImmFunc } from './calls/callback.ts';
-import { exceptionExit, isThrowCall } from './kfunc/throw.ts';
+import { checkExceptionCbArgs, exceptionCbSubprog, exceptionExit, isThrowCall } from './kfunc/throw.ts';
 
 const BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000;
 
@@ -48,6 +48,7 @@ function initState(env: VerifierEnv, subprog: number): void {
     st.frames[0].subprogno = subprog;
     st.firstInsnIdx = env.subprogs[subprog].start;
     initGlobalArgs(env, st, subprog);
+    checkExceptionCbArgs(env, subprog);
   }
   env.curState = st;
   env.scratch.markAll();
@@ -260,7 +261,8 @@ function stepJmp(env: VerifierEnv, insn: Insn, idx: number): Step {
     const st = env.curState;
     checkResourceLeak(env, !st.curframe, 'BPF_EXIT instruction in main prog');
     if (st.curframe) return { kind: 'next', idx: prepareFuncExit(env), printState: true };
-    if (st.frames[0].subprogno) {
+    // The exception callback returns for the whole program: the program's return rules.
+    if (st.frames[0].subprogno && st.frames[0].subprogno !== exceptionCbSubprog(env)) {
       checkRegRead(env, 0);
       checkGlobalReturn(env);
     } else checkReturnCode(env);

@@ -125,7 +125,9 @@ function doCheckSubprogs(env: VerifierEnv): void {
   const done = new Set<number>();
   for (let more = true; more; ) {
     more = false;
-    for (const i of calledGlobals(env)) {
+    // The exception callback is presumed called (kfunc/throw.ts).
+    const cb = exceptionCbSubprog(env);
+    for (const i of [...new Set([...calledGlobals(env), ...(cb ? [cb] : [])])].sort((a, b) => a - b)) {
       if (done.has(i)) continue;
       done.add(i);
       more = true;

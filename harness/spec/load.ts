@@ -497,7 +497,8 @@ class SuiteBuilder {
     const origin = this.origin(ap);
     const main = this.guard(() => assembleText(name, asStr(t.asm) ?? '', origin, ap, this.withImm(imm), [...this.subprogs.keys()]));
     if (main === undefined || !this.subprogsOk) return undefined;
-    return this.guard(() => linkMain(name, main, this.subprogs, origin, ap));
+    const funcTags = t.func_tags !== undefined ? (asList(t.func_tags) as string[]) : [];
+    return this.guard(() => linkMain(name, main, this.subprogs, origin, ap, funcTags));
   }
 
   private buildTest(t: Obj, path: string): TestSpec | undefined {

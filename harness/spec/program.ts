@@ -6,7 +6,7 @@ import * as asmModule from '../../engine/isa/asm/index.ts';
 import type { AssembleOptions, Binding } from '../../engine/isa/asm/index.ts';
 import { decodeHex } from '../../engine/isa/decode.ts';
 import { HELPER_NAMES } from '../../engine/isa/helpers.ts';
-import type { Insn } from '../../engine/isa/insn.ts';
+import { slotOffsets, type Insn } from '../../engine/isa/insn.ts';
 import { InputError } from '../../engine/errors.ts';
 import type { FuncDef } from '../../engine/program/types.ts';
 
@@ -135,6 +135,7 @@ export function linkMain(
   subprogs: ReadonlyMap<string, AssembledSubprog>,
   origin: TextOrigin,
   path: string,
+  funcTags: readonly string[] = [],
 ): LinkedProgram {
   const api = needAsm(origin, path);
   const library = new Map<string, unknown>();
@@ -142,6 +143,20 @@ export function linkMain(
   let linked: { insns: Insn[]; funcs: { name: string; start: number }[] };
   try {
     linked = api.linkProgram(main, library);
+    // libbpf appends the function an `exception_callback:` tag names even though nothing
+    // calls it (bpf_misc.h __exception_cb): linked on its own, then placed at the end.
+    for (const tag of funcTags.filter((t) => t.startsWith('exception_callback:'))) {
+      const cb = tag.slice('exception_callback:'.length);
+      if (linked.funcs.some((f) => f.name === cb)) continue;
+      const fn = library.get(cb);
+      if (fn === undefined) throw new InputError(`func_tags: no subprogram named ${JSON.stringify(cb)}`, { ...origin, path });
+      const extra = api.linkProgram(fn, library);
+      const base = slotOffsets(linked.insns)[linked.insns.length];
+      linked = {
+        insns: [...linked.insns, ...extra.insns],
+        funcs: [...linked.funcs, ...extra.funcs.map((f) => ({ name: f.name, start: f.start + base }))],
+      };
+    }
   } catch (e) {
     withPath(e, path, origin);
   }
@@ -157,6 +172,7 @@ export function linkMain(
     };
   });
   if (funcs.length === 0) funcs.push({ start: 0, name: mainName, linkage: 'global' });
+  if (funcTags.length) funcs[0] = { ...funcs[0], tags: funcTags };
   return { insns: linked.insns, funcs };
 }
 

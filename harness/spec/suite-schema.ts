@@ -124,6 +124,8 @@ const test = obj({
   btf_path: str({ nonEmpty: true }),
   raw_map_fds: list(u32),
   linear_size: u32,
+  // BTF decl tags on the main function (bpf_misc.h __exception_cb: "exception_callback:cb").
+  func_tags: list(str({ nonEmpty: true })),
   expect: expectation,
   unpriv: expectation,
   xfail: obj(

@@ -17,6 +17,8 @@ import { addKfuncCall } from '../stack-arg/kfunc.ts';
 import { checkMapProgCompatibility } from './map-prog.ts';
 import { isIterNextCall } from '../kfunc/meta.ts';
 import { markCallbackCall } from '../calls/callback.ts';
+import { exceptionCbSubprog, findExceptionCallbackStart, setExceptionCb } from '../kfunc/throw.ts';
+import { hasFuncInfo } from '../calls/func-info.ts';
 
 const BPF_MAX_SUBPROGS = 256;
 const BPF_FUNC_tail_call = 12;
@@ -47,6 +49,12 @@ export function addSubprogs(env: VerifierEnv): void {
       continue;
     }
     addSubprog(env, i + s.imm + 1);
+  }
+  // The exception callback named by the main function's BTF tag (needs func_info).
+  const cbStart = hasFuncInfo(env) ? findExceptionCallbackStart(env) : undefined;
+  if (cbStart !== undefined) {
+    addSubprog(env, cbStart);
+    setExceptionCb(env, env.subprogs.findIndex((sp) => sp.start === cbStart));
   }
   if (env.log.level2) {
     env.subprogs.forEach((s, i) => env.log.verbose(`func#${i} @${s.start}\n`));
@@ -210,14 +218,18 @@ export function checkCfg(env: VerifierEnv): void {
     }
   };
 
-  state[0] = DISCOVERED;
-  stack.push(0);
-  while (stack.length) {
-    const t = stack[stack.length - 1];
-    const r = visit(t);
-    if (r === DONE) {
-      state[t] = EXPLORED;
-      stack.pop();
+  // From the first instruction, then from the exception callback, which nothing calls.
+  const cb = exceptionCbSubprog(env);
+  for (const root of cb ? [0, env.subprogs[cb].start] : [0]) {
+    state[root] = DISCOVERED;
+    stack.push(root);
+    while (stack.length) {
+      const t = stack[stack.length - 1];
+      const r = visit(t);
+      if (r === DONE) {
+        state[t] = EXPLORED;
+        stack.pop();
+      }
     }
   }
   for (let i = 0; i < n; i++) {
