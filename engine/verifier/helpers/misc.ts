@@ -1,5 +1,5 @@
 // Prototypes of base and tracing helpers beyond the first few: tail calls, spin locks,
-// cgroup local storage, ringbuf, probe_read_kernel, copy_from_user, trace_printk, csum_diff.
+// cgroup local storage, ringbuf, probe_read_{kernel,user}, copy_from_user, trace_printk, csum_diff.
 
 import { Arg, Ret } from './protos.ts';
 import type { HelperProto } from './protos.ts';
@@ -24,7 +24,9 @@ export function miscProtos(): readonly HelperProto[] {
     { id: 81, args: [Arg.CONST_MAP_PTR, Arg.ANYTHING], ret: Ret.PTR_TO_MAP_VALUE, progTypes: CGROUP_TYPES }, // get_local_storage
     { id: 93, args: [Arg.PTR_TO_SPIN_LOCK], ret: Ret.VOID, progTypes: ALL, cap: 'bpf' }, // spin_lock
     { id: 94, args: [Arg.PTR_TO_SPIN_LOCK], ret: Ret.VOID, progTypes: ALL, cap: 'bpf' }, // spin_unlock
+    { id: 112, args: [Arg.PTR_TO_UNINIT_MEM, Arg.CONST_SIZE_OR_ZERO, Arg.ANYTHING], ret: Ret.INTEGER, gplOnly: true, progTypes: ALL, cap: 'perfmon' }, // probe_read_user
     { id: 113, args: [Arg.PTR_TO_UNINIT_MEM, Arg.CONST_SIZE_OR_ZERO, Arg.ANYTHING], ret: Ret.INTEGER, gplOnly: true, progTypes: ALL, cap: 'perfmon' }, // probe_read_kernel
+    { id: 114, args: [Arg.PTR_TO_UNINIT_MEM, Arg.CONST_SIZE_OR_ZERO, Arg.ANYTHING], ret: Ret.INTEGER, gplOnly: true, progTypes: ALL, cap: 'perfmon' }, // probe_read_user_str
     { id: 115, args: [Arg.PTR_TO_UNINIT_MEM, Arg.CONST_SIZE_OR_ZERO, Arg.ANYTHING], ret: Ret.INTEGER, gplOnly: true, progTypes: ALL, cap: 'perfmon' }, // probe_read_kernel_str
     { id: 130, args: [Arg.CONST_MAP_PTR, Arg.PTR_TO_MEM_RDONLY, Arg.CONST_SIZE_OR_ZERO, Arg.ANYTHING], ret: Ret.INTEGER, progTypes: ALL }, // ringbuf_output
     { id: 131, args: [Arg.CONST_MAP_PTR, Arg.CONST_ALLOC_SIZE_OR_ZERO, Arg.ANYTHING], ret: Ret.PTR_TO_RINGBUF_MEM_OR_NULL, acquire: true, progTypes: ALL }, // ringbuf_reserve
@@ -34,5 +36,7 @@ export function miscProtos(): readonly HelperProto[] {
     // for tracing programs only).
     { id: 148, args: [Arg.PTR_TO_UNINIT_MEM, Arg.CONST_SIZE_OR_ZERO, Arg.ANYTHING], ret: Ret.INTEGER, progTypes: ALL, cap: 'perfmon', mightSleep: true }, // copy_from_user
     { id: 160, args: [], ret: Ret.INTEGER, progTypes: NON_TRACING }, // ktime_get_coarse_ns
+    // copy_from_user_task(dst, size, user_ptr, task, flags): as copy_from_user, GPL (6.18).
+    { id: 191, args: [Arg.PTR_TO_UNINIT_MEM, Arg.CONST_SIZE_OR_ZERO, Arg.ANYTHING, Arg.PTR_TO_BTF_ID_TASK, Arg.ANYTHING], ret: Ret.INTEGER, gplOnly: true, progTypes: ALL, cap: 'perfmon', mightSleep: true },
   ];
 }

@@ -47,5 +47,8 @@ export function sockProtos(): readonly HelperProto[] {
     })),
     // sk_select_reuseport(ctx, map, key, flags)
     { id: 82, args: [Arg.PTR_TO_CTX, Arg.CONST_MAP_PTR, Arg.PTR_TO_MAP_KEY, Arg.ANYTHING], ret: Ret.INTEGER, progTypes: ['SK_REUSEPORT'] },
+    // sock_map_update / sock_hash_update(ctx, map, key, flags): from sock_ops programs.
+    { id: 53, args: [Arg.PTR_TO_CTX, Arg.CONST_MAP_PTR, Arg.PTR_TO_MAP_KEY, Arg.ANYTHING], ret: Ret.INTEGER, pktAccess: true, progTypes: ['SOCK_OPS'] },
+    { id: 70, args: [Arg.PTR_TO_CTX, Arg.CONST_MAP_PTR, Arg.PTR_TO_MAP_KEY, Arg.ANYTHING], ret: Ret.INTEGER, pktAccess: true, progTypes: ['SOCK_OPS'] },
   ];
 }
