@@ -36,6 +36,7 @@ import { checkGlobalReturn, initGlobalArgs } from './calls/global.ts';
 import { recoverSpeculative, specSuffix, stopsAfterInsn, stopsBeforeInsn } from './unpriv/speculative.ts';
 import { checkResourceLeak } from './checks/refs.ts';
 import { ldImmFunc } from './calls/callback.ts';
+import { checkKfuncInLock } from './checks/spin-lock.ts';
 import { checkExceptionCbArgs, exceptionCbSubprog, exceptionExit, isThrowCall } from './kfunc/throw.ts';
 
 const BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000;
@@ -237,6 +238,7 @@ function stepJmp(env: VerifierEnv, insn: Insn, idx: number): Step {
     }
     if (insn.src === BPF_PSEUDO_CALL) return { kind: 'next', idx: checkFuncCall(env, insn, idx) };
     if (insn.src === BPF_PSEUDO_KFUNC_CALL) {
+      checkKfuncInLock(env, insn);
       checkKfuncCall(env, insn);
       // bpf_throw ends the path like an exit of the whole program (kfunc/throw.ts).
       if (isThrowCall(insn)) {

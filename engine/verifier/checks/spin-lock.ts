@@ -11,6 +11,7 @@ import type { VerifierEnv } from '../env.ts';
 import { fieldOf, hasBtf } from './map-fields.ts';
 import { activeLock } from './refs.ts';
 import { kernelMapName } from '../log/state-print.ts';
+import { kernelKfunc } from '../kfunc/meta.ts';
 
 const BPF_FUNC_spin_unlock = 94;
 
@@ -44,4 +45,13 @@ export function checkCallInLock(env: VerifierEnv, helperId: number): void {
   if (activeLock(env.curState) && helperId !== BPF_FUNC_spin_unlock) {
     throw reject(EINVAL, 'function calls are not allowed while holding a lock');
   }
+}
+
+/** The same rule for kfunc calls: under a lock only the list / rbtree / refcount kfuncs of
+ *  vmlinux may be called (is_bpf_graph_api_kfunc). */
+export function checkKfuncInLock(env: VerifierEnv, insn: { off: number; imm: number }): void {
+  if (!activeLock(env.curState)) return;
+  const name = insn.off ? undefined : kernelKfunc(insn.imm)?.name;
+  if (name !== undefined && /^bpf_(list_|rbtree_|refcount_acquire_impl$)/.test(name)) return;
+  throw reject(EINVAL, 'function calls are not allowed while holding a lock');
 }
