@@ -10,6 +10,7 @@ import { withPrivateStack } from './private-stack.ts';
 import { recoverFromImage, withArena } from './recover.ts';
 import type { JitFunction, JitImage, KernelConfig } from './types.ts';
 import { fromXlated } from './xlated.ts';
+import { exceptionFacts, type ExceptionFacts } from './exceptions.ts';
 
 export interface KernelJitRecord {
   readonly xlated: Uint8Array;
@@ -38,13 +39,33 @@ export interface Replay {
 }
 
 export function replayKernelJit(rec: KernelJitRecord, opts: { config?: Partial<KernelConfig>; recover?: boolean } = {}): Replay {
+  // BPF exceptions (exceptions.ts): with several places the callback could start, the one
+  // whose image matches the kernel's.
+  const options = exceptionFacts(decode(rec.xlated), rec.stackDepths, rec.jited, rec.funcLens);
+  let best: Replay | undefined;
+  for (const exc of options) {
+    const r = replayOnce(rec, opts, exc);
+    if (r.diff.equal) return r;
+    best ??= r;
+  }
+  return best!;
+}
+
+function replayOnce(rec: KernelJitRecord, opts: { config?: Partial<KernelConfig>; recover?: boolean }, exc: ExceptionFacts): Replay {
   const insns = decode(rec.xlated);
-  let funcs = fromXlated(insns, { stackDepths: rec.stackDepths, directTailCalls: rec.directTailCalls });
+  let funcs = fromXlated(insns, {
+    stackDepths: rec.stackDepths, directTailCalls: rec.directTailCalls,
+    ...(exc.exceptionCbStart !== undefined ? { exceptionCbStart: exc.exceptionCbStart } : {}),
+    ...(exc.exceptionBoundary ? { exceptionBoundary: true } : {}),
+  });
   funcs = withPrivateStack(withArena(funcs, rec.arenaMapIds ?? new Set()), rec.progType, rec.expectedAttachType);
   const facts: string[] = [];
   if (funcs[0]?.arena) facts.push('arena');
   funcs.forEach((f, k) => f.privateStack && facts.push(`func ${k}: private stack`));
-  const jit = (f: JitFunction[]): JitImage => jitProgram(f, { mode: 'kernel', config: opts.config, funcAddrs: rec.ksyms });
+  if (exc.exceptionBoundary) facts.push('exception boundary');
+  if (exc.exceptionCbStart !== undefined) facts.push(`exception callback at ${exc.exceptionCbStart}${exc.hidden ? ' (hidden)' : ''}`);
+  // The hidden callback is JITed last but is not part of the kernel's image.
+  const jit = (f: JitFunction[]): JitImage => withoutHidden(jitProgram(f, { mode: 'kernel', config: opts.config, funcAddrs: rec.ksyms }), exc.hidden);
   let recovered: string[] = [];
   if (opts.recover !== false) {
     const r = recoverFromImage(funcs, rec.jited, rec.funcLens, jit);
@@ -53,4 +74,10 @@ export function replayKernelJit(rec: KernelJitRecord, opts: { config?: Partial<K
   }
   const image = jit(funcs);
   return { funcs, image, diff: compareImages(image, rec.jited, rec.funcLens), recovered, facts };
+}
+
+function withoutHidden(img: JitImage, hidden: boolean | undefined): JitImage {
+  if (!hidden) return img;
+  const funcLens = img.funcLens.slice(0, -1);
+  return { funcs: img.funcs.slice(0, -1), funcLens, code: img.code.subarray(0, funcLens.reduce((a, l) => a + l, 0)) };
 }
