@@ -10,7 +10,10 @@ import { KERNEL_KFUNCS, missingKfunc } from './kernel.ts';
 import { THROW_KFUNCS } from '../throw.ts';
 
 /** Implementations by kfunc name. */
-export const KFUNC_IMPLS: Readonly<Record<string, KfuncFn>> = { ...STACK_ARG_KFUNCS, ...DYNPTR_KFUNCS, ...TESTMOD_KFUNCS, ...THROW_KFUNCS };
+export const KFUNC_IMPLS: Readonly<Record<string, KfuncFn>> = { ...STACK_ARG_KFUNCS, ...DYNPTR_KFUNCS, ...TESTMOD_KFUNCS };
+
+/** Kernel kfuncs by name: the corpus's, and bpf_throw (runtime/throw.ts). */
+const KERNEL_IMPLS: Readonly<Record<string, KfuncFn>> = { ...KERNEL_KFUNCS, ...THROW_KFUNCS };
 
 let table: ReadonlyMap<number, KfuncFn> | undefined;
 
@@ -27,7 +30,7 @@ export function kfuncsByName(ids: ReadonlyMap<number, string>): ReadonlyMap<numb
   if (ids.size === 0) return builtinKfuncImpls();
   const out = new Map(builtinKfuncImpls());
   for (const [id, name] of ids) {
-    out.set(id, Object.hasOwn(KFUNC_IMPLS, name) ? KFUNC_IMPLS[name] : Object.hasOwn(KERNEL_KFUNCS, name) ? KERNEL_KFUNCS[name] : missingKfunc(name));
+    out.set(id, Object.hasOwn(KFUNC_IMPLS, name) ? KFUNC_IMPLS[name] : Object.hasOwn(KERNEL_IMPLS, name) ? KERNEL_IMPLS[name] : missingKfunc(name));
   }
   return out;
 }
