@@ -35,6 +35,8 @@ import { checkSubprogAbnormalReturns } from './calls/func-info.ts';
 import { badExpectedAttach, insnSlotCount, maxInsns } from './cfg/prog-load.ts';
 import { checkAttachBtfId } from './cfg/attach.ts';
 import { addHiddenExceptionCb, exceptionCbSubprog, hasHiddenCb, seenException } from './kfunc/throw.ts';
+import { markFastcallPatterns } from './fastcall.ts';
+import { removeFastcallSpillsFills } from './fixup/fastcall.ts';
 
 export { NotImplementedError };
 
@@ -99,12 +101,14 @@ export function verify(prog: Program, opts: VerifyOptions): VerifyResult {
     resolveInsns(env);
     checkCfg(env);
     checkAttachBtfId(env);
+    markFastcallPatterns(env);
     if (opts.series === 'merged') computeSubprogArgAccess(env); // merged: arg tracking runs first
     computeLiveRegisters(env);
     if (env.log.level2) printLiveRegs(env);
     doCheckMain(env);
     if (!env.log.level2) env.log.reset(0);
     doCheckSubprogs(env);
+    removeFastcallSpillsFills(env); // may shrink stack depths: before the depth check
     checkMaxStackDepth(env);
     checkStackArgUse(env);
     checkTailCallMaps(env);

@@ -24,6 +24,7 @@ import { checkFlowKeysAccess } from './ctx-misc.ts';
 import { structIdByName } from '../btf-types.ts';
 import { rodataLoad } from './rodata.ts';
 import { destroyIfDynptrSlot } from '../kfunc/dynptr.ts';
+import { checkFastcallStackContract } from '../fastcall.ts';
 
 export const MAX_BPF_STACK = 512;
 
@@ -150,6 +151,7 @@ function stackWrite(env: VerifierEnv, f: FuncState, off: number, size: number, s
   const reg = 'reg' in src ? src.reg : undefined;
   checkStackWriteUnpriv(env, st, off, size, reg);
   destroyIfDynptrSlot(env, f, spi);
+  checkFastcallStackContract(env, f.subprogno, off);
   let hist = true;
   env.scratch.markSlot(spi);
   // 6.18 stack liveness: only a full slot write kills what was there.
@@ -199,6 +201,8 @@ function stackRead(env: VerifierEnv, f: FuncState, off: number, size: number, ds
   const slot = -off - 1;
   const st = spi < f.stack.length ? f.stack[spi] : undefined;
   env.scratch.markSlot(spi);
+  // 6.18 checks a fixed-offset read against the running function, whatever frame it reads.
+  checkFastcallStackContract(env, env.curState.frames[env.curState.curframe].subprogno, off);
   env.stackLive.markRead(f.frameno, env.insnIdx, 1n << BigInt(spi));
   if (st && isSpilled(st.slotType)) {
     let spillSize = 1;
@@ -275,6 +279,7 @@ export function checkStackRangeReadable(env: VerifierEnv, regno: number, reg: Re
  *  value is zero only if every byte is. */
 function stackReadVarOff(env: VerifierEnv, regno: number, reg: RegState, f: FuncState, min: number, max: number, size: number, dst: RegState): void {
   checkStackRangeReadable(env, regno, reg, f, min, max, size, false);
+  checkFastcallStackContract(env, f.subprogno, min);
   let zeros = true;
   for (let a = min; a < max + size; a++) {
     const spi = (-a - 1) >> 3;
@@ -296,6 +301,7 @@ function stackWriteVarOff(env: VerifierEnv, f: FuncState, min: number, max: numb
     : 'imm' in src && src.imm === 0;
   let zeroUsed = false;
   for (let a = min; a < max; a++) destroyIfDynptrSlot(env, f, (-a - 1) >> 3);
+  checkFastcallStackContract(env, f.subprogno, min);
   for (let a = min; a < max; a++) {
     const spi = (-a - 1) >> 3;
     const st = f.stack[spi];
