@@ -47,7 +47,16 @@ type Verdict = 'agree' | 'interpreter-limit' | 'differ' | 'known-gap';
 
 /** Runtime features the native side does not mirror yet, by test id, with the reason. They
  *  must still disagree: a fix shows up here as a failure asking to drop the entry. */
-const KNOWN_GAPS: Readonly<Record<string, string>> = {};
+// Natively bpf_throw reaches the bridge, which does not unwind to the exception callback yet
+// (docs/jit-x86-64.md §11): the run fails where the interpreter returns the callback's value.
+const NO_NATIVE_THROW = 'native bpf_throw does not unwind to the exception callback';
+const KNOWN_GAPS: Readonly<Record<string, string>> = {
+  'exceptions.yaml:throw_default_cb': NO_NATIVE_THROW,
+  'exceptions.yaml:throw_conditional': NO_NATIVE_THROW,
+  'exceptions.yaml:throw_from_subprog': NO_NATIVE_THROW,
+  'exceptions.yaml:throw_custom_cb': NO_NATIVE_THROW,
+  'exceptions.yaml:throw_cookie_in_range': NO_NATIVE_THROW,
+};
 
 /** The interpreter stops at its instruction budget (10M) where the kernel's x86 JIT uses a
  *  timed may_goto: such a run has no reference value, only the native run's success. */
@@ -89,7 +98,9 @@ t.test('specs/: every __retval test agrees natively and in the interpreter', { s
   t.ok(cases.length >= 80, `${cases.length} tests with a retval`);
   const counts = await check(t, cases);
   t.equal(counts.differ, 0, 'no disagreement');
-  t.equal(counts.agree, cases.length, `${counts.agree}/${cases.length} agree`);
+  const gaps = Object.keys(KNOWN_GAPS).filter((id) => cases.some((c) => c.id === id)).length;
+  t.equal(counts['known-gap'], gaps, `${gaps} known gaps`);
+  t.equal(counts.agree + counts['known-gap'], cases.length, `${counts.agree}/${cases.length} agree`);
 });
 
 t.test('ported 6.12 corpus: every __retval test agrees', { timeout: 120_000, skip: noNative || (existsSync(CORPUS) ? false : 'corpus not ported here (make kernel-selftests)') }, async (t) => {
@@ -98,7 +109,7 @@ t.test('ported 6.12 corpus: every __retval test agrees', { timeout: 120_000, ski
   const counts = await check(t, cases);
   t.equal(counts.differ, 0, 'no disagreement');
   t.ok(counts['interpreter-limit'] <= 10, `${counts['interpreter-limit']} runs past the interpreter's instruction budget succeed natively`);
-  t.equal(counts['known-gap'], Object.keys(KNOWN_GAPS).length, `${counts['known-gap']} known gaps${counts['known-gap'] ? ` (${Object.values(KNOWN_GAPS).join('; ')})` : ''}`);
+  t.equal(counts['known-gap'], Object.keys(KNOWN_GAPS).filter((id) => cases.some((c) => c.id === id)).length, `${counts['known-gap']} known gaps${counts['known-gap'] ? ` (${Object.values(KNOWN_GAPS).join('; ')})` : ''}`);
   t.equal(counts.agree + counts['interpreter-limit'] + counts['known-gap'], cases.length,
     `${counts.agree} agree, ${counts['interpreter-limit']} interpreter-limit, ${counts['known-gap']} known gaps, of ${cases.length}`);
 });
