@@ -17,7 +17,7 @@ import { ctxDeniedUnpriv } from '../unpriv/ctx.ts';
 import { ctxAccess } from './ctx.ts';
 import { checkSockAccess, isSockPtr } from './sock.ts';
 import { checkFieldOverlap } from './map-fields.ts';
-import { MEM_RDONLY } from '../state/types.ts';
+import { MEM_RDONLY, PTR_UNTRUSTED } from '../state/types.ts';
 import { checkPtrToBtfAccess } from './btf-access.ts';
 import { checkPtrToMapAccess } from './map-ptr-access.ts';
 import { checkFlowKeysAccess } from './ctx-misc.ts';
@@ -464,7 +464,8 @@ export function checkMemAccess(env: VerifierEnv, regno: number, off: number, siz
   } else if (base === RegType.PTR_TO_MEM) {
     if (t === Access.WRITE && reg.type & MEM_RDONLY) throw reject(EACCES, `R${regno} cannot write into ${regTypeStr(reg.type)}`);
     leaks('mem');
-    checkMemRegionAccess(regno, reg, o, size, reg.memSize, false);
+    // 6.18: read-only untrusted memory (bpf_rdonly_cast to void) is read with probe loads.
+    if (!(reg.type & MEM_RDONLY && reg.type & PTR_UNTRUSTED)) checkMemRegionAccess(regno, reg, o, size, reg.memSize, false);
     if (dst) markUnknown(dst);
   } else {
     throw new NotImplementedError(`memory access through ${regTypeStr(reg.type)}`);

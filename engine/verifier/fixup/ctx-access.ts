@@ -254,6 +254,8 @@ export function convertCtxAccesses(x: XProg, progType: string): void {
     throw new NotImplementedError('context rewrites for socket pointers (sock, sock_common, tcp_sock, xdp_sock)');
   }
   const ops = CTX_OPS[progType];
+  // raw_tracepoint(_writable)_verifier_ops have no convert_ctx_access: u64 loads stay as is.
+  if (!ops && (progType === 'RAW_TRACEPOINT' || progType === 'RAW_TRACEPOINT_WRITABLE')) return;
   if (!ops) {
     if (x.aux.some((a) => a.ptrType === RegType.PTR_TO_CTX)) throw new NotImplementedError(`context rewrites for ${progType} programs`);
     return;

@@ -280,7 +280,11 @@ function setReturn(env: VerifierEnv, btf: Btf, k: KernelKfunc, meta: Meta, insnI
     r0.btfId = meta.retBtfId;
     return;
   }
-  if (k.name === 'bpf_cast_to_kern_ctx' || k.name === 'bpf_rdonly_cast' || /^bpf_(obj_new|percpu_obj_new|refcount_acquire|list_|rbtree_|dynptr_slice)/.test(k.name)) {
+  if (k.name === 'bpf_rdonly_cast') {
+    rdonlyCastReturn(btf, r0, meta.constant ?? 0n);
+    return;
+  }
+  if (k.name === 'bpf_cast_to_kern_ctx' || /^bpf_(obj_new|percpu_obj_new|refcount_acquire|list_|rbtree_|dynptr_slice)/.test(k.name)) {
     throw new NotImplementedError(`kfunc ${k.name} return value`);
   }
   if (pt.kind === 'UNKN') {
@@ -308,4 +312,20 @@ function setReturn(env: VerifierEnv, btf: Btf, k: KernelKfunc, meta: Meta, insnI
     r0.refObjId = id;
     if (has(k, KF.RET_NULL)) r0.id = id;
   }
+}
+
+/** bpf_rdonly_cast(obj, btf_id) (6.18, seen live): an untrusted pointer to the struct or
+ *  union `btf_id` names, or for 0 (void) read-only untrusted memory of size 0 that loads
+ *  may read anywhere in (probe reads). Other kinds are refused. */
+function rdonlyCastReturn(btf: Btf, r0: RegState, id: bigint): void {
+  const t = id < BigInt(btf.types.length) ? btf.types[Number(id)] : undefined;
+  if (!t) throw reject(EINVAL, `Unknown type ID ${id} passed to kfunc bpf_rdonly_cast`);
+  if (id === 0n) {
+    markPtr(r0, RegType.PTR_TO_MEM | MEM_RDONLY | PTR_UNTRUSTED);
+    r0.memSize = 0;
+    return;
+  }
+  if (t.kind !== 'STRUCT' && t.kind !== 'UNION') throw reject(EINVAL, 'kfunc bpf_rdonly_cast type ID argument must be of a struct or void');
+  markPtr(r0, RegType.PTR_TO_BTF_ID | PTR_UNTRUSTED);
+  r0.btfId = Number(id);
 }
