@@ -38,7 +38,7 @@ t.test('YAML syntax errors carry their position', async (t) => {
 
 t.test('unknown keys, wrong types, bad enum values, missing keys', async (t) => {
   t.same(errorsOf(test(`${OK_INSNS}    bogus: 1\n`)), [
-    '6:5 tests[0].bogus: unknown key "bogus"; expected one of name, description, section, asm, insns, from, imm, log_level, flags, series, arch, auxiliary, auxiliary_unpriv, caps_unpriv, btf_path, raw_map_fds, linear_size, expect, unpriv, xfail',
+    '6:5 tests[0].bogus: unknown key "bogus"; expected one of name, description, section, asm, insns, from, imm, log_level, flags, series, arch, auxiliary, auxiliary_unpriv, caps_unpriv, btf_path, raw_map_fds, linear_size, func_tags, expect, unpriv, xfail',
   ]);
   t.same(errorsOf(test(`${OK_INSNS}    log_level: two\n`)), ['6:16 tests[0].log_level: expected an integer, found the string "two"']);
   t.same(errorsOf(test(`${OK_INSNS}    log_level: 99\n`)), ['6:16 tests[0].log_level: 99 is out of range [0, 15]']);
