@@ -24,6 +24,9 @@ import { Arg, Ret, helperAllowed, helperProto } from './helpers/protos.ts';
 import { builtinKfuncById } from '../program/kfuncs.ts';
 import { kernelKfunc, kernelKfuncByName } from './kfunc/meta.ts';
 import { KF } from './kfunc/table.ts';
+import { type FastcallMarks, setFastcallMarks } from './fastcall-contract.ts';
+
+export { fastcallMarks, checkFastcallStackContract, type FastcallMarks } from './fastcall-contract.ts';
 
 const FP = 10;
 const SPILL_DW = BPF_STX | BPF_MEM | BPF_DW;
@@ -31,31 +34,11 @@ const FILL_DW = BPF_LDX | BPF_MEM | BPF_DW;
 /** r0..r5: the registers a call may scratch. */
 const CALLER_SAVED = 0x3f;
 const NR_CALLER_SAVED = 6;
-/** fastcall_stack_off of a function whose patterns were voided: below every offset. */
-const S16_MIN = -32768;
 
 /** BPF_FUNC_get_smp_processor_id: the one allow_fastcall helper, inlined on x86-64. */
 const GET_SMP_PROCESSOR_ID = 8;
 /** vmlinux kfuncs flagged KF_FASTCALL in 6.18 (kfunc/table.ts does not list the bit). */
 const FASTCALL_KFUNCS: ReadonlySet<string> = new Set(['bpf_cast_to_kern_ctx', 'bpf_rdonly_cast']);
-
-/** What the pre-pass found (the kernel keeps it in insn_aux_data and subprog_info). */
-export interface FastcallMarks {
-  /** Per slot: a spill or fill of some pattern (fastcall_pattern). */
-  readonly pattern: Uint8Array;
-  /** Per call slot: how many spill/fill pairs may be removed (fastcall_spills_num). */
-  readonly spills: Uint8Array;
-  /** Per function: where the pattern slots end, [lowest .. stackOff) (fastcall_stack_off);
-   *  0 with no pattern, S16_MIN once voided. */
-  readonly stackOff: number[];
-  /** Per function: a pattern around a call that is not inlined keeps the depth as is. */
-  readonly keepStack: boolean[];
-}
-
-const marksOf = new WeakMap<VerifierEnv, FastcallMarks>();
-
-/** The marks of this run, when the program has a pattern at all. */
-export const fastcallMarks = (env: VerifierEnv): FastcallMarks | undefined => marksOf.get(env);
 
 /** What the pattern search needs to know about a call's target. */
 export interface FastcallCallee {
@@ -155,17 +138,5 @@ export function markFastcallPatterns(env: VerifierEnv): void {
     }
   });
   // Most programs have no pattern: the stack checks then skip the contract entirely.
-  if (m.pattern.includes(1)) marksOf.set(env, m);
-}
-
-/** check_fastcall_stack_contract: a stack access at `off` in function `sub` from the insn
- *  being checked. Touching the pattern slots from anything but a pattern's own spill or
- *  fill voids every pattern of that function. */
-export function checkFastcallStackContract(env: VerifierEnv, sub: number, off: number): void {
-  const m = marksOf.get(env);
-  if (!m || m.stackOff[sub] <= off || m.pattern[env.insnIdx]) return;
-  m.stackOff[sub] = S16_MIN;
-  const end = env.subprogs[sub + 1]?.start ?? env.insnCnt;
-  m.pattern.fill(0, env.subprogs[sub].start, end);
-  m.spills.fill(0, env.subprogs[sub].start, end);
+  if (m.pattern.includes(1)) setFastcallMarks(env, m);
 }

@@ -24,7 +24,7 @@ import { checkFlowKeysAccess } from './ctx-misc.ts';
 import { structIdByName } from '../btf-types.ts';
 import { rodataLoad } from './rodata.ts';
 import { destroyIfDynptrSlot } from '../kfunc/dynptr.ts';
-import { checkFastcallStackContract } from '../fastcall.ts';
+import { checkFastcallStackContract } from '../fastcall-contract.ts';
 
 export const MAX_BPF_STACK = 512;
 

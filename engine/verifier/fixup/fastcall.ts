@@ -8,7 +8,7 @@
 import type { RawSlot } from '../../isa/insn.ts';
 import { BPF_JA, BPF_JMP } from '../../isa/opcodes.ts';
 import type { VerifierEnv } from '../env.ts';
-import { fastcallMarks } from '../fastcall.ts';
+import { fastcallMarks } from '../fastcall-contract.ts';
 
 const NOP: RawSlot = { code: BPF_JMP | BPF_JA, dst: 0, src: 0, off: 0, imm: 0 };
 
