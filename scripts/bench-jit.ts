@@ -10,7 +10,7 @@
 // usage: node --import tsx scripts/bench-jit.ts [--reps N] [--json FILE]
 
 import { writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { parseScriptArgs } from './lib/cli-args.ts';
 import type { Insn } from '../engine/isa/insn.ts';
 import { ldImm64 } from '../engine/isa/insn.ts';
 import type { Program } from '../engine/program/types.ts';
@@ -21,6 +21,9 @@ import { runProgram } from '../engine/runtime/index.ts';
 import { findSpecFiles, loadSuiteFile } from '../harness/spec/load.ts';
 import { jitCases } from '../test/fixtures/jit-programs.ts';
 import { Rng, fuzzProgram } from './fuzz-jit.ts';
+
+const USAGE = `usage: bench-jit.ts [--reps N] [--json FILE]
+JIT compile time per program and per instruction, and native against interpreter speed.`;
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -115,7 +118,7 @@ function execBench(reps: number): ExecRow[] {
 }
 
 function main(): void {
-  const { values } = parseArgs({ options: { reps: { type: 'string', default: '5' }, json: { type: 'string' } } });
+  const { values } = parseScriptArgs(USAGE, { options: { reps: { type: 'string', default: '5' }, json: { type: 'string' } } });
   const reps = Math.max(1, Number(values.reps));
   const out = process.stdout;
   out.write(`bench-jit: ${reps} reps, medians\n\n`);

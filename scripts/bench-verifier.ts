@@ -20,13 +20,16 @@ import { performance } from 'node:perf_hooks';
 import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseScriptArgs } from './lib/cli-args.ts';
 import { getHeapStatistics } from 'node:v8';
 import { findSpecFiles, loadSuiteFile } from '../harness/spec/index.ts';
 import { planSuites, type RunItem } from '../harness/run/plan.ts';
 import type { SuiteSpec } from '../harness/spec/types.ts';
 import { loadProgram, environmentSkip } from '../engine/kernel/load.ts';
 import { verify, NotImplementedError } from '../engine/verifier/index.ts';
+
+const USAGE = `usage: bench-verifier.ts [options] [spec dirs...]
+Engine against live-kernel verification time over the same programs, side by side.`;
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -238,7 +241,7 @@ function measure(it: RunItem, reps: number, withKernel: boolean, heap: { max: nu
 }
 
 function main(): number {
-  const { values: o, positionals } = parseArgs({
+  const { values: o, positionals } = parseScriptArgs(USAGE, {
     allowPositionals: true,
     options: {
       reps: { type: 'string', default: '3' },

@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseScriptArgs } from './lib/cli-args.ts';
 import { isMap, isSeq, parseDocument, YAMLMap, YAMLSeq, type Document } from 'yaml';
 import { InputError } from '../engine/errors.ts';
 import { funcSignature } from '../engine/btf/resolve.ts';
@@ -23,6 +23,9 @@ import { BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE, LD_IMM64 } from '../engine/isa
 import type { Insn } from '../engine/isa/insn.ts';
 import { kernelKsymResolver } from '../engine/port/index.ts';
 import { findSpecFiles } from '../harness/spec/load.ts';
+
+const USAGE = `usage: clang-step.ts [--check] [--clang BIN] [progs/*.c...]
+Compile progs/*.c with clang-19 -target bpf into the specs that use them (--check: fail on stale bytecode).`;
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -138,7 +141,7 @@ function addKfuncs(doc: Document, root: YAMLMap, obj: BpfObject, names: readonly
 }
 
 function main(): number {
-  const { values: o, positionals } = parseArgs({ allowPositionals: true, options: { check: { type: 'boolean' }, clang: { type: 'string', default: 'clang-19' } } });
+  const { values: o, positionals } = parseScriptArgs(USAGE, { allowPositionals: true, options: { check: { type: 'boolean' }, clang: { type: 'string', default: 'clang-19' } } });
   try {
     const files = findSpecFiles(positionals.length ? positionals : [join(REPO, 'specs')]);
     const compiler = new Compiler(o.clang!, REPO);

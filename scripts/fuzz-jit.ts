@@ -7,7 +7,7 @@
 // usage: node --import tsx scripts/fuzz-jit.ts [--seed N] [--count N] [--jobs N] [--len N] [--quiet]
 // Prints the seed and the counts; exit status 1 on any disagreement or fuzzer crash.
 
-import { parseArgs } from 'node:util';
+import { parseScriptArgs } from './lib/cli-args.ts';
 import type { Insn } from '../engine/isa/insn.ts';
 import { ldImm64 } from '../engine/isa/insn.ts';
 import type { MapDef, Program } from '../engine/program/types.ts';
@@ -15,6 +15,9 @@ import { verify } from '../engine/verifier/index.ts';
 import { MapStore, runProgram } from '../engine/runtime/index.ts';
 import { NativePool } from '../engine/jit/native/pool.ts';
 import { snapshotMaps, type NativeResult } from '../engine/jit/native/run.ts';
+
+const USAGE = `usage: fuzz-jit.ts [--seed N] [--count N] [--jobs N] [--len N]
+Random verified programs run in the interpreter and natively; r0 and memory must agree.`;
 
 // ---- a small seeded generator ------------------------------------------------------------
 
@@ -284,7 +287,7 @@ async function runSharded(seed: number, count: number, len: number, jobs: number
 }
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseScriptArgs(USAGE, {
     options: {
       seed: { type: 'string' }, count: { type: 'string', default: '2000' }, jobs: { type: 'string', default: '2' },
       len: { type: 'string', default: '40' }, quiet: { type: 'boolean', default: false }, shard: { type: 'string' },

@@ -14,7 +14,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseScriptArgs } from './lib/cli-args.ts';
 import { Decoder, DecoderOptions } from 'iced-x86';
 import { decode } from '../engine/isa/decode.ts';
 import type { Insn } from '../engine/isa/insn.ts';
@@ -26,6 +26,9 @@ import { loadProgram, type LoadResult } from '../engine/kernel/load.ts';
 import { parseStackDepths } from '../engine/kernel/stack-depth.ts';
 import { findSpecFiles, loadSuiteFile } from '../harness/spec/load.ts';
 import { planSuites, type RunItem } from '../harness/run/plan.ts';
+
+const USAGE = `usage: jit-corpus-parity.ts [--corpus DIR] [--specs DIR] [--filter RE] [--record FILE] [--verbose]
+kernel-mode JIT bytes against the live kernel's image for every program it accepts.`;
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const CORPUS_DIR = join(REPO, '.cache', 'kernel-selftests', 'specs');
@@ -255,7 +258,7 @@ export function groupByCause(entries: readonly ParityEntry[]): [string, ParityEn
 }
 
 function main(): number {
-  const { values: o } = parseArgs({
+  const { values: o } = parseScriptArgs(USAGE, {
     options: {
       corpus: { type: 'string', default: CORPUS_DIR },
       specs: { type: 'string', default: SPECS_DIR },

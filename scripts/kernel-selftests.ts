@@ -29,7 +29,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseScriptArgs } from './lib/cli-args.ts';
 import { InputError } from '../engine/errors.ts';
 import { collectInputs, portFile } from '../engine/port/index.ts';
 import { errorLine, evidenceLine, knownFailure, parseInventory, unknownEntries, type Inventory } from '../engine/port/xfail.ts';
@@ -42,6 +42,9 @@ import { buildRequest } from '../harness/run/plan.ts';
 import { judgeOutcome } from '../harness/run/judge.ts';
 import { findSpecFiles, loadSuiteFile } from '../harness/spec/index.ts';
 import { inputErrorsOf } from '../harness/run/suites.ts';
+
+const USAGE = `usage: kernel-selftests.ts [options]
+Port the 6.12 verifier selftests into .cache and run them on a backend (engine, kernel, both).`;
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const PACKAGE = 'linux-source-6.12';
@@ -140,7 +143,7 @@ function draftEntry(r: ResultRow): string {
 }
 
 function main(): number {
-  const { values: o } = parseArgs({
+  const { values: o } = parseScriptArgs(USAGE, {
     options: {
       backend: { type: 'string', default: 'engine' },
       tree: { type: 'string', default: join(REPO, '.cache', PACKAGE) },

@@ -12,19 +12,22 @@
 import { writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseScriptArgs } from './lib/cli-args.ts';
 import { findSpecFiles, loadSuiteFile } from '../harness/spec/load.ts';
 import { planSuites, type RunItem } from '../harness/run/plan.ts';
 import { createKernelBackend } from '../harness/backends/kernel.ts';
 import { release } from 'node:os';
 import { type RunCase, judgeCase, runCaseInInterpreter, runCaseToJson } from '../engine/runtime/run-case.ts';
 
+const USAGE = `usage: retval-parity.ts [options]
+Corpus __retval checks: the live kernel's test run against the interpreter.`;
+
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** test_loader's POINTER_VALUE: "don't check". */
 const POINTER_VALUE = 0xcafe4a11;
 
 async function main(): Promise<number> {
-  const { values: o } = parseArgs({
+  const { values: o } = parseScriptArgs(USAGE, {
     options: {
       specs: { type: 'string', default: join(REPO, '.cache', 'kernel-selftests', 'specs') },
       filter: { type: 'string' },
