@@ -26,6 +26,7 @@ import type { VerifierEnv } from './env.ts';
 import { stackArgsSafe } from './stack-arg/prune.ts';
 import { callsCallback, isIterNextInsn, iterActiveDepthsDiffer, iterLoopConverged } from './loop-prune.ts';
 import { bucketStatesCount, noteCheckpoint } from './explored-bucket.ts';
+import { ADD_CONST, baseId } from './state/scalar-id.ts';
 
 export const enum Exact {
   /** Imprecise scalars match anything. */
@@ -64,14 +65,16 @@ class IdMap {
     return true;
   }
 
-  /** Like check, but a zero id gets a fresh one (`0 vs unique` pairs are fine). */
+  /** Like check, but a zero id gets a fresh one (`0 vs unique` pairs are fine). An offset
+   *  link's base id must map consistently too (its members share the base). */
   checkScalar(old: number, cur: number): boolean {
     // Two fresh ids always pair up and are never asked about again: nothing to record.
     if (!old && !cur) {
       this.tmp += 2;
       return true;
     }
-    return this.check(old || ++this.tmp, cur || ++this.tmp);
+    if (!this.check(old || ++this.tmp, cur || ++this.tmp)) return false;
+    return !(old & ADD_CONST) || this.check(baseId(old), baseId(cur));
   }
 }
 
@@ -96,6 +99,10 @@ function regsafe(env: VerifierEnv, old: RegState, cur: RegState, idmap: IdMap, e
       // Unprivileged pointer masking seen (unpriv/aux.ts): scalars must match exactly.
       if (exploreAluLimits(env)) return old.off === cur.off && boundsEqual(old.s, cur.s) && idmap.checkScalar(old.id, cur.id);
       if (!old.precise && exact === Exact.NOT_EXACT) return true;
+      // Offset links (linked-regs.ts): a linked old value needs the same kind of link, at the
+      // same distance.
+      if (old.id && (old.id & ADD_CONST) !== (cur.id & ADD_CONST)) return false;
+      if (old.id & ADD_CONST && old.off !== cur.off) return false;
       if (!idmap.checkScalar(old.id, cur.id)) return false;
       return boundsWithin(old.s, cur.s);
     case RegType.PTR_TO_MAP_KEY:

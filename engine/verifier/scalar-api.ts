@@ -4,7 +4,7 @@
 // pointer printing) live here.
 
 import {
-  scalarConst, scalarUnknown, scalarOfSize, isConst, constValue, isUnknown, boundsEqual,
+  scalarConst, scalarUnknown, scalarOfSize, isConst, isConstIn, constValue, constValueIn, isUnknown, boundsEqual,
   scalarAlu as coreAlu, isBranchTaken, refineBranch, formatScalar, formatScalarRanges, fmtSnum, fmtUnum,
   tnumStrn, tnumIn, coerceToSize, coerceToSizeSx, fls64, tnumAdd, tnumSub, tnumConst, tnumIsAligned, regBoundsSync,
   S64_MIN, S64_MAX, S32_MIN, S32_MAX, U32_MAX, U64_MAX,
@@ -14,7 +14,7 @@ import { BPF_END } from '../isa/opcodes.ts';
 
 export type { ScalarBounds, Tnum };
 export { S64_MIN, S64_MAX };
-export { scalarConst, scalarUnknown, scalarOfSize, isConst, constValue, isUnknown, boundsEqual, isBranchTaken, refineBranch, formatScalar, fmtSnum, fmtUnum, coerceToSize, coerceToSizeSx };
+export { scalarConst, scalarUnknown, scalarOfSize, isConst, isConstIn, constValue, constValueIn, isUnknown, boundsEqual, isBranchTaken, refineBranch, formatScalar, fmtSnum, fmtUnum, coerceToSize, coerceToSizeSx };
 
 /** get_reg_width: bits needed for the largest unsigned value. */
 export const regWidth = (b: ScalarBounds): number => fls64(b.umax);

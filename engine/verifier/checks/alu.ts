@@ -16,15 +16,11 @@ import { reject, EACCES, EINVAL } from '../reject.ts';
 import type { VerifierEnv } from '../env.ts';
 import { checkRegRead, checkRegWrite } from './regs.ts';
 import { markChainPrecision } from '../precision/backtrack.ts';
+import { assignScalarIdBeforeMov, clearScalarId, linkAfterAlu } from './linked-regs.ts';
 import { isPointerValue, newSanitizeInfo, sanitizeCheckBounds, sanitizePtrAlu, sanitizePtrAluCommit, sanitizeValAlu } from '../unpriv/sanitize.ts';
 
 // bpf_alu_string, as the messages print it.
 const ALU_STR = ['+=', '-=', '*=', '/=', '|=', '&=', '<<=', '>>=', 'neg', '%=', '^=', '=', 's>>=', 'endian'];
-
-/** Give an unknown scalar an id before it is copied, so copies stay linked. */
-function assignScalarIdBeforeMov(env: VerifierEnv, src: RegState): void {
-  if (src.type === RegType.SCALAR_VALUE && !src.id && !isConst(src.s)) src.id = ++env.idGen;
-}
 
 export function checkAluOp(env: VerifierEnv, insn: Insn): void {
   const regs = env.curState.frames[env.curState.curframe].regs;
@@ -87,7 +83,7 @@ export function checkAluOp(env: VerifierEnv, insn: Insn): void {
     const bounds = scalarAlu(BPF_MOV, is64, src.s, src.s, insn.off);
     Object.assign(dst, src);
     dst.s = bounds;
-    if (!keepsValue) dst.id = 0;
+    if (!keepsValue) clearScalarId(dst);
     return;
   }
 
@@ -116,7 +112,12 @@ function adjustRegMinMaxVals(env: VerifierEnv, insn: Insn, regs: RegState[], op:
   if (!srcX && !isPointer(dst)) {
     // scalar op= K, the common case: no fake source register needed.
     sanitizeValAlu(env, insn);
-    markScalar(dst, scalarAlu(op, is64, dst.s, immBounds(insn.imm), insn.off));
+    const id = dst.id;
+    const umax = dst.s.umax;
+    const k = immBounds(insn.imm);
+    markScalar(dst, scalarAlu(op, is64, dst.s, k, insn.off));
+    // `rX += K` keeps rX linked to its copies, at a constant distance (linked-regs.ts).
+    if (id) linkAfterAlu(env, dst, op, is64, id, umax, k);
     return;
   }
   const src: RegState = srcX ? regs[insn.src] : { ...dst, type: RegType.SCALAR_VALUE, s: immBounds(insn.imm), id: 0 };
@@ -142,9 +143,13 @@ function adjustRegMinMaxVals(env: VerifierEnv, insn: Insn, regs: RegState[], op:
   // A precise result needs a precise operand.
   if (srcX && dst.precise) markChainPrecision(env, insn.src);
   sanitizeValAlu(env, insn);
-  // Scalar op scalar: the numeric core decides. Copies lose their link id.
+  // Scalar op scalar: the numeric core decides. Copies lose their link id, unless the
+  // source is a constant added to or subtracted from a linked register.
+  const id = dst.id;
+  const umax = dst.s.umax;
   const s = scalarAlu(op, is64, dst.s, src.s, insn.off);
   markScalar(dst, s);
+  if (id && srcX && insn.src !== insn.dst) linkAfterAlu(env, dst, op, is64, id, umax, src.s);
 }
 
 function adjustPtr(env: VerifierEnv, insn: Insn, op: number, is64: boolean, dst: RegState, ptr: RegState, offReg: RegState): void {

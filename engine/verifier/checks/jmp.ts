@@ -18,8 +18,6 @@ import { pushStack } from '../branch-stack.ts';
 import { findPrevEntry, widenImpreciseScalars } from '../prune.ts';
 import { markChainPrecision } from '../precision/backtrack.ts';
 import { pushJmpHistory } from '../precision/history.ts';
-import { frameInsnIdx } from '../scc.ts';
-import { SlotType } from '../state/types.ts';
 import type { LinkedReg } from '../state/types.ts';
 import { printInsnState } from '../log/insn-state.ts';
 import { pushSpeculativePath } from '../unpriv/speculative.ts';
@@ -27,6 +25,7 @@ import { isPointerValue } from '../unpriv/sanitize.ts';
 import { releaseRefState } from './refs.ts';
 import { fieldOf } from './map-fields.ts';
 import { markPtrNotNull } from './not-null.ts';
+import { collectLinked, syncLinked } from './linked-regs.ts';
 
 const NOT_NULL_TYPES = new Set<number>([RegType.PTR_TO_SOCKET, RegType.PTR_TO_TCP_SOCK, RegType.PTR_TO_XDP_SOCK, RegType.PTR_TO_BUF, RegType.PTR_TO_MAP_VALUE, RegType.PTR_TO_MAP_KEY, RegType.PTR_TO_SOCK_COMMON, RegType.PTR_TO_MEM, RegType.CONST_PTR_TO_MAP]);
 
@@ -53,35 +52,6 @@ function markPtrOrNull(st: VerifierState, id: number, refObjId: number, isNull: 
       // lock (the lock is identified by it).
       if (!(r.type === RegType.PTR_TO_MAP_VALUE && r.map && fieldOf(r.map.def, 'bpf_spin_lock'))) r.id = 0;
     }
-  }
-}
-
-const MAX_LINKED = 6;
-
-/** collect_linked_regs: scalars sharing `id`, in registers live at each frame's insn (6.18)
- *  and in spilled slots; past six, the extra ones lose their id. */
-function collectLinked(env: VerifierEnv, st: VerifierState, id: number, out: LinkedReg[]): void {
-  for (let fr = st.curframe; fr >= 0; fr--) {
-    const live = env.aux[frameInsnIdx(st, fr)].liveBefore;
-    const f = st.frames[fr];
-    const add = (r: RegState, n: number, isReg: boolean): void => {
-      if (r.type !== RegType.SCALAR_VALUE || r.id !== id) return;
-      if (out.length < MAX_LINKED) out.push({ frameno: fr, n, isReg });
-      else r.id = 0;
-    };
-    for (let j = 0; j < 10; j++) if (live & (1 << j)) add(f.regs[j], j, true);
-    for (let j = 0; j < f.allocatedStack / 8; j++) if (f.stack[j].slotType[7] === SlotType.SPILL) add(f.stack[j].spilled, j, false);
-  }
-}
-
-/** sync_linked_regs: the collected copies of a refined scalar take its new state. */
-function syncLinked(st: VerifierState, known: RegState, linked: readonly LinkedReg[]): void {
-  if (known.type !== RegType.SCALAR_VALUE || !known.id) return;
-  for (const e of linked) {
-    const f = st.frames[e.frameno];
-    const r = e.isReg ? f.regs[e.n] : f.stack[e.n].spilled;
-    if (r === known || r.id !== known.id) continue;
-    Object.assign(r, known);
   }
 }
 
@@ -222,8 +192,7 @@ export function checkCondJmpOp(env: VerifierEnv, insn: Insn, insnIdx: number): n
     if (srcX) oregs[insn.src].s = taken.src;
     dst.s = fall.dst;
     if (srcX) src.s = fall.src;
-    // Live copies of a refined scalar (same id) learn the same bounds (the 6.18 `id+off`
-    // links of BPF_ADD_CONST are not modelled).
+    // Live members of a refined scalar's link learn its bounds (shifted by their constant).
     if (srcX) for (const [s2, r] of [[st, src], [other, oregs[insn.src]]] as const) syncLinked(s2, r, linked);
     for (const [s2, r] of [[st, dst], [other, oregs[insn.dst]]] as const) syncLinked(s2, r, linked);
     return insnIdx + 1;

@@ -17,6 +17,7 @@ import { ctxDeniedUnpriv } from '../unpriv/ctx.ts';
 import { ctxAccess } from './ctx.ts';
 import { checkSockAccess, isSockPtr } from './sock.ts';
 import { checkFieldOverlap } from './map-fields.ts';
+import { assignScalarIdBeforeMov, clearScalarId } from './linked-regs.ts';
 import { MEM_RDONLY, PTR_UNTRUSTED } from '../state/types.ts';
 import { checkPtrToBtfAccess } from './btf-access.ts';
 import { checkPtrToMapAccess } from './map-ptr-access.ts';
@@ -160,7 +161,7 @@ function stackWrite(env: VerifierEnv, f: FuncState, off: number, size: number, s
     // A scalar spill keeps its value, and stays linked to the register (same id) unless the
     // store narrows it.
     const fits = regWidth(reg.s) <= 8 * size;
-    if (fits && !reg.id && !isConst(reg.s)) reg.id = ++env.idGen;
+    if (fits) assignScalarIdBeforeMov(env, reg);
     saveRegister(st, reg, size);
     if (!fits) st.spilled.id = 0;
   } else if ('imm' in src && aligned && env.bpfCapable) {
@@ -214,7 +215,7 @@ function stackRead(env: VerifierEnv, f: FuncState, off: number, size: number, ds
       if (size <= spillSize && off % 8 === 0) {
         // The low bytes of a spilled scalar: its value, narrowed by the caller.
         Object.assign(dst, reg);
-        if (regWidth(reg.s) > size * 8) dst.id = 0;
+        if (regWidth(reg.s) > size * 8) clearScalarId(dst);
       } else {
         let spills = 0;
         let zeros = 0;

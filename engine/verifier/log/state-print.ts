@@ -8,6 +8,7 @@ import { btfTypeName, kernelBtfOrUndefined } from '../btf-types.ts';
 import { iterSlotText } from '../kfunc/iter-slot.ts';
 import { dynptrSlotText, type DynptrReg } from '../kfunc/dynptr-slot.ts';
 import { fmtSnum, fmtTnum, fmtUnum, isConst, scalarRangeParts } from '../scalar-api.ts';
+import { scalarIdStr } from '../state/scalar-id.ts';
 
 const U64_MAX = (1n << 64n) - 1n;
 
@@ -70,7 +71,8 @@ export function printRegState(reg: RegState, frameno: number): string {
     if (isConst(reg.s)) return out + fmtSnum(BigInt.asIntN(64, reg.s.varOff.value + BigInt(reg.off)));
   }
   const parts: string[] = [];
-  if (reg.id) parts.push(`id=${reg.id}`);
+  // A scalar linked at a constant distance prints it: `id=1+4` (checks/linked-regs.ts).
+  if (reg.id) parts.push(`id=${t === RegType.SCALAR_VALUE ? scalarIdStr(reg) : reg.id}`);
   if (reg.refObjId) parts.push(`ref_obj_id=${reg.refObjId}`);
   if (isMapPtrType(base) && reg.map) {
     if (reg.map.def.name) parts.push(`map=${kernelMapName(reg.map.def.name)}`);

@@ -55,12 +55,14 @@ export interface MapRef {
 export interface RegState {
   /** Base type | flags. */
   type: number;
-  /** Fixed offset of a pointer (reg->off). Unused for scalars. */
+  /** Fixed offset of a pointer (reg->off). Scalars: the constant of an offset link (6.18
+   *  BPF_ADD_CONST, checks/linked-regs.ts), 0 otherwise. */
   off: number;
   /** Scalars: the value. Pointers: the variable part of the offset (var_off and ranges). */
   s: ScalarBounds;
   /** Pointers: identity shared by copies (null checks, packet ranges). Scalars: link id
-   *  for bounds propagation between copies (6.18 also uses BPF_ADD_CONST, not modelled). */
+   *  for bounds propagation between copies, with an ADD_CONST flag when the register is a
+   *  copy plus `off` (checks/linked-regs.ts). */
   id: number;
   refObjId: number;
   /** CONST_PTR_TO_MAP, PTR_TO_MAP_VALUE(_OR_NULL), PTR_TO_MAP_KEY. */
