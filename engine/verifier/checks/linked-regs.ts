@@ -96,6 +96,8 @@ export function syncLinked(st: VerifierState, known: RegState, linked: readonly 
     const f = st.frames[e.frameno];
     const r = e.isReg ? f.regs[e.n] : f.stack[e.n].spilled;
     if (r === known || r.type !== RegType.SCALAR_VALUE || baseId(r.id) !== base) continue;
+    // One 32-bit and one 64-bit link: the distance does not hold across the two widths.
+    if (((r.id ^ known.id) & ADD_CONST) === ADD_CONST) continue;
     if ((!(r.id & ADD_CONST) && !(known.id & ADD_CONST)) || r.off === known.off) {
       // Same value: a plain copy (the member takes the known register's id and offset too).
       Object.assign(r, known);
@@ -103,7 +105,7 @@ export function syncLinked(st: VerifierState, known: RegState, linked: readonly 
     }
     const { id, off } = r;
     const delta = BigInt(off) - BigInt(known.off);
-    // 6.18.44: a 32-bit link on either side wraps the sum at 2^32 (checked on the kernel).
+    // A 32-bit link on either side: the sum wraps at 2^32 and zero-extends.
     const is64 = !((r.id | known.id) & ADD_CONST32);
     Object.assign(r, known);
     r.id = id;
