@@ -15,6 +15,8 @@ export interface VerifiedFacts {
   /** The verifier's post-rewrite program, when it produced one. */
   readonly xlated?: Insns;
   readonly subprogs: readonly { readonly stackDepth: number; readonly argCount?: number }[];
+  /** With `xlated`: its functions' stack depths after the rewrites (VerifyResult). */
+  readonly xlatedStackDepths?: readonly number[];
   /** BPF exceptions (VerifyResult.exception / exceptionCbStart). */
   readonly exception?: { readonly seen: boolean; readonly hidden: boolean };
   readonly exceptionCbStart?: number;
@@ -32,7 +34,7 @@ export interface Jited {
 export function jitVerified(prog: Program, v: VerifiedFacts, series: Series = 'none'): Jited {
   const input = v.xlated ? 'xlated' : 'original';
   const plain = fromXlated(v.xlated ?? prog.insns, {
-    stackDepths: v.subprogs.map((s) => s.stackDepth),
+    stackDepths: (v.xlated && v.xlatedStackDepths) || v.subprogs.map((s) => s.stackDepth),
     // The verifier's xlated program is in the kernel's dump form (call target in `off`).
     callOffsetIn: v.xlated ? 'off' : 'imm',
     ...(v.exceptionCbStart !== undefined ? { exceptionCbStart: v.exceptionCbStart } : {}),

@@ -81,6 +81,10 @@ export interface VerifyResult {
   readonly exception?: { readonly seen: boolean; readonly cbSubprog: number; readonly hidden: boolean };
   /** Slot where the exception callback starts in `xlated`. */
   readonly exceptionCbStart?: number;
+  /** With `xlated`: each of its functions' stack depth after the rewrites that take stack
+   *  (bpf_loop inlining, may_goto), dead callbacks gone; what the JIT frames and the stats
+   *  line prints. */
+  readonly xlatedStackDepths?: readonly number[];
 }
 
 /** Verify `prog` as the 6.18 kernel would. Throws NotImplementedError for features not
@@ -118,9 +122,10 @@ export function verify(prog: Program, opts: VerifyOptions): VerifyResult {
     errno = e.errno;
     if (e.text) env.log.verbose(`${e.text}\n`);
   }
-  printStats(env, started);
-  const out = result(env, errno === 0, errno, env.log.text);
-  return errno === 0 ? { ...out, ...xlatedOf(env, opts) } : out;
+  // The rewrites run before the stats line, which shows the depths they leave (bpf_check).
+  const xl = errno === 0 ? xlatedOf(env, opts) : {};
+  printStats(env, started, xl.xlatedStackDepths);
+  return { ...result(env, errno === 0, errno, env.log.text), ...xl };
 }
 
 
@@ -145,13 +150,13 @@ function doCheckSubprogs(env: VerifierEnv): void {
   }
 }
 
-function printStats(env: VerifierEnv, started: bigint): void {
+function printStats(env: VerifierEnv, started: bigint, depths: readonly number[] = env.subprogs.map((s) => s.stackDepth)): void {
   const log = env.log;
   if (!log.enabled) return;
   if (log.level & BPF_LOG_STATS) {
     const usec = (process.hrtime.bigint() - started) / 1000n;
     log.verbose(`verification time ${usec} usec\n`);
-    log.verbose(`stack depth ${env.subprogs.map((s) => s.stackDepth).join('+')}\n`);
+    log.verbose(`stack depth ${depths.join('+')}\n`);
   }
   log.verbose(
     `processed ${env.insnProcessed} insns (limit 1000000) max_states_per_insn ${env.maxStatesPerInsn} ` +
@@ -160,16 +165,17 @@ function printStats(env: VerifierEnv, started: bigint): void {
 }
 
 /** The post-verification rewrites (fixup/), or why they could not be modelled. */
-function xlatedOf(env: VerifierEnv, opts: VerifyOptions): Pick<VerifyResult, 'xlated' | 'xlatedMissing' | 'exceptionCbStart'> {
+function xlatedOf(env: VerifierEnv, opts: VerifyOptions): Pick<VerifyResult, 'xlated' | 'xlatedMissing' | 'exceptionCbStart' | 'xlatedStackDepths'> {
   try {
     // Unprivileged loads get more rewrites than fixup/ models: report that rather than a
     // privileged-looking dump.
     if (opts.unpriv) throw new NotImplementedError('unprivileged rewrites (nospec barriers, pointer ALU masking, dead-code traps, array index masking)');
     const starts: number[] = [];
-    const xlated = xlatedProgram(env, opts.xlated, starts);
+    const depths: number[] = [];
+    const xlated = xlatedProgram(env, opts.xlated, starts, depths);
     // The exception callback is never called: the JIT learns where it starts from here.
     const cb = exceptionCbSubprog(env);
-    return { xlated, ...(cb && starts[cb] !== undefined ? { exceptionCbStart: starts[cb] } : {}) };
+    return { xlated, xlatedStackDepths: depths, ...(cb && starts[cb] !== undefined ? { exceptionCbStart: starts[cb] } : {}) };
   } catch (e) {
     if (e instanceof NotImplementedError) return { xlatedMissing: e.message };
     throw e;

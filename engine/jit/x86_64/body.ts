@@ -400,6 +400,8 @@ function ldImm64(c: Code, insn: Insn, x: InsnContext): void {
       return movImm64(c, dst, x.ldImm64Value?.(insn) ?? imm64(insn), true, { kind: 'map' });
     case BPF_PSEUDO_FUNC: {
       const target = x.fn.subprogRefs?.get(x.index);
+      // A single-function kernel image keeps a dead callback reference as a plain value.
+      if (target === undefined && x.mode === 'kernel') return movImm64(c, dst, imm64(insn));
       if (target === undefined) throw new JitError('BPF_PSEUDO_FUNC without a known target function', x.index);
       const addr = x.funcAddrs?.[target];
       if (x.mode === 'native') return movImm64(c, dst, addr ?? 0n, true, { kind: 'func-addr', target });
@@ -695,6 +697,12 @@ function call(c: Code, insn: Insn, x: InsnContext): void {
 function plainCall(c: Code, insn: Insn, x: InsnContext, pushR9 = false): void {
   if (insn.src === BPF_PSEUDO_CALL) {
     const target = x.fn.subprogRefs?.get(x.index);
+    if (target === undefined && x.mode === 'kernel') {
+      // A single-function kernel image: a call to a removed callback (never reached) goes to
+      // __bpf_call_base + imm, a kernel address like a helper's.
+      c.b(0xe8).reloc('call', 4, insn.imm).i32(0);
+      return;
+    }
     if (target === undefined) throw new JitError('bpf-to-bpf call without a known target function', x.index);
     if (x.fn.tailCallReachable) loadTailCallCntPtr(c, x.stackDepth);
     if (pushR9) c.b(0x41, 0x51); // after the counter pointer load, as the kernel orders them

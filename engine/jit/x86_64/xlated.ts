@@ -53,8 +53,12 @@ export function fromXlated(xlated: Uint8Array | readonly Insn[], info: XlatedInf
   const refTarget_ = (insn: Insn, slot: number): number => refTarget(insn, slot, where);
   const starts = new Set<number>([0]);
   if (info.exceptionCbStart !== undefined) starts.add(info.exceptionCbStart);
+  // A single stack depth: the kernel JITed one function (jit_subprogs splits only when there
+  // are several), so any reference left is to a callback removed as dead code, never run,
+  // and keeps its raw offset.
+  const single = info.uniformStackDepth === undefined && info.stackDepths.length === 1 && starts.size === 1;
   insns.forEach((insn, k) => {
-    if (isPseudoCall(insn) || isPseudoFunc(insn)) starts.add(refTarget_(insn, slots[k]));
+    if (!single && (isPseudoCall(insn) || isPseudoFunc(insn))) starts.add(refTarget_(insn, slots[k]));
   });
   const startList = [...starts].sort((a, b) => a - b);
   const depths = info.uniformStackDepth !== undefined ? startList.map(() => info.uniformStackDepth!) : info.stackDepths;
@@ -84,7 +88,7 @@ export function fromXlated(xlated: Uint8Array | readonly Insn[], info: XlatedInf
         body.push({ code: BPF_JMP | BPF_TAIL_CALL, dst: 0, src: 0, off: 0, imm: 0 });
         return;
       }
-      if (isPseudoCall(insn) || isPseudoFunc(insn)) {
+      if (!single && (isPseudoCall(insn) || isPseudoFunc(insn))) {
         const target = funcOfSlot(refTarget_(insn, slots[k]));
         refs.set(local, target);
         if (isPseudoCall(insn)) callees.push(target);

@@ -137,7 +137,17 @@ function pushCallbackCall(env: VerifierEnv, insnIdx: number, subprog: number, se
 
 /** bpf_loop is inlined when every pass through the call has flags 0 and the same callback
  *  (update_loop_inline_state); a zero flags register is then precise. */
-const loopInline = new WeakMap<VerifierEnv, Map<number, { fit: boolean; subprog: number }>>();
+export interface LoopInlineState {
+  readonly fit: boolean;
+  /** The callback's subprog number. */
+  readonly subprog: number;
+}
+const loopInline = new WeakMap<VerifierEnv, Map<number, LoopInlineState>>();
+
+/** The bpf_loop calls do_check saw, by instruction index (for fixup/loop-inline.ts). */
+export function loopInlineStates(env: VerifierEnv): ReadonlyMap<number, LoopInlineState> {
+  return loopInline.get(env) ?? new Map();
+}
 
 function updateLoopInlineState(env: VerifierEnv, idx: number, subprog: number): void {
   let m = loopInline.get(env);

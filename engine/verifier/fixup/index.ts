@@ -2,18 +2,22 @@
 // in the form bpf_prog_info.xlated_prog_insns shows (bpf_insn_prepare_dump):
 //
 //   markZextDst           which 32-bit defs have their upper half read (do_check's by-product)
+//   inlineBpfLoops        bpf_loop calls fit for it become open-coded loops (+24 bytes of stack)
 //   hardWireDeadBranches  \
-//   removeDeadCode         > privileged only (this model verifies privileged loads only)
+//   removeDeadCode         > privileged only (a callback never run goes with its subprog)
 //   removeNops            /
 //   convertCtxAccesses    ctx field loads/stores -> sk_buff / xdp_buff accesses
-//   miscFixups            division guards, LD_ABS, may_goto, map helper inlining, tail calls, helper calls
+//   miscFixups            division guards, LD_ABS, may_goto (+16 bytes), map helper inlining, tail calls, helper calls
 //   zextPass              BPF_F_TEST_RND_HI32 poisoning (x86-64 needs no zero-extension)
-//   fixupCallArgs         after the multi-function JIT: call off = pc offset, imm = subprog
+//   fixupCallArgs         after the multi-function JIT: call off = pc offset, imm = subprog;
+//                         callback refs keep the pc offset, the second slot names the subprog
 //   toDump                map pointers -> map ids, tail calls -> `call bpf_tail_call`
 //
-// Not modelled (throws NotImplementedError where it would matter): bpf_fastcall spill/fill
-// removal, bpf_loop inlining, kfunc fixups other than the casts (kfunc.ts), unprivileged sanitation,
-// contexts other than socket_filter / sched_cls / sched_act / xdp.
+// The bpf_fastcall spill/fill removal runs before these, in the verifier (fastcall.ts and
+// fixup/fastcall.ts), because it changes the stack depth the depth check sees.
+// Not modelled (throws NotImplementedError where it would matter): kfunc fixups other than
+// the casts (kfunc.ts), unprivileged sanitation, contexts other than socket_filter /
+// sched_cls / sched_act / xdp.
 
 import type { Insn, RawSlot } from '../../isa/insn.ts';
 import { BPF_CALL, BPF_JMP, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE, LD_IMM64 } from '../../isa/opcodes.ts';
@@ -28,6 +32,8 @@ import { markZextDst, zextPass, rndHi32Source } from './zext.ts';
 import { DEFAULT_KERNEL_CONSTS, type KernelConsts } from './kernel-calls.ts';
 import { fixupKfuncStackArgs } from '../stack-arg/fixup.ts';
 import { fixupKfuncCasts } from './kfunc.ts';
+import { inlineBpfLoops } from './loop-inline.ts';
+import { loopInlineStates } from '../calls/callback.ts';
 import { HIDDEN_CB, hasHiddenCb } from '../kfunc/throw.ts';
 
 export { DEFAULT_KERNEL_CONSTS, type KernelConsts };
@@ -46,20 +52,22 @@ export const defaultMapId = (i: number): number => i + 1;
 
 /** The program as the xlated dump of a privileged 6.18 load would show it. `starts`, when
  *  given, receives each subprog's first slot in that dump. */
-export function xlatedProgram(env: VerifierEnv, opts: XlatedOptions = {}, starts?: number[]): Insn[] {
+export function xlatedProgram(env: VerifierEnv, opts: XlatedOptions = {}, starts?: number[], depths?: number[]): Insn[] {
   const x = fromEnv(env);
   markZextDst(x);
+  inlineBpfLoops(x, loopInlineStates(env));
   hardWireDeadBranches(x);
   removeDeadCode(x);
   removeNops(x);
   convertCtxAccesses(x, env.prog.progType);
   if (hasHiddenCb(env)) appendHiddenCb(x);
-  miscFixups(x, opts.kernelConsts ?? DEFAULT_KERNEL_CONSTS, env.subprogs.map((s) => s.stackDepth));
+  miscFixups(x, opts.kernelConsts ?? DEFAULT_KERNEL_CONSTS);
   fixupKfuncCasts(x);
   fixupKfuncStackArgs(x.slots, env.opts.series);
   zextPass(x, (env.prog.flags & PROG_FLAGS.BPF_F_TEST_RND_HI32) !== 0, rndHi32Source(opts.rndSeed));
   fixupCallArgs(x);
   starts?.push(...x.subprogStarts);
+  depths?.push(...x.stackDepths);
   return toDump(x, opts.mapIds);
 }
 
@@ -72,13 +80,9 @@ function fromEnv(env: VerifierEnv): XProg {
     ...(a.fixup?.map !== undefined ? { map: a.fixup.map } : {}),
     ...(a.fixup?.key !== undefined ? { key: a.fixup.key } : {}),
   }));
-  for (let i = 0; i < env.slots.length; i++) {
-    const s = env.slots[i];
-    if (s.code === LD_IMM64 && s.src === BPF_PSEUDO_FUNC) throw new NotImplementedError('xlated: BPF_PSEUDO_FUNC');
-  }
   // The hidden exception callback is appended later, as do_misc_fixups does.
-  const starts = env.subprogs.map((s) => s.start).slice(0, hasHiddenCb(env) ? -1 : undefined);
-  return new XProg([...env.slots], aux, starts);
+  const subprogs = env.subprogs.slice(0, hasHiddenCb(env) ? -1 : undefined);
+  return new XProg([...env.slots], aux, subprogs.map((s) => s.start), subprogs.map((s) => s.stackDepth));
 }
 
 /** add_hidden_subprog: the default exception callback goes after the last instruction. */
@@ -89,23 +93,29 @@ function appendHiddenCb(x: XProg): void {
     x.aux.push({ seen: true, zextDst: false, orig: -1 });
   }
   x.subprogStarts.push(start);
+  x.stackDepths.push(0);
 }
 
 /** jit_subprogs' trace in the dump: with several functions, a bpf-to-bpf call keeps its pc
- *  offset in `off` and names the callee's subprog number in `imm`. */
+ *  offset in `off` and names the callee's subprog number in `imm`; a callback reference
+ *  (BPF_PSEUDO_FUNC ld_imm64) keeps its pc offset in `imm` and names the subprog in the
+ *  second slot's imm. A single function (callbacks removed as dead code) is left as is. */
 function fixupCallArgs(x: XProg): void {
   if (x.subprogStarts.length <= 1) return;
+  const subprogAt = (i: number, target: number): number => {
+    const sub = x.subprogStarts.indexOf(target);
+    if (sub < 0) throw new NotImplementedError(`xlated: reference at ${i} to ${target}, which starts no function`);
+    return sub;
+  };
   for (let i = 0; i < x.len; i++) {
     const s = x.slots[i];
     if (s.code === LD_IMM64) {
+      if (s.src === BPF_PSEUDO_FUNC) x.slots[i + 1] = { ...x.slots[i + 1], imm: subprogAt(i, i + s.imm + 1) };
       i++;
       continue;
     }
     if (s.code !== (BPF_JMP | BPF_CALL) || s.src !== BPF_PSEUDO_CALL) continue;
-    const target = i + s.imm + 1;
-    const sub = x.subprogStarts.indexOf(target);
-    if (sub < 0) throw new NotImplementedError(`xlated: call at ${i} to ${target}, which starts no function`);
-    x.slots[i] = { ...s, off: s.imm, imm: sub };
+    x.slots[i] = { ...s, off: s.imm, imm: subprogAt(i, i + s.imm + 1) };
   }
 }
 

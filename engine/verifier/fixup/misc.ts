@@ -155,14 +155,16 @@ function mayGoto(insn: RawSlot, stackDepth: number): RawSlot[] {
   ];
 }
 
-/** Stack depth per subprog as do_check left it (before may_goto's two hidden slots). */
-export function miscFixups(x: XProg, consts: KernelConsts, stackDepths: readonly number[] = []): void {
+/** do_misc_fixups' stack-using rewrites and helper calls. May_goto's two hidden slots sit
+ *  below the subprog's stack (whatever bpf_loop inlining already added) and count in its
+ *  depth from then on. */
+export function miscFixups(x: XProg, consts: KernelConsts): void {
   const needsMayGotoSlots = new Set<number>();
   for (let i = 0; i < x.len; i++) {
     if (x.slots[i].code === (BPF_JMP | BPF_JCOND)) {
       const sp = x.subprogOf(i);
       needsMayGotoSlots.add(sp);
-      const p = mayGoto(x.slots[i], stackDepths[sp] ?? 0);
+      const p = mayGoto(x.slots[i], x.stackDepths[sp]);
       x.patch(i, p);
       i += p.length - 1;
     }
@@ -171,14 +173,18 @@ export function miscFixups(x: XProg, consts: KernelConsts, stackDepths: readonly
   // Each subprog with a may_goto starts by filling its counter and clearing the time slot.
   for (const sp of [...needsMayGotoSlots].sort((a, b) => b - a)) {
     const start = x.subprogStarts[sp];
-    const d = stackDepths[sp] ?? 0;
+    const d = x.stackDepths[sp];
     x.patch(start, [
       raw(BPF_ST | BPF_MEM | BPF_DW, 10, 0, -d - 16, BPF_MAX_TIMED_LOOPS),
       raw(BPF_ST | BPF_MEM | BPF_DW, 10, 0, -d - 8, 0),
       x.slots[start],
     ]);
+    x.stackDepths[sp] = d + MAY_GOTO_SLOTS_SIZE;
   }
 }
+
+/** The count and the time slot of the timed may_goto (6.18). */
+const MAY_GOTO_SLOTS_SIZE = 16;
 
 function miscCalls(x: XProg, consts: KernelConsts): void {
   for (let i = 0; i < x.len; i++) {

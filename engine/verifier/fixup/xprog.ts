@@ -38,6 +38,9 @@ export class XProg {
     public aux: XAux[],
     /** Slot where each subprog starts, ascending, [0] = 0. */
     public subprogStarts: number[],
+    /** Each subprog's stack depth; passes that take stack (bpf_loop inlining, may_goto)
+     *  add to it, as the kernel adds to subprog_info's stack_depth. */
+    public stackDepths: number[] = subprogStarts.map(() => 0),
   ) {}
 
   get len(): number {
@@ -71,14 +74,17 @@ export class XProg {
     // A subprog whose body is gone entirely disappears; later ones move up.
     const oldLen = this.slots.length + cnt;
     const starts: number[] = [];
+    const depths: number[] = [];
     this.subprogStarts.forEach((s, k) => {
       const end = this.subprogStarts[k + 1] ?? oldLen;
       if (s >= at && s < at + cnt) {
         if (end <= at + cnt && s !== 0) return;
         starts.push(at);
       } else starts.push(s >= at + cnt ? s - cnt : s);
+      depths.push(this.stackDepths[k]);
     });
     this.subprogStarts = starts;
+    this.stackDepths = depths;
   }
 
   /**
@@ -104,15 +110,18 @@ export class XProg {
       if (!gone[i]) slots[to(i)] = s;
     });
     const starts: number[] = [];
+    const depths: number[] = [];
     this.subprogStarts.forEach((st, k) => {
       const end = this.subprogStarts[k + 1] ?? oldLen;
       // A subprog whose body is gone entirely disappears.
       if (st !== 0 && before[end] - before[st] === end - st) return;
       starts.push(to(st));
+      depths.push(this.stackDepths[k]);
     });
     this.slots = slots;
     this.aux = aux;
     this.subprogStarts = starts;
+    this.stackDepths = depths;
   }
 
   /** Index of the subprog holding slot `i`. */
