@@ -47,16 +47,8 @@ type Verdict = 'agree' | 'interpreter-limit' | 'differ' | 'known-gap';
 
 /** Runtime features the native side does not mirror yet, by test id, with the reason. They
  *  must still disagree: a fix shows up here as a failure asking to drop the entry. */
-// Natively bpf_throw reaches the bridge, which does not unwind to the exception callback yet
-// (docs/jit-x86-64.md §11): the run fails where the interpreter returns the callback's value.
-const NO_NATIVE_THROW = 'native bpf_throw does not unwind to the exception callback';
-const KNOWN_GAPS: Readonly<Record<string, string>> = {
-  'exceptions.yaml:throw_default_cb': NO_NATIVE_THROW,
-  'exceptions.yaml:throw_conditional': NO_NATIVE_THROW,
-  'exceptions.yaml:throw_from_subprog': NO_NATIVE_THROW,
-  'exceptions.yaml:throw_custom_cb': NO_NATIVE_THROW,
-  'exceptions.yaml:throw_cookie_in_range': NO_NATIVE_THROW,
-};
+// None today: every spec and corpus retval agrees natively.
+const KNOWN_GAPS: Readonly<Record<string, string>> = {};
 
 /** The interpreter stops at its instruction budget (10M) where the kernel's x86 JIT uses a
  *  timed may_goto: such a run has no reference value, only the native run's success. */

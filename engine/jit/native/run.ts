@@ -21,6 +21,7 @@ import { getLibc, mapAnon, pageRound, PROT_RX } from './libc.ts';
 import { NativeMapStore } from './space.ts';
 import { arenaRewrite } from './arena.ts';
 import { nativeExtable, withExtable } from './fault.ts';
+import { planNativeThrow, throwStub, THROW_FRAME_SIZE } from './throw.ts';
 import { kfuncsByName } from '../../runtime/kfuncs/index.ts';
 import { BUILTIN_KFUNCS } from '../../program/kfuncs.ts';
 import { Bridge, NativeMachine, helperTrampoline, kfuncTrampoline, ldAbsTrampoline, setActiveBridge, syncCtxPointers } from './bridge.ts';
@@ -78,9 +79,11 @@ const HELPERS = defaultHelpers();
  *  function gets the full 512-byte frame, which is always enough. */
 export function nativeFunctions(
   prog: Program, stackDepths?: readonly number[], series: Series = 'none', argCounts?: readonly (number | undefined)[],
-  kfuncArgs?: (btfId: number) => number | undefined,
+  kfuncArgs?: (btfId: number) => number | undefined, exceptionCbStart?: number,
 ): JitFunction[] {
-  const funcs = fromXlated(prog.insns, stackDepths ? { stackDepths, callOffsetIn: 'imm' } : { stackDepths: [], uniformStackDepth: MAX_BPF_STACK, callOffsetIn: 'imm' });
+  const depths = stackDepths ? { stackDepths } : { stackDepths: [], uniformStackDepth: MAX_BPF_STACK };
+  const exc = exceptionCbStart !== undefined ? { exceptionCbStart, exceptionBoundary: true } : {};
+  const funcs = fromXlated(prog.insns, { ...depths, ...exc, callOffsetIn: 'imm' });
   if (series === 'none') return funcs;
   const fromBtf = prog.funcs.length === funcs.length ? [...prog.funcs].sort((a, b) => a.start - b.start).map((f) => f.params?.length) : undefined;
   return withStackArgs(funcs, series, argCounts ?? fromBtf, kfuncArgs);
@@ -178,8 +181,14 @@ export function runNativeInProcess(prog: Program, env: NativeEnv = {}, impl: Nat
     syncCtxPointers(m);
     const space = store.space;
 
+    // A program that can throw: its main function records its frame, bpf_throw goes to a
+    // stub that hands the frame to the exception callback (throw.ts).
+    const thrower = planNativeThrow(prog, env.kfuncIds);
+    const throwFrame = thrower ? space.arena.alloc(THROW_FRAME_SIZE) : undefined;
+    let stubAt = 0n;
     const callTarget = (src: number, imm: number): bigint => {
       if (src === 0) return helperTrampoline(imm);
+      if (src === 2 && thrower?.ids.has(imm)) return stubAt;
       if (src === 2) return kfuncTrampoline(imm);
       throw new Error(`call with src_reg ${src} has no native target`);
     };
@@ -194,14 +203,19 @@ export function runNativeInProcess(prog: Program, env: NativeEnv = {}, impl: Nat
     const arenaOf = arena ? { kernVmStart: space.mapArena(arena.def.name, arena.userVmStart), userVmStart: arena.userVmStart } : undefined;
     const usesArena = (p: Program): boolean => !!arenaOf && p.maps.some((d) => d.type === 'ARENA');
     const funcsOf = progs.map((p, k) => {
-      const q = usesArena(p) ? { ...p, insns: arenaRewrite(p.insns) } : p;
-      const f = k === 0 ? nativeFunctions(q, env.stackDepths, env.series, env.argCounts, kfuncArgCount(env.kfuncIds)) : nativeFunctions(q);
-      return usesArena(p) ? f.map((fn) => ({ ...fn, arena: arenaOf })) : f;
+      const own = k === 0 && thrower ? thrower.prog : p;
+      const q = usesArena(p) ? { ...own, insns: arenaRewrite(own.insns) } : own;
+      const f = k === 0
+        ? nativeFunctions(q, env.stackDepths, env.series, env.argCounts, kfuncArgCount(env.kfuncIds), thrower?.cbStart)
+        : nativeFunctions(q);
+      const withFrame = k === 0 && throwFrame !== undefined ? f.map((fn, i) => (i === 0 ? { ...fn, nativeThrowFrame: throwFrame } : fn)) : f;
+      return usesArena(p) ? withFrame.map((fn) => ({ ...fn, arena: arenaOf })) : withFrame;
     });
     const opts = { mode: 'native' as const, config: NATIVE_CONFIG, ldAbsTarget: ldAbsTrampoline() };
     // Sizes do not depend on addresses in native mode: lay out once, then emit for real.
     const sizings = funcsOf.map((f) => jitProgram(f, { ...opts, callTarget: () => 0n, ldImm64Value: () => 0n }));
-    const total = sizings.reduce((a, z) => a + z.code.length, 0);
+    const imagesLen = sizings.reduce((a, z) => a + z.code.length, 0);
+    const total = imagesLen + (thrower ? throwStub(0n, 0n).length : 0);
     codeLen = pageRound(total);
     code = mapAnon(codeLen);
     const progAddrs: bigint[][] = [];
@@ -215,6 +229,9 @@ export function runNativeInProcess(prog: Program, env: NativeEnv = {}, impl: Nat
       progAddrs.push(addrs);
     }
     const arrays = progArrays(store, progs, progAddrs);
+    const cbIndex = funcsOf[0].findIndex((fn) => fn.exceptionCb);
+    const stub = thrower && throwFrame !== undefined ? throwStub(throwFrame, progAddrs[0][cbIndex]) : undefined;
+    stubAt = code + BigInt(imagesLen);
     const ldImm64For = (p: Program) => (insn: Insn): bigint => {
       const map = store.ensure(p.maps[insn.imm] ?? fail(`ld_imm64 names map #${insn.imm}, which does not exist`));
       // An arena's globals: its user address, as the interpreter loads it.
@@ -235,6 +252,7 @@ export function runNativeInProcess(prog: Program, env: NativeEnv = {}, impl: Nat
       view.set(img.code, off);
       off += img.code.length;
     }
+    if (stub) view.set(stub, off);
     if (c.mprotect(code, codeLen, PROT_RX) !== 0) throw new Error('mprotect failed');
     const img = { code: { length: total } };
     // Arena accesses fault on pages that are not allocated: the JIT's exception table, as

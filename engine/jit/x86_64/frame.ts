@@ -110,12 +110,21 @@ export function prologue(fn: JitFunction, cfg: KernelConfig, mode: JitMode, stac
   const saved = savedRegs(fn);
   if (saved.r12) pushR12(c);
   pushCalleeSaved(c, saved.calleeSaved);
+  if (mode === 'native' && fn.nativeThrowFrame !== undefined) recordThrowFrame(c, fn.nativeThrowFrame);
   const out = mergedOutgoing(fn, mode);
   if (out) c.b(0x48, 0x81, 0xec).i32(out); // sub rsp, outgoing_rsp [merged; imm32 form: choice]
   // kern_vm_start is a vmalloc address: never a 32-bit immediate, so always movabs.
   if (fn.arena) movImm64(c, REG_ARENA, fn.arena.kernVmStart, mode === 'kernel', mode === 'kernel' ? { kind: 'arena' } : undefined);
   if (fn.privateStack && mode === 'kernel') privateFramePointer(c);
   return c;
+}
+
+/** Native only: the boundary's frame as the kernel's stack walk would find it at a call
+ *  (rsp below the saved registers, rbp), stored at `at` (rax is free at entry). */
+function recordThrowFrame(c: Code, at: bigint): void {
+  c.b(0x48, 0xb8).i64(at); // movabs rax, at
+  c.b(0x48, 0x89, 0x20); // mov [rax], rsp
+  c.b(0x48, 0x89, 0x68, 0x08); // mov [rax+8], rbp
 }
 
 /** 6.18 private stack: r9 = this CPU's copy of the frame pointer (the per-CPU pointer to the

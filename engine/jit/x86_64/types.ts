@@ -20,6 +20,9 @@ export interface JitFunction {
   readonly exceptionBoundary?: boolean;
   /** This function is the exception callback. */
   readonly exceptionCb?: boolean;
+  /** Native mode, exception boundary: where the prologue records the frame (rsp after the
+   *  saves, then rbp) for a native bpf_throw to hand to the callback (native/throw.ts). */
+  readonly nativeThrowFrame?: bigint;
   /** Arena programs: kern_vm_start and user_vm_start of the arena. */
   readonly arena?: { readonly kernVmStart: bigint; readonly userVmStart: bigint };
   /** Instruction indices (into `insns`) of tail calls the verifier made direct, with their
