@@ -4,6 +4,8 @@
 // register as it was. The expected values are what the live 6.18 kernel returns; as root the
 // same programs are test-run on the kernel too, so they cannot drift from it.
 
+import { runProgram } from '../engine/runtime/index.ts';
+import { testRunEnv } from '../engine/runtime/test-run.ts';
 import t from 'tap';
 import { findByName } from '../engine/btf/resolve.ts';
 import { vmlinuxBtf } from '../engine/btf/vmlinux.ts';
@@ -222,6 +224,15 @@ t.test('native runs give the kernel values', { skip: noNative }, async (t) => {
     const got = await pool.run(it.request.program, envOf());
     t.ok(got.ok, `${it.test} runs${got.ok ? '' : `: ${got.error}`}`);
     t.equal(Number(BigInt.asIntN(32, got.retval)), want(it.test), `${it.test} retval`);
+  }
+});
+
+t.test('the interpreter gives the kernel values too (faulting atomics leave registers alone)', async (t) => {
+  for (const it of items) {
+    const prog = it.request.program;
+    const r = runProgram(prog, { ...testRunEnv(prog, { kfuncs: new Map(kfuncIds) }), seed: 1 });
+    t.ok(r.ok, `${it.test} runs${r.ok ? '' : `: ${r.fault}`}`);
+    t.equal(Number(BigInt.asIntN(32, r.retval)), want(it.test), `${it.test} retval`);
   }
 });
 

@@ -45,6 +45,7 @@ export class Arena implements FallbackResolver {
     this.userVmStart = userVmStartOf(def, index);
     this.pageCntMax = def.maxEntries;
     this.guard = space.add(`arena ${def.name} guard`, new Uint8Array(PAGE_SIZE));
+    this.guard.faults = true;
   }
 
   /** Upper 32 bits a user address of this arena has. */

@@ -593,6 +593,8 @@ export class Machine {
     if (imm === 0x100) { // load-acquire: dst = *(src + off)
       const a = L[s] + off;
       const r = this.space.resolve(a < 0 ? H[s] - 1 : a > 0xffffffff ? H[s] + 1 : H[s], a >>> 0, size, false);
+      // A faulting arena access: the fix-up of an atomic leaves every register as it was.
+      if (r.faults) return;
       const o = this.space.off, v = r.view;
       L[d] = size === 8 || size === 4 ? v.getUint32(o, true) : size === 2 ? v.getUint16(o, true) : v.getUint8(o);
       H[d] = size === 8 ? v.getUint32(o + 4, true) : 0;
@@ -600,6 +602,7 @@ export class Machine {
     }
     const a = L[d] + off;
     const r = this.space.resolve(a < 0 ? H[d] - 1 : a > 0xffffffff ? H[d] + 1 : H[d], a >>> 0, size, true);
+    if (r.faults) return;
     const o = this.space.off, v = r.view;
     if (imm === 0x110) { // store-release: *(dst + off) = src
       if (size === 8) { v.setUint32(o, L[s], true); v.setUint32(o + 4, H[s], true); }

@@ -29,6 +29,9 @@ export interface Region {
   readonly writable: boolean;
   readonly hi: number;
   special?: SpecialLoad;
+  /** Stands for memory that is not there (an arena page not allocated): the access faults
+   *  and the JIT's exception table fixes it up. */
+  faults?: boolean;
 }
 
 export class RuntimeFault extends Error {
