@@ -54,6 +54,9 @@ export interface VerifyOptions {
   /** The load carries BTF func_info for every function (libbpf with a -g object). When
    *  unset, subprograms with a known return type are taken to have it. */
   readonly funcInfo?: boolean;
+  /** nr_cpu_ids of the machine the kernel runs on: bpf_get_smp_processor_id returns
+   *  [0, nr_cpu_ids - 1] (6.18). Default: this machine's (engine/verifier/machine.ts). */
+  readonly nrCpuIds?: number;
 }
 
 export interface SubprogFacts {

@@ -13,6 +13,7 @@ import { printVerifierState, regTypeStr } from '../log/state-print.ts';
 import { NotImplementedError } from '../errors.ts';
 import { reject, EACCES, EINVAL, E2BIG } from '../reject.ts';
 import { PROG_FLAGS } from '../../program/types.ts';
+import { machineNrCpuIds } from '../machine.ts';
 import type { VerifierEnv } from '../env.ts';
 import { changesPktData, clearAllPktPointers } from '../helpers/pkt.ts';
 import { Arg, Ret, helperProto, helperAllowed } from '../helpers/protos.ts';
@@ -360,7 +361,7 @@ export function checkHelperCall(env: VerifierEnv, insn: Insn): void {
   switch (proto.ret) {
     case Ret.INTEGER:
       markUnknown(r0);
-      refineRetvalRange(id, meta, r0);
+      refineRetvalRange(env, id, meta, r0);
       break;
     case Ret.VOID:
       markNotInit(r0);
@@ -433,8 +434,14 @@ function recordFuncKey(env: VerifierEnv, meta: CallMeta): void {
  *  get_stack, get_task_stack and the probe_read*_str family. */
 const COPY_LEN_HELPERS = new Set([45, 67, 114, 115, 141]);
 const MAX_ERRNO = 4095;
+const BPF_FUNC_get_smp_processor_id = 8;
 
-function refineRetvalRange(id: number, meta: CallMeta, r0: RegState): void {
+function refineRetvalRange(env: VerifierEnv, id: number, meta: CallMeta, r0: RegState): void {
+  if (id === BPF_FUNC_get_smp_processor_id) {
+    const max = (env.opts.nrCpuIds ?? machineNrCpuIds()) - 1;
+    r0.s = boundedScalar(0n, BigInt(max), 0, max);
+    return;
+  }
   if (!COPY_LEN_HELPERS.has(id) || meta.msizeMax === undefined) return;
   const max = meta.msizeMax;
   r0.s = boundedScalar(BigInt(-MAX_ERRNO), max, -MAX_ERRNO, Number(BigInt.asIntN(32, max)));
