@@ -7,6 +7,7 @@
 import { runProgram } from '../engine/runtime/index.ts';
 import { testRunEnv } from '../engine/runtime/test-run.ts';
 import t from 'tap';
+import { checkKernelRetvals, liveKernelSkip } from './lib/live-kernel.ts';
 import { findByName } from '../engine/btf/resolve.ts';
 import { vmlinuxBtf } from '../engine/btf/vmlinux.ts';
 import { loadSuiteText } from '../harness/spec/load.ts';
@@ -273,14 +274,5 @@ t.test('in process: V8 still handles its own wasm traps after the handler is ins
   t.throws(() => f(0x7ffffff0), WebAssembly.RuntimeError, 'an out-of-bounds load is a wasm trap, not a crash');
 });
 
-t.test('live: the 6.18 kernel returns the same values', { skip: root && btf ? false : 'needs root and vmlinux BTF' }, async (t) => {
-  const { createKernelBackend } = await import('../harness/backends/kernel.ts');
-  const backend = createKernelBackend();
-  for (const it of items) {
-    const out = await backend.run(it.request);
-    t.ok(out.loaded, `${it.test} loads${out.loaded ? '' : `: ${out.log.split('\n').slice(-3).join(' | ')}`}`);
-    if (!out.loaded) continue;
-    t.same(out.retval, { ok: true, value: want(it.test) }, `${it.test} kernel retval`);
-  }
-  await backend.close?.();
-});
+t.test('live: the 6.18 kernel returns the same values', { skip: liveKernelSkip() }, (t) =>
+  checkKernelRetvals(t, items, (it) => want(it.test)));

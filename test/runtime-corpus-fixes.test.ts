@@ -6,6 +6,7 @@
 // programs are test-run on the kernel too, so the expectations cannot drift from it.
 
 import t from 'tap';
+import { checkKernelRetvals, liveKernelSkip } from './lib/live-kernel.ts';
 import { findByName } from '../engine/btf/resolve.ts';
 import { vmlinuxBtf } from '../engine/btf/vmlinux.ts';
 import { loadSuiteText } from '../harness/spec/load.ts';
@@ -294,17 +295,8 @@ t.test('each probe returns the kernel value in the interpreter', async (t) => {
   }
 });
 
-t.test('live: the 6.18 kernel returns the same values', { skip: root && btf ? false : 'needs root and vmlinux BTF' }, async (t) => {
-  const { createKernelBackend } = await import('../harness/backends/kernel.ts');
-  const backend = createKernelBackend();
-  for (const it of items) {
-    const out = await backend.run(it.request);
-    t.ok(out.loaded, `${it.test} loads${out.loaded ? '' : `: ${out.log.split('\n').slice(-3).join(' | ')}`}`);
-    if (!out.loaded) continue;
-    t.same(out.retval, { ok: true, value: it.expect.retval?.kind === 'value' ? it.expect.retval.value : NaN }, `${it.test} kernel retval`);
-  }
-  await backend.close?.();
-});
+t.test('live: the 6.18 kernel returns the same values', { skip: liveKernelSkip() }, (t) =>
+  checkKernelRetvals(t, items, (it) => it.expect.retval?.kind === 'value' ? it.expect.retval.value : NaN));
 
 t.test('arena: user addresses start at user_vm_start (map_extra when given, else the top of a 4 GB window)', async (t) => {
   const prog = items.find((i) => i.test === 'arena_cast_round_trip')!.request.program;

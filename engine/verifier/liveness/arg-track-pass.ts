@@ -19,7 +19,7 @@
 import { BPF_CALL, BPF_JMP, BPF_LDX, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_STX, LD_IMM64, bpfClass } from '../../isa/opcodes.ts';
 import type { VerifierEnv } from '../env.ts';
 import { reject, E2BIG, EINVAL } from '../reject.ts';
-import { insnSuccessors } from './stack-live.ts';
+import { insnSuccessors, subprogPostorder } from './stack-live.ts';
 import { printInsn } from '../../isa/disasm.ts';
 import { insnTextOpts } from '../cfg/liveness.ts';
 import { hasFuncInfo } from '../calls/func-info.ts';
@@ -46,32 +46,6 @@ interface Run {
 
 const subprogEnd = (env: VerifierEnv, sp: number): number => (sp + 1 < env.subprogs.length ? env.subprogs[sp + 1].start : env.insnCnt);
 
-/** compute_postorder: per subprog, an iterative DFS from its start; successors are pushed
- *  in order (fall-through first), a node is emitted when popped the second time. */
-export function subprogPostorder(env: VerifierEnv): number[][] {
-  const state = new Uint8Array(env.insnCnt);
-  return env.subprogs.map((s) => {
-    const out: number[] = [];
-    const stack = [s.start];
-    while (stack.length) {
-      const top = stack[stack.length - 1];
-      state[top] |= 1;
-      if (state[top] & 2) {
-        out.push(top);
-        stack.pop();
-        continue;
-      }
-      for (const w of insnSuccessors(env, top)) {
-        if (w < env.insnCnt && !state[w]) {
-          stack.push(w);
-          state[w] |= 1;
-        }
-      }
-      state[top] |= 2;
-    }
-    return out;
-  });
-}
 
 /** Subprograms with callees before callers (a DFS post-order of the call graph, calls and
  *  callback references in insn order, from main then any subprog not reached). Simplified:

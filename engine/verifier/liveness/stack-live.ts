@@ -271,33 +271,9 @@ export class StackLiveness {
     this.commitInto(outer);
   }
 
-  /** compute_postorder for one subprog: iterative DFS, successors pushed in order. */
+  /** compute_postorder for one subprog (computed once for all). */
   private postorderOf(sp: number): number[] {
-    if (!this.postorder) {
-      const env = this.env;
-      const state = new Uint8Array(env.insnCnt);
-      this.postorder = env.subprogs.map((s) => {
-        const out: number[] = [];
-        const stack = [s.start];
-        while (stack.length) {
-          const top = stack[stack.length - 1];
-          state[top] |= 1;
-          if (state[top] & 2) {
-            out.push(top);
-            stack.pop();
-            continue;
-          }
-          for (const w of insnSuccessors(env, top)) {
-            if (w < env.insnCnt && !state[w]) {
-              stack.push(w);
-              state[w] |= 1;
-            }
-          }
-          state[top] |= 2;
-        }
-        return out;
-      });
-    }
+    this.postorder ??= subprogPostorder(this.env);
     return this.postorder[sp];
   }
 
@@ -325,4 +301,31 @@ export class StackLiveness {
     }
     return false;
   }
+}
+
+/** compute_postorder: per subprog, an iterative DFS from its start; successors are pushed
+ *  in order (fall-through first), a node is emitted when popped the second time. */
+export function subprogPostorder(env: VerifierEnv): number[][] {
+  const state = new Uint8Array(env.insnCnt);
+  return env.subprogs.map((s) => {
+    const out: number[] = [];
+    const stack = [s.start];
+    while (stack.length) {
+      const top = stack[stack.length - 1];
+      state[top] |= 1;
+      if (state[top] & 2) {
+        out.push(top);
+        stack.pop();
+        continue;
+      }
+      for (const w of insnSuccessors(env, top)) {
+        if (w < env.insnCnt && !state[w]) {
+          stack.push(w);
+          state[w] |= 1;
+        }
+      }
+      state[top] |= 2;
+    }
+    return out;
+  });
 }
