@@ -298,6 +298,22 @@ t.test('each probe returns the kernel value in the interpreter', async (t) => {
 t.test('live: the 6.18 kernel returns the same values', { skip: liveKernelSkip() }, (t) =>
   checkKernelRetvals(t, items, (it) => it.expect.retval?.kind === 'value' ? it.expect.retval.value : NaN));
 
+t.test('arena: the __arena globals (arena_data) hold the first pages, with their bytes', async (t) => {
+  const prog = items.find((i) => i.test === 'arena_cast_round_trip')!.request.program;
+  const probe: Program = { ...prog, insns: prog.insns.slice(0, 7).concat([{ code: 0x95, dst: 0, src: 0, off: 0, imm: 0 }]) };
+  const data = Uint8Array.from({ length: PAGE_SIZE + 8 }, (_, i) => i & 0xff);
+  const withData: Program = { ...probe, maps: probe.maps.map((m) => (m.type === 'ARENA' ? { ...m, arenaData: data } : m)) };
+  const first = DEFAULT_USER_VM_START + 0x100000000n - 4n * BigInt(PAGE_SIZE);
+  const r = runProgram(withData, testRunEnv(withData, { kfuncs: kfuncNames }));
+  t.equal(r.retval, first + 2n * BigInt(PAGE_SIZE), 'alloc(NULL) gets the page after the two the globals take');
+  const store = MapStore.fromDefs(withData.maps);
+  const arena = store.maps.find((m) => m.arena)!.arena!;
+  t.equal(arena.alloc(first, 1, -1, 0n), 0n, 'page 0 is taken');
+  // Read through the 32-bit arena form, as PROBE_MEM32 code reaches the pages.
+  const loadsAt = (off: number): number => store.space.resolve(0, Number(first & 0xffffffffn) + off, 1, false).view.getUint8(store.space.off);
+  t.same([loadsAt(0), loadsAt(255), loadsAt(PAGE_SIZE + 7)], [0, 255, (PAGE_SIZE + 7) & 0xff], 'the globals\' bytes are in place');
+});
+
 t.test('arena: user addresses start at user_vm_start (map_extra when given, else the top of a 4 GB window)', async (t) => {
   const prog = items.find((i) => i.test === 'arena_cast_round_trip')!.request.program;
   const probe: Program = { ...prog, insns: prog.insns.slice(0, 7).concat([{ code: 0x95, dst: 0, src: 0, off: 0, imm: 0 }]) };

@@ -62,7 +62,23 @@ export function dataMapName(section: string): string {
 }
 
 export function readMaps(elf: ElfFile, btf: Btf | undefined, fail: (m: string) => never): ObjMap[] {
-  return [...btfMaps(elf, btf, fail), ...legacyMaps(elf, fail), ...dataMaps(elf)];
+  return withArenaData(elf, [...btfMaps(elf, btf, fail), ...legacyMaps(elf, fail), ...dataMaps(elf)]);
+}
+
+/** The section clang puts `__arena` globals in (address space 1). */
+const ARENA_SECTION = '.addr_space.1';
+
+/** libbpf gives the object's one arena map the `__arena` globals as its initial data. */
+function withArenaData(elf: ElfFile, maps: ObjMap[]): ObjMap[] {
+  const sec = elf.sections.find((s) => s.name === ARENA_SECTION);
+  if (!sec || sec.size === 0) return maps;
+  const data = sec.type === SHT.NOBITS ? new Uint8Array(sec.size) : sec.data;
+  let done = false;
+  return maps.map((m) => {
+    if (m.type !== 'ARENA' || done) return m;
+    done = true;
+    return { ...m, data };
+  });
 }
 
 function btfMaps(elf: ElfFile, btf: Btf | undefined, fail: (m: string) => never): ObjMap[] {

@@ -30,7 +30,7 @@ import {
 } from './bpf.ts';
 import { CAP, UNPRIV_DROP, hasCap, withCapsDropped } from './caps.ts';
 import { EPERM, ENOSYS, ENOTSUPP, errnoName } from './errno.ts';
-import { MAP_FIXED, MAP_SHARED, PROT_READ, PROT_WRITE, libcAvailable, sysMmap, sysMunmap } from './syscall.ts';
+import { MAP_FIXED, MAP_SHARED, PROT_READ, PROT_WRITE, libcAvailable, sysMmap, sysMunmap, writeMapped } from './syscall.ts';
 
 const PAGE_SIZE = 4096;
 import { ATTACH_TYPES, BPF_F_ZERO_SEED } from './uapi.ts';
@@ -348,6 +348,9 @@ function createMap(def: MapDef, fds: FdScope): { fd: number; errno: number; why?
     const m = sysMmap(def.mapExtra ?? 0n, len, PROT_READ | PROT_WRITE, MAP_SHARED | (def.mapExtra ? MAP_FIXED : 0), r.fd);
     if (m.errno) return { fd: r.fd, errno: m.errno, why: 'mmap of the arena failed' };
     fds.defer(() => sysMunmap(m.addr, len));
+    // The program's __arena globals go to the start of the mapping; the writes fault the
+    // pages in, so they are taken before the program runs (libbpf of the 6.12 selftests).
+    if (def.arenaData) writeMapped(m.addr, def.arenaData);
   }
   return r;
 }

@@ -20,6 +20,7 @@ interface Libc {
   capset: CFunc;
   mmap: CFunc;
   munmap: CFunc;
+  memcpy: CFunc;
 }
 
 let libc: Libc | undefined;
@@ -42,6 +43,7 @@ function lib(): Libc {
     // Addresses as integers: an arena mapping is only made and unmade, never read from JS.
     mmap: so.func('uint64_t mmap(uint64_t addr, size_t len, int prot, int flags, int fd, int64_t off)'),
     munmap: so.func('int munmap(uint64_t addr, size_t len)'),
+    memcpy: so.func('uint64_t memcpy(uint64_t dst, const uint8_t *src, size_t n)'),
   };
   return libc;
 }
@@ -82,6 +84,11 @@ const MAP_FAILED = 0xffff_ffff_ffff_ffffn;
 export function sysMmap(addr: bigint, len: number, prot: number, flags: number, fd: number): { addr: bigint; errno: number } {
   const r = BigInt(lib().mmap(addr, len, prot, flags, fd, 0) as bigint | number);
   return r === MAP_FAILED ? { addr: 0n, errno: koffi.errno() } : { addr: r, errno: 0 };
+}
+
+/** Copy `bytes` to a mapping this process made (libbpf's arena globals). */
+export function writeMapped(addr: bigint, bytes: Uint8Array): void {
+  if (bytes.length) lib().memcpy(addr, bytes, bytes.length);
 }
 
 export function sysMunmap(addr: bigint, len: number): number {

@@ -219,7 +219,9 @@ function mapEntry(m: ObjMap): { [k: string]: Yaml } {
   if (m.flags) y.flags = m.flags;
   if (m.mapExtra) y.map_extra = m.mapExtra <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(m.mapExtra) : `0x${m.mapExtra.toString(16)}`;
   if (m.inner) y.inner = mapEntry(m.inner);
-  if (m.data && m.data.some((b) => b !== 0)) y.init = [{ key: '00000000', value: Buffer.from(m.data).toString('hex') }];
+  // An arena's data is its __arena globals: their pages are taken even when all zero.
+  if (m.type === 'ARENA' && m.data) y.arena_data = Buffer.from(m.data).toString('hex');
+  else if (m.data && m.data.some((b) => b !== 0)) y.init = [{ key: '00000000', value: Buffer.from(m.data).toString('hex') }];
   return y;
 }
 

@@ -51,6 +51,10 @@ export interface MapDef {
   readonly frozen?: boolean;
   /** BPF_MAP_CREATE map_extra (an arena's user address, a bloom filter's hash count). */
   readonly mapExtra?: bigint;
+  /** ARENA: the program's `__arena` globals (`.addr_space.1`), which libbpf copies to the
+   *  start of the arena's user mapping once it is made; those pages are then allocated
+   *  (libbpf as the 6.12 selftests use it; later libbpf puts them at the end). */
+  readonly arenaData?: Uint8Array;
 }
 
 /** A C type, described as much as the kernel's BTF checks look at it (names, sizes, member

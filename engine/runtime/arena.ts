@@ -48,6 +48,14 @@ export class Arena implements FallbackResolver {
     this.guard.faults = true;
   }
 
+  /** libbpf copies the __arena globals to the start of the mapping: those pages exist from
+   *  the start (MapDef.arenaData). */
+  placeGlobals(data: Uint8Array): void {
+    const pages = Math.ceil(data.length / PAGE_SIZE);
+    if (!pages || this.alloc(this.userVmStart, pages, NUMA_NO_NODE, 0n) === 0n) return;
+    for (let i = 0; i < pages; i++) this.pages.get(i)!.bytes.set(data.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE));
+  }
+
   /** Upper 32 bits a user address of this arena has. */
   get userHi(): number {
     return Number(this.userVmStart >> 32n);

@@ -272,6 +272,7 @@ export class MapStore {
   applyInit(defs: readonly MapDef[], progs: readonly (Program | undefined)[]): void {
     for (const d of defs) {
       const m = this.ensure(d);
+      if (d.arenaData) m.arena?.placeGlobals(d.arenaData);
       for (const e of d.init ?? []) {
         if (d.type === 'PROG_ARRAY') {
           const p = progs[u32le(e.value)];

@@ -284,6 +284,7 @@ class SuiteBuilder {
       ...(btf ? { btf } : {}),
       ...(asBool(d.frozen) ? { frozen: true } : {}),
       ...(d.map_extra !== undefined && BigInt(d.map_extra as string | bigint) !== 0n ? { mapExtra: BigInt(d.map_extra as string | bigint) } : {}),
+      ...(asStr(d.arena_data) !== undefined ? { arenaData: Uint8Array.from(Buffer.from(asStr(d.arena_data)!, 'hex')) } : {}),
     };
   }
 

@@ -72,6 +72,7 @@ const mapFields = {
   btf: obj({ key: btfType, value: btfType }, 'a mapping {key: type, value: type}'),
   frozen: bool,
   map_extra: union('an integer or "0x..." (u64)', int(0n, 2n ** 64n - 1n), str({ re: /^0x[0-9a-fA-F]{1,16}$/, what: '"0x" and up to 16 hex digits' })),
+  arena_data: str({ re: /^(?:[0-9a-fA-F]{2})*$/, what: 'hex bytes' }),
 };
 const innerMap = obj(mapFields, 'a map definition');
 const mapDef = obj({ ...mapFields, inner: innerMap }, 'a map definition');

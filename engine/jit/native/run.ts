@@ -170,6 +170,12 @@ export function runNativeInProcess(prog: Program, env: NativeEnv = {}, impl: Nat
   let m: NativeMachine | undefined;
   try {
     for (const d of prog.maps) store.ensure(d);
+    // An arena program runs with kern_vm_start in r12 and its arena accesses as PROBE_MEM32,
+    // as the kernel's verifier and JIT make it (arena.ts). The window exists before any page
+    // is taken, the __arena globals' included (applyInit).
+    const space = store.space;
+    const arena = store.maps.find((x) => x.arena)?.arena;
+    const arenaOf = arena ? { kernVmStart: space.mapArena(arena.def.name, arena.userVmStart), userVmStart: arena.userVmStart } : undefined;
     store.applyInit(prog.maps, env.progs ?? []);
     const helpers = impl.helpers ? new Map([...HELPERS, ...impl.helpers]) : HELPERS;
     const kfuncs = impl.kfuncs ?? kfuncsByName(new Map(env.kfuncIds ?? []));
@@ -179,7 +185,6 @@ export function runNativeInProcess(prog: Program, env: NativeEnv = {}, impl: Nat
     m.rngState = (env.seed ?? 0) >>> 0;
     const ctx = buildContext(m, prog.progType, env.data ?? new Uint8Array(DEFAULT_PACKET_SIZE), env.ctx);
     syncCtxPointers(m);
-    const space = store.space;
 
     // A program that can throw: its main function records its frame, bpf_throw goes to a
     // stub that hands the frame to the exception callback (throw.ts).
@@ -197,10 +202,6 @@ export function runNativeInProcess(prog: Program, env: NativeEnv = {}, impl: Nat
     // The main program and every program a PROG_ARRAY slot names (tail-call targets), each
     // JITed on its own; a prog array becomes a native struct bpf_array look-alike.
     const progs = tailCallClosure(prog, store);
-    // An arena program runs with kern_vm_start in r12 and its arena accesses as PROBE_MEM32,
-    // as the kernel's verifier and JIT make it (arena.ts).
-    const arena = store.maps.find((x) => x.arena)?.arena;
-    const arenaOf = arena ? { kernVmStart: space.mapArena(arena.def.name, arena.userVmStart), userVmStart: arena.userVmStart } : undefined;
     const usesArena = (p: Program): boolean => !!arenaOf && p.maps.some((d) => d.type === 'ARENA');
     const funcsOf = progs.map((p, k) => {
       const own = k === 0 && thrower ? thrower.prog : p;

@@ -165,10 +165,12 @@ export class NativeSpace extends AddressSpace {
   toVirtual(v: bigint): bigint {
     const u = BigInt.asUintN(64, v);
     if (u === 0n || u >= USER_TOP) return u;
-    // Arena user addresses are scalars to helpers, as in the interpreter; a native address
-    // in the window is its 32-bit arena form.
-    if (u >> 32n === this.arenaUserHi) return u;
+    // A native address in the window is its 32-bit arena form. Arena user addresses, and
+    // those one 4 GB step either side that pointer arithmetic reaches (base + ARENA_SIZE),
+    // are scalars to helpers, as in the interpreter.
     if (this.arenaMap?.window.holds(u)) return BigInt.asUintN(32, u - this.arenaMap.window.kernVmStart);
+    const userHi = this.arenaUserHi;
+    if (userHi !== undefined && u >> 32n >= userHi - 1n && u >> 32n <= userHi + 1n) return u;
     // Most arguments are scalars below every native address: answer them without a scan.
     if (u < this.arena.low && u < ALIAS_FLOOR) return u;
     for (let idx = 0; idx < this.bases.length; idx++) {
