@@ -20,10 +20,10 @@ import { decode } from '../engine/isa/decode.ts';
 import type { Insn } from '../engine/isa/insn.ts';
 import { printXlatedInsn } from '../engine/isa/disasm.ts';
 import { insnText } from '../engine/jit/x86-disasm.ts';
-import { maskedImage, replayKernelJit, type JitFunction, type JitImage, type Replay } from '../engine/jit/x86_64/index.ts';
+import { maskedImage, type JitFunction, type JitImage, type Replay } from '../engine/jit/x86_64/index.ts';
+import { replayLoad } from '../engine/jit/kernel-replay.ts';
 import { PROG_FLAGS, type Program } from '../engine/program/types.ts';
 import { loadProgram, type LoadResult } from '../engine/kernel/load.ts';
-import { parseStackDepths } from '../engine/kernel/stack-depth.ts';
 import { findSpecFiles, loadSuiteFile } from '../harness/spec/load.ts';
 import { planSuites, type RunItem } from '../harness/run/plan.ts';
 
@@ -136,9 +136,6 @@ function causeOf(bpf: Insn | undefined, theirs: string, ours: string): string {
 }
 
 /** Ids of the program's arena maps, as the load's dump shows them. */
-export function arenaMapIds(prog: Program, mapIds: readonly number[]): Set<number> {
-  return new Set(prog.maps.flatMap((m, k) => (m.type === 'ARENA' && mapIds[k] ? [mapIds[k]] : [])));
-}
 
 /** Zero what differs from one load to the next in a dump: map ids in ld_imm64s. */
 function stableXlated(insns: readonly Insn[]): string {
@@ -151,14 +148,9 @@ export function compareLoaded(name: string, prog: Program, r: LoadResult): Parit
   const lens = [...(r.jitedFuncLens ?? [kernel.length])];
   const insns = decode(r.xlated!);
   const base = { name, xlatedHash: createHash('sha256').update(stableXlated(insns)).digest('hex').slice(0, 16), funcLens: lens };
-  const depths = parseStackDepths(r.log);
   let rep: Replay;
   try {
-    if (!depths) throw new Error('no "stack depth" line in the verifier log');
-    rep = replayKernelJit({
-      xlated: r.xlated!, stackDepths: depths, jited: kernel, funcLens: lens, ksyms: r.jitedKsyms,
-      progType: prog.progType, expectedAttachType: prog.expectedAttachType, arenaMapIds: arenaMapIds(prog, r.mapIds),
-    });
+    rep = replayLoad(prog, r);
   } catch (e) {
     const msg = (e as Error).message;
     return { ...base, verdict: 'jit-error', imageHash: hash(kernel), cause: `jit error: ${msg.replace(/\d+/g, 'N')}`, detail: msg };

@@ -44,10 +44,14 @@ function parseArgs(argv: readonly string[]): Args {
 }
 
 export async function run(argv: readonly string[], io: Io): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    io.stdout(usage);
+    return 0;
+  }
   const args = parseArgs(argv);
   const { loadSuiteFile } = await import('../spec/load.ts');
-  const jit = await import('../../engine/jit/x86_64/index.ts');
   const { formatJited } = await import('../../engine/jit/x86-disasm.ts');
+  const { jitVerified } = await import('../../engine/jit/jited.ts');
   const suite = loadSuiteFile(args.file);
   const tests = suite.tests.filter((t) => args.tests.length === 0 || args.tests.includes(t.name));
   if (tests.length === 0) throw new UsageError(`no test named ${args.tests.join(', ')} in ${args.file}`);
@@ -56,34 +60,37 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
   try {
     for (const test of tests) {
       io.stdout(`${test.name}:\n`);
-      let image: import('../../engine/jit/x86_64/index.ts').JitImage;
+      let shown: { image: import('../../engine/jit/x86_64/index.ts').JitImage; text: string };
       if (args.kernel) {
         const { loadProgram } = await import('../../engine/kernel/load.ts');
-        const { parseStackDepths } = await import('../../engine/kernel/stack-depth.ts');
+        const { replayLoad } = await import('../../engine/jit/kernel-replay.ts');
         const r = loadProgram(test.program, { logLevel: 4, flags: test.program.flags, wantXlated: true, wantJited: true });
         if (r.skip || !r.loaded || !r.xlated || !r.jited) {
           io.stdout(`  kernel: not loaded (${r.skip ?? `errno ${r.errno}`})\n`);
           status = 1;
           continue;
         }
-        const funcs = jit.fromXlated(r.xlated, { stackDepths: parseStackDepths(r.log) ?? [] });
-        image = jit.jitProgram(funcs, { funcAddrs: r.jitedKsyms });
-        const d = jit.compareImages(image, r.jited, r.jitedFuncLens ?? []);
+        // As the kernel's image: its dump, depths and load facts (arena, exceptions, ...).
+        const rep = replayLoad(test.program, r);
+        shown = { image: rep.image, text: formatJited(rep.image.code, rep.image.funcLens) };
+        const d = rep.diff;
         io.stdout(`  kernel parity: ${d.equal ? 'identical (external targets masked)' : `differs at byte ${d.firstDiff} (func ${d.func})`}\n`);
         if (!d.equal) status = 1;
       } else {
         const { verify } = await import('../../engine/verifier/index.ts');
-        const v = verify(test.program, { logLevel: 0, unpriv: false, series: 'none' });
+        const series = test.series ?? 'none';
+        const v = verify(test.program, { logLevel: 0, unpriv: false, series });
         if (!v.accepted) {
           io.stdout(`  rejected by the verifier (errno ${v.errno}); nothing to JIT\n`);
           continue;
         }
-        const funcs = jit.fromXlated(v.xlated ?? test.program.insns, { stackDepths: v.subprogs.map((s) => s.stackDepth), callOffsetIn: 'imm' });
-        image = jit.jitProgram(funcs);
+        // The engine backend's image: the verifier's xlated program, its stack depths and
+        // the load's facts; its text is what a spec's `jited` is matched against.
+        shown = jitVerified(test.program, v, series);
       }
-      if (args.disasm) io.stdout(formatJited(image.code, image.funcLens));
+      if (args.disasm) io.stdout(shown.text);
       else {
-        image.funcs.forEach((f, k) => {
+        shown.image.funcs.forEach((f, k) => {
           io.stdout(`  func #${k} (${f.code.length} bytes):\n`);
           const hex = Buffer.from(f.code).toString('hex').replace(/(..)/g, '$1 ').trim();
           for (let at = 0; at < hex.length; at += 48) io.stdout(`    ${hex.slice(at, at + 48)}\n`);
