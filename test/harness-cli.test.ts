@@ -82,6 +82,14 @@ t.test('help and usage errors', async (t) => {
   t.equal(conf.code, 0);
   t.match(conf.out, /usage: bpfconform conformance DIR/);
   t.equal((await cli('conformance')).code, 2, 'conformance without DIR');
+  for (const cmd of ['port', 'jit']) {
+    const h = await cli(cmd, '--help');
+    t.equal(h.code, 0, `${cmd} --help`);
+    t.match(h.out, new RegExp(`^usage: bpfconform ${cmd} `), `${cmd} --help prints its usage`);
+  }
+  const badJit = await cli('jit', '--bogus');
+  t.equal(badJit.code, 2);
+  t.match(badJit.err, /^bpfconform jit: unknown option --bogus\nTry 'bpfconform jit --help'\.\n$/);
 });
 
 t.test('conformance delegates to the bpf_conformance runner', async (t) => {
