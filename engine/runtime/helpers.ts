@@ -7,6 +7,7 @@ import { type HelperFn, type Machine, BPF_MAX_LOOPS } from './machine.ts';
 import { RtMap, E2BIG, EFAULT, EINVAL } from './maps.ts';
 import { regionLo, RuntimeFault } from './memory.ts';
 import { SKB_HELPERS } from './skb-helpers.ts';
+import { TIMER_HELPERS } from './timer.ts';
 
 const id = (name: string): number => {
   const n = helperId(name);
@@ -356,6 +357,7 @@ export function defaultHelpers(): Map<number, HelperFn> {
   add('bpf_sk_storage_get', constant(0));
   add('bpf_fib_lookup', fibLookup);
   for (const [name, f] of Object.entries(SKB_HELPERS)) add(name, f);
+  for (const [name, f] of Object.entries(TIMER_HELPERS)) add(name, f);
   return t;
 }
 

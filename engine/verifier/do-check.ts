@@ -36,6 +36,7 @@ import { checkGlobalReturn, initGlobalArgs } from './calls/global.ts';
 import { recoverSpeculative, specSuffix, stopsAfterInsn, stopsBeforeInsn } from './unpriv/speculative.ts';
 import { checkResourceLeak } from './checks/refs.ts';
 import { ldImmFunc } from './calls/callback.ts';
+import { checkAsyncCallbackReturn } from './calls/timer.ts';
 import { checkKfuncInLock } from './checks/spin-lock.ts';
 import { checkExceptionCbArgs, exceptionCbSubprog, exceptionExit, isThrowCall } from './kfunc/throw.ts';
 
@@ -213,6 +214,8 @@ function checkLdImm(env: VerifierEnv, insn: Insn): void {
     markKnown(dst, imm64(insn));
     return;
   }
+  // A direct value into an arena is a user-space address: just a number here.
+  if (isArenaValueLoad(env, insn)) return markUnknown(dst);
   if (insn.src === BPF_PSEUDO_MAP_FD || insn.src === BPF_PSEUDO_MAP_VALUE) {
     const def = env.prog.maps[insn.imm];
     markPtr(dst, insn.src === BPF_PSEUDO_MAP_FD ? RegType.CONST_PTR_TO_MAP : RegType.PTR_TO_MAP_VALUE);
@@ -264,7 +267,8 @@ function stepJmp(env: VerifierEnv, insn: Insn, idx: number): Step {
     checkResourceLeak(env, !st.curframe, 'BPF_EXIT instruction in main prog');
     if (st.curframe) return { kind: 'next', idx: prepareFuncExit(env), printState: true };
     // The exception callback returns for the whole program: the program's return rules.
-    if (st.frames[0].subprogno && st.frames[0].subprogno !== exceptionCbSubprog(env)) {
+    if (st.frames[0].callback?.async) checkAsyncCallbackReturn(env);
+    else if (st.frames[0].subprogno && st.frames[0].subprogno !== exceptionCbSubprog(env)) {
       checkRegRead(env, 0);
       checkGlobalReturn(env);
     } else checkReturnCode(env);

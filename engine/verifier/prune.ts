@@ -9,6 +9,7 @@
 // - pointers must agree on type, fixed offset and ids, and contain the variable offset.
 // A hit carries the checkpoint's precision back into the pruned path's parents.
 
+import { otherAsyncEntry } from './calls/timer.ts';
 import { iterSlotSafe } from './kfunc/iter-slot.ts';
 import { dynptrSlotSafe } from './kfunc/dynptr-slot.ts';
 import { BPF_JMP, BPF_JCOND, BPF_MAY_GOTO, BPF_REG_FP } from '../isa/opcodes.ts';
@@ -292,7 +293,10 @@ export function isStateVisited(env: VerifierEnv, insnIdx: number): 0 | 1 {
     if (sl.branches) {
       // A checkpoint still being explored: we are going around a loop.
       const bounded = isIterNextInsn(env, insnIdx) ? 'iter' : callsCallback(env, insnIdx) ? 'callback' : undefined;
-      if (bounded) {
+      if (otherAsyncEntry(sl.st.frames[sl.st.curframe], cur.frames[cur.curframe])) {
+        // Another entry into an async callback (calls/timer.ts): neither a loop nor a match.
+        if (!forceNew && env.jmpsProcessed - env.prevJmpsProcessed < 20 && env.insnProcessed - env.prevInsnProcessed < 100) addNew = false;
+      } else if (bounded) {
         // Iterator and callback loops end by contract (loop-prune.ts).
         if (statesEqual(env, sl.st, cur, Exact.RANGE_WITHIN) && (bounded === 'callback' || iterLoopConverged(cur))) {
           loop = true;

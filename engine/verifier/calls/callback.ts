@@ -18,7 +18,7 @@ import type { CallbackFrame, FuncState, RegState, VerifierState } from '../state
 import { markNotInit, markPtr, markUnknown, newFuncState } from '../state/regs.ts';
 import { isConst, constValue } from '../scalar-api.ts';
 import { markChainPrecision } from '../precision/backtrack.ts';
-import { NotImplementedError } from '../errors.ts';
+import { isAsyncCallbackHelper, pushAsyncCallback } from './timer.ts';
 import { reject, EACCES, EINVAL, E2BIG } from '../reject.ts';
 import type { VerifierEnv } from '../env.ts';
 import { pushStack } from '../branch-stack.ts';
@@ -48,11 +48,15 @@ export function ldImmFunc(env: VerifierEnv, insn: Insn, idx: number, dst: RegSta
 }
 
 /** The CFG pass: a helper call that runs a callback synchronously is a forced checkpoint
- *  and a jump point (the callback's exit comes back to it). */
+ *  and a jump point (the callback's exit comes back to it); one that arms an async
+ *  callback is a prune point. */
 export function markCallbackCall(env: VerifierEnv, idx: number): void {
   const s = env.slots[idx];
-  if (s.code !== (BPF_JMP | BPF_CALL) || s.src !== 0 || !SYNC_CALLBACK_HELPERS.has(s.imm)) return;
+  if (s.code !== (BPF_JMP | BPF_CALL) || s.src !== 0) return;
   const aux = env.aux[idx];
+  // An async one is a prune point only: a path pruned there queues no callback state again.
+  if (isAsyncCallbackHelper(s.imm)) aux.prunePoint = true;
+  if (!SYNC_CALLBACK_HELPERS.has(s.imm)) return;
   aux.forceCheckpoint = true;
   aux.prunePoint = true;
   aux.jmpPoint = true;
@@ -163,9 +167,13 @@ function updateLoopInlineState(env: VerifierEnv, idx: number, subprog: number): 
 /** The callback part of check_helper_call, after the arguments (and before r0-r5 are
  *  clobbered: the callback's arguments come from them). */
 export function helperCallback(env: VerifierEnv, id: number, subprog: number | undefined, insnIdx: number): void {
-  if (id === 170) throw new NotImplementedError('timer callbacks (bpf_timer_set_callback)');
-  if (!SYNC_CALLBACK_HELPERS.has(id)) return;
+  if (!SYNC_CALLBACK_HELPERS.has(id) && !isAsyncCallbackHelper(id)) return;
   if (subprog === undefined) throw reject(14, 'verifier internal error: callback without a subprog');
+  // Timer callbacks run later, on their own: a fresh state, not a nested frame (timer.ts).
+  if (isAsyncCallbackHelper(id)) {
+    pushAsyncCallback(env, insnIdx, subprog);
+    return;
+  }
   switch (id) {
     case FOR_EACH_MAP_ELEM:
       pushCallbackCall(env, insnIdx, subprog, setMapElemCallee);

@@ -7,6 +7,7 @@ import { BPF_JMP, BPF_CALL, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, LD_IMM64 } from '.
 import { reject, EACCES, E2BIG } from '../reject.ts';
 import type { VerifierEnv } from '../env.ts';
 import { isThrowCall, throwInCallback } from '../kfunc/throw.ts';
+import { asyncCallbackSubprogs } from '../calls/timer.ts';
 
 const MAX_BPF_STACK = 512;
 const MAX_CALL_FRAMES = 8;
@@ -33,9 +34,13 @@ export function checkMaxStackDepth(env: VerifierEnv): void {
       const call = (s.code === (BPF_JMP | BPF_CALL) && s.src === BPF_PSEUDO_CALL) || (s.code === LD_IMM64 && s.src === BPF_PSEUDO_FUNC);
       if (!call) continue;
       const target = env.subprogs.findIndex((sp) => sp.start === i + s.imm + 1);
+      // A timer callback runs on a stack of its own unless called directly (a root below).
+      if (s.code === LD_IMM64 && async.has(target)) continue;
       if (frame + 1 >= MAX_CALL_FRAMES) throw reject(E2BIG, `the call stack of ${frame + 1} frames is too deep !`);
       walk(target, depth, frame + 1, inCb || s.code === LD_IMM64);
     }
   };
+  const async = asyncCallbackSubprogs(env);
   walk(0, 0, 0);
+  for (const cb of async) walk(cb, 0, 0, true);
 }

@@ -31,6 +31,7 @@ import { checkRegTypeOf, checkFuncArgRegOff } from '../helpers/arg-types.ts';
 import { checkMapFuncCompatibility } from '../helpers/map-compat.ts';
 import { acquireReference, releaseReference, checkResourceLeak } from './refs.ts';
 import { processSpinLock, checkCallInLock } from './spin-lock.ts';
+import { processTimerFunc, checkTimerMapMatch } from '../calls/timer.ts';
 import { checkFieldOverlap, fieldOf } from './map-fields.ts';
 import { tracingRetval } from './attach-target.ts';
 
@@ -212,6 +213,7 @@ function checkFuncArg(env: VerifierEnv, id: number, proto: HelperProto, i: numbe
   if (reg.refObjId) meta.refObjId = reg.refObjId;
   switch (arg) {
     case Arg.CONST_MAP_PTR:
+      checkTimerMapMatch(meta, reg);
       meta.map = reg.map;
       if (meta.map && !HELPER_MAPS.has(meta.map.def.type)) throw new NotImplementedError(`helpers on ${meta.map.def.type} maps`);
       return;
@@ -222,6 +224,9 @@ function checkFuncArg(env: VerifierEnv, id: number, proto: HelperProto, i: numbe
       return;
     case Arg.PTR_TO_SPIN_LOCK:
       processSpinLock(env, reg, regno, id === 93);
+      return;
+    case Arg.PTR_TO_TIMER:
+      processTimerFunc(env, reg, regno, meta);
       return;
     case Arg.CONST_ALLOC_SIZE_OR_ZERO:
       if (!isConst(reg.s)) throw reject(EACCES, `R${regno} is not a known constant'`);

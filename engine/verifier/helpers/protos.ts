@@ -55,6 +55,8 @@ export const enum Arg {
   /** Four initialised bytes the helper reads and writes, 4-byte aligned
    *  (ARG_PTR_TO_FIXED_SIZE_MEM | MEM_WRITE | MEM_ALIGNED, u32). */
   PTR_TO_U32_INOUT,
+  /** A map value pointer at the value's struct bpf_timer (calls/timer.ts). */
+  PTR_TO_TIMER,
 }
 
 export const enum Ret {

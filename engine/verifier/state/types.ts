@@ -127,6 +127,9 @@ export interface CallbackFrame {
   readonly async: boolean;
   readonly retMin: number;
   readonly retMax: number;
+  /** An async callback's frame 0: how many async entries lead here (async_entry_cnt);
+   *  calls/timer.ts. */
+  readonly entryCnt?: number;
 }
 
 export interface RefState {
