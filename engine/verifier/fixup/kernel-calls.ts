@@ -40,6 +40,9 @@ export interface KernelConsts {
   readonly jiffiesAddr: bigint;
   /** (u32)&cpu_number, the per-CPU address bpf_get_smp_processor_id inlining reads. */
   readonly cpuNumberOffset: number;
+  /** The program's bpf_prog_aux (bpf_timer_set_callback's hidden argument); a stand-in
+   *  when absent: it differs per load. */
+  readonly progAuxAddr?: bigint;
 }
 
 /** Seen on the reference 6.18.44 kernel (no KASLR offset on that VM). */

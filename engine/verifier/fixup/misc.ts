@@ -32,7 +32,7 @@ export const BPF_TAIL_CALL = 0xf0;
 const FUNC = {
   map_lookup_elem: 1, map_update_elem: 2, map_delete_elem: 3, tail_call: 12, get_smp_processor_id: 8,
   map_push_elem: 87, map_pop_elem: 88, map_peek_elem: 89, redirect_map: 51, for_each_map_elem: 164,
-  map_lookup_percpu_elem: 195, jiffies64: 118,
+  map_lookup_percpu_elem: 195, jiffies64: 118, timer_set_callback: 170,
 } as const;
 
 const MAP_HELPERS = new Set<number>([
@@ -183,6 +183,9 @@ export function miscFixups(x: XProg, consts: KernelConsts): void {
   }
 }
 
+/** A stand-in for the kernel's per-load bpf_prog_aux address (a direct-map pointer). */
+const DEFAULT_PROG_AUX = 0xffff888140000000n;
+
 /** The count and the time slot of the timed may_goto (6.18). */
 const MAY_GOTO_SLOTS_SIZE = 16;
 
@@ -236,6 +239,18 @@ function miscCalls(x: XProg, consts: KernelConsts): void {
     }
     if (id === FUNC.get_smp_processor_id) {
       const p = [raw(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, consts.cpuNumberOffset | 0), movPercpu(0, 0), ldxMem(BPF_W, 0, 0, 0)];
+      x.patch(i, p);
+      i += p.length - 1;
+      continue;
+    }
+    if (id === FUNC.timer_set_callback) {
+      // The helper's hidden third argument: the program (its bpf_prog_aux), so that the
+      // timer holds a reference to it (calls/timer.ts).
+      const aux = consts.progAuxAddr ?? DEFAULT_PROG_AUX;
+      const p = [
+        raw(BPF_LD | 0x18, 3, 0, 0, Number(BigInt.asIntN(32, aux))), raw(0, 0, 0, 0, Number(BigInt.asIntN(32, aux >> 32n))),
+        { ...insn, imm: kernelCallImm(`helper:${id}`) },
+      ];
       x.patch(i, p);
       i += p.length - 1;
       continue;
