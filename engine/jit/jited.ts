@@ -14,6 +14,8 @@ import { withArena } from './x86_64/recover.ts';
 export interface VerifiedFacts {
   /** The verifier's post-rewrite program, when it produced one. */
   readonly xlated?: Insns;
+  /** With `xlated`, when the JIT's input differs from the dump (arena PROBE_MEM32 accesses). */
+  readonly jitInsns?: Insns;
   readonly subprogs: readonly { readonly stackDepth: number; readonly argCount?: number }[];
   /** With `xlated`: its functions' stack depths after the rewrites (VerifyResult). */
   readonly xlatedStackDepths?: readonly number[];
@@ -33,7 +35,7 @@ export interface Jited {
 /** JIT an accepted program in kernel mode; throws JitError when it cannot be translated. */
 export function jitVerified(prog: Program, v: VerifiedFacts, series: Series = 'none'): Jited {
   const input = v.xlated ? 'xlated' : 'original';
-  const plain = fromXlated(v.xlated ?? prog.insns, {
+  const plain = fromXlated(v.jitInsns ?? v.xlated ?? prog.insns, {
     stackDepths: (v.xlated && v.xlatedStackDepths) || v.subprogs.map((s) => s.stackDepth),
     // The verifier's xlated program is in the kernel's dump form (call target in `off`).
     callOffsetIn: v.xlated ? 'off' : 'imm',

@@ -12,7 +12,8 @@ import {
 import { imm64 } from '../isa/insn.ts';
 import { printInsn } from '../isa/disasm.ts';
 import { RegType } from './state/types.ts';
-import { markKnown, markPtr, newVerifierState } from './state/regs.ts';
+import { markKnown, markPtr, markUnknown, newVerifierState } from './state/regs.ts';
+import { isArenaValueLoad } from './checks/arena.ts';
 import { printVerifierState } from './log/state-print.ts';
 import { printInsnState } from './log/insn-state.ts';
 import { NotImplementedError } from './errors.ts';

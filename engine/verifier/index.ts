@@ -88,6 +88,9 @@ export interface VerifyResult {
    *  (bpf_loop inlining, may_goto), dead callbacks gone; what the JIT frames and the stats
    *  line prints. */
   readonly xlatedStackDepths?: readonly number[];
+  /** With `xlated`, when it differs from it: the program as the JIT gets it (arena accesses
+   *  as PROBE_MEM32, which the dump shows as MEM). */
+  readonly jitInsns?: Program['insns'];
 }
 
 /** Verify `prog` as the 6.18 kernel would. Throws NotImplementedError for features not
@@ -168,17 +171,19 @@ function printStats(env: VerifierEnv, started: bigint, depths: readonly number[]
 }
 
 /** The post-verification rewrites (fixup/), or why they could not be modelled. */
-function xlatedOf(env: VerifierEnv, opts: VerifyOptions): Pick<VerifyResult, 'xlated' | 'xlatedMissing' | 'exceptionCbStart' | 'xlatedStackDepths'> {
+function xlatedOf(env: VerifierEnv, opts: VerifyOptions): Pick<VerifyResult, 'xlated' | 'xlatedMissing' | 'exceptionCbStart' | 'xlatedStackDepths' | 'jitInsns'> {
   try {
     // Unprivileged loads get more rewrites than fixup/ models: report that rather than a
     // privileged-looking dump.
     if (opts.unpriv) throw new NotImplementedError('unprivileged rewrites (nospec barriers, pointer ALU masking, dead-code traps, array index masking)');
     const starts: number[] = [];
     const depths: number[] = [];
-    const xlated = xlatedProgram(env, opts.xlated, starts, depths);
+    const jit: Program['insns'][number][] = [];
+    const xlated = xlatedProgram(env, opts.xlated, starts, depths, jit);
+    const jitDiffers = jit.some((insn, i) => insn.code !== xlated[i].code);
     // The exception callback is never called: the JIT learns where it starts from here.
     const cb = exceptionCbSubprog(env);
-    return { xlated, xlatedStackDepths: depths, ...(cb && starts[cb] !== undefined ? { exceptionCbStart: starts[cb] } : {}) };
+    return { xlated, xlatedStackDepths: depths, ...(jitDiffers ? { jitInsns: jit } : {}), ...(cb && starts[cb] !== undefined ? { exceptionCbStart: starts[cb] } : {}) };
   } catch (e) {
     if (e instanceof NotImplementedError) return { xlatedMissing: e.message };
     throw e;

@@ -12,6 +12,7 @@ import type { VerifierEnv } from '../env.ts';
 import { helperArgCount } from '../helpers/protos.ts';
 import { NotImplementedError } from '../errors.ts';
 import { kfuncDecl, kfuncRegArgs } from '../stack-arg/kfunc.ts';
+import { arenaValueAddr, isArenaValueLoad } from '../checks/arena.ts';
 
 const R0_5 = 0x3f;
 const bit = (r: number): number => (r < 10 ? 1 << r : 0);
@@ -201,8 +202,15 @@ export function insnTextOpts(env: VerifierEnv): {
     allowPtrLeaks: env.allowPtrLeaks,
     // disasm_kfunc_name: the kfunc's BTF name (built-in declarations, stack-arg/kfunc.ts).
     kfuncName: (insn) => kfuncDecl(insn.imm)?.name,
-    immText: (insn) => (insn.src !== 0 && insn.src !== 4 ? `0x${mapAddr(insn.imm).toString(16)}` : undefined),
+    immText: (insn) => arenaValueText(env, insn) ?? (insn.src !== 0 && insn.src !== 4 ? `0x${mapAddr(insn.imm).toString(16)}` : undefined),
   };
+}
+
+/** An arena direct value prints as the user address it becomes (checks/arena.ts). */
+function arenaValueText(env: VerifierEnv, insn: import('../../isa/insn.ts').Insn): string | undefined {
+  if (!isArenaValueLoad(env, insn)) return undefined;
+  const addr = arenaValueAddr(env.prog.maps[insn.imm], insn.next?.imm ?? 0);
+  return addr === undefined ? undefined : `0x${addr.toString(16)}`;
 }
 
 /** A stand-in kernel address for map index `i`; logs mask these when comparing. */

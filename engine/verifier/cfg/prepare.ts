@@ -15,6 +15,7 @@ import { reject, EINVAL, EPERM, E2BIG, EFAULT } from '../reject.ts';
 import { opcodeKnown } from './opcodes-valid.ts';
 import { addKfuncCall } from '../stack-arg/kfunc.ts';
 import { checkMapProgCompatibility } from './map-prog.ts';
+import { noteUsedMap } from '../checks/arena.ts';
 import { isIterNextCall } from '../kfunc/meta.ts';
 import { markCallbackCall } from '../calls/callback.ts';
 import { exceptionCbSubprog, findExceptionCallbackStart, setExceptionCb } from '../kfunc/throw.ts';
@@ -115,9 +116,16 @@ export function resolveInsns(env: VerifierEnv): void {
       const map = env.prog.rawMapFds?.includes(i) ? undefined : env.prog.maps[s.imm];
       if (!map) throw reject(EINVAL, `fd ${s.imm} is not pointing to valid bpf_map`);
       checkMapProgCompatibility(map, env.prog.progType);
+      noteUsedMap(env, map, i);
       if (isValue) {
         const off = nx.imm >>> 0;
         if (off >= 1 << 29) throw reject(EINVAL, `direct value offset of ${off} is not allowed`);
+        // An arena takes any offset inside its user range (arena_map_direct_value_addr).
+        if (map.type === 'ARENA') {
+          if (off > map.maxEntries * 4096) throw new NotImplementedError('direct value offset beyond the arena');
+          i++;
+          continue;
+        }
         if (map.type !== 'ARRAY') throw new NotImplementedError(`direct value access to ${map.type} maps`);
         if (map.maxEntries !== 1) throw reject(EINVAL, 'no direct value access support for this map type');
         if (off >= map.valueSize) {

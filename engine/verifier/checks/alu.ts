@@ -11,10 +11,10 @@ import type { RegState } from '../state/types.ts';
 import { markKnown, markScalar, markUnknown, isPointer } from '../state/regs.ts';
 import { scalarAlu, scalarConst, immBounds, isConst, constValue, ptrAddVar, ptrSubVar, ptrKeep, S64_MIN } from '../scalar-api.ts';
 import { regTypeStr } from '../log/state-print.ts';
-import { NotImplementedError } from '../errors.ts';
 import { reject, EACCES, EINVAL } from '../reject.ts';
 import type { VerifierEnv } from '../env.ts';
 import { checkRegRead, checkRegWrite } from './regs.ts';
+import { BPF_ADDR_SPACE_CAST, addrSpaceCast, arenaAlu, checkAddrSpaceCastFields } from './arena.ts';
 import { markChainPrecision } from '../precision/backtrack.ts';
 import { assignScalarIdBeforeMov, clearScalarId, linkAfterAlu } from './linked-regs.ts';
 import { isPointerValue, newSanitizeInfo, sanitizeCheckBounds, sanitizePtrAlu, sanitizePtrAluCommit, sanitizeValAlu } from '../unpriv/sanitize.ts';
@@ -47,8 +47,8 @@ export function checkAluOp(env: VerifierEnv, insn: Insn): void {
     if (srcX) {
       if (!is64) {
         if ((insn.off !== 0 && insn.off !== 8 && insn.off !== 16) || insn.imm) throw reject(EINVAL, 'BPF_MOV uses reserved fields');
-      } else if (insn.off === 1) {
-        throw new NotImplementedError('addr_space_cast');
+      } else if (insn.off === BPF_ADDR_SPACE_CAST) {
+        checkAddrSpaceCastFields(env, insn);
       } else if ((insn.off !== 0 && insn.off !== 8 && insn.off !== 16 && insn.off !== 32) || insn.imm) {
         throw reject(EINVAL, 'BPF_MOV uses reserved fields');
       }
@@ -62,6 +62,7 @@ export function checkAluOp(env: VerifierEnv, insn: Insn): void {
       markKnown(dst, is64 ? BigInt(insn.imm) : BigInt(insn.imm >>> 0));
       return;
     }
+    if (is64 && insn.off === BPF_ADDR_SPACE_CAST) return addrSpaceCast(dst, insn.imm);
     const src = regs[insn.src];
     if (is64 && insn.off === 0) {
       assignScalarIdBeforeMov(env, src);
@@ -109,6 +110,7 @@ export function checkAluOp(env: VerifierEnv, insn: Insn): void {
 
 function adjustRegMinMaxVals(env: VerifierEnv, insn: Insn, regs: RegState[], op: number, is64: boolean, srcX: boolean): void {
   const dst = regs[insn.dst];
+  if (arenaAlu(env, insn, dst, srcX ? regs[insn.src] : undefined)) return;
   if (!srcX && !isPointer(dst)) {
     // scalar op= K, the common case: no fake source register needed.
     sanitizeValAlu(env, insn);

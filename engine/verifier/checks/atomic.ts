@@ -17,6 +17,7 @@ import type { VerifierEnv } from '../env.ts';
 import { checkRegRead, checkRegWrite } from './regs.ts';
 import { Access, checkMemAccess } from './mem.ts';
 import { saveAuxPtrType } from './ptr-type.ts';
+import { arenaAtomicSupported } from './arena.ts';
 
 const RMW = new Set([BPF_ADD, BPF_AND, BPF_OR, BPF_XOR].flatMap((op) => [op, op | BPF_FETCH]).concat([BPF_XCHG, BPF_CMPXCHG]));
 
@@ -36,7 +37,8 @@ export function checkAtomic(env: VerifierEnv, insn: Insn): void {
   const dstType = baseType(regs[insn.dst].type);
   if (dstType === RegType.PTR_TO_CTX || dstType === RegType.PTR_TO_PACKET || dstType === RegType.PTR_TO_PACKET_META ||
     dstType === RegType.PTR_TO_FLOW_KEYS || dstType === RegType.PTR_TO_SOCKET || dstType === RegType.PTR_TO_SOCK_COMMON ||
-    dstType === RegType.PTR_TO_TCP_SOCK || dstType === RegType.PTR_TO_XDP_SOCK) {
+    dstType === RegType.PTR_TO_TCP_SOCK || dstType === RegType.PTR_TO_XDP_SOCK ||
+    (dstType === RegType.PTR_TO_ARENA && !arenaAtomicSupported(insn.imm))) {
     throw reject(EACCES, `BPF_ATOMIC stores into R${insn.dst} ${regTypeStr(regs[insn.dst].type)} is not allowed`);
   }
   let loadReg = -1;

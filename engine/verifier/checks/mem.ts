@@ -9,6 +9,7 @@ import { markChainPrecision } from '../precision/backtrack.ts';
 import { pushJmpHistory } from '../precision/history.ts';
 import { regTypeStr } from '../log/state-print.ts';
 import { NotImplementedError } from '../errors.ts';
+import { arenaAccess } from './arena.ts';
 import { reject, EACCES, EINVAL, EFAULT } from '../reject.ts';
 import type { VerifierEnv } from '../env.ts';
 import { checkStackWriteUnpriv } from '../unpriv/stack.ts';
@@ -468,6 +469,8 @@ export function checkMemAccess(env: VerifierEnv, regno: number, off: number, siz
     // 6.18: read-only untrusted memory (bpf_rdonly_cast to void) is read with probe loads.
     if (!(reg.type & MEM_RDONLY && reg.type & PTR_UNTRUSTED)) checkMemRegionAccess(regno, reg, o, size, reg.memSize, false);
     if (dst) markUnknown(dst);
+  } else if (reg.type === RegType.PTR_TO_ARENA) {
+    arenaAccess(dst);
   } else {
     throw new NotImplementedError(`memory access through ${regTypeStr(reg.type)}`);
   }

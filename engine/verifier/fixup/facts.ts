@@ -16,6 +16,8 @@ export interface FixupFacts {
   map?: MapRef | 'poison';
   /** Helper call: r3 as a constant (bpf_tail_call's index). */
   key?: bigint | 'poison';
+  /** A 64-bit ALU operation on an arena pointer: done in 32 bits (aux->needs_zext). */
+  arenaZext?: boolean;
 }
 
 /** Called by do_check for each instruction it is about to check. */

@@ -35,6 +35,9 @@ import { fixupKfuncCasts } from './kfunc.ts';
 import { inlineBpfLoops } from './loop-inline.ts';
 import { loopInlineStates } from '../calls/callback.ts';
 import { HIDDEN_CB, hasHiddenCb } from '../kfunc/throw.ts';
+import { BPF_F_NO_USER_CONV, arenaAluFixups, convertArenaAccesses, dumpForm } from './arena.ts';
+import { arenaValueAddr, progArena } from '../checks/arena.ts';
+import type { MapDef } from '../../program/types.ts';
 
 export { DEFAULT_KERNEL_CONSTS, type KernelConsts };
 
@@ -51,8 +54,9 @@ export interface XlatedOptions {
 export const defaultMapId = (i: number): number => i + 1;
 
 /** The program as the xlated dump of a privileged 6.18 load would show it. `starts`, when
- *  given, receives each subprog's first slot in that dump. */
-export function xlatedProgram(env: VerifierEnv, opts: XlatedOptions = {}, starts?: number[], depths?: number[]): Insn[] {
+ *  given, receives each subprog's first slot in that dump; `jitOut` the same program as the
+ *  JIT gets it (arena accesses still PROBE_MEM32). */
+export function xlatedProgram(env: VerifierEnv, opts: XlatedOptions = {}, starts?: number[], depths?: number[], jitOut?: Insn[]): Insn[] {
   const x = fromEnv(env);
   markZextDst(x);
   inlineBpfLoops(x, loopInlineStates(env));
@@ -60,7 +64,9 @@ export function xlatedProgram(env: VerifierEnv, opts: XlatedOptions = {}, starts
   removeDeadCode(x);
   removeNops(x);
   convertCtxAccesses(x, env.prog.progType);
+  convertArenaAccesses(x);
   if (hasHiddenCb(env)) appendHiddenCb(x);
+  arenaAluFixups(x, arenaNoUserConv(env));
   miscFixups(x, opts.kernelConsts ?? DEFAULT_KERNEL_CONSTS);
   fixupKfuncCasts(x);
   fixupKfuncStackArgs(x.slots, env.opts.series);
@@ -68,7 +74,13 @@ export function xlatedProgram(env: VerifierEnv, opts: XlatedOptions = {}, starts
   fixupCallArgs(x);
   starts?.push(...x.subprogStarts);
   depths?.push(...x.stackDepths);
-  return toDump(x, opts.mapIds);
+  jitOut?.push(...toDump(x, env.prog.maps, opts.mapIds, false));
+  return toDump(x, env.prog.maps, opts.mapIds);
+}
+
+/** Does the program's arena carry BPF_F_NO_USER_CONV? */
+function arenaNoUserConv(env: VerifierEnv): boolean {
+  return ((progArena(env)?.flags ?? 0) & BPF_F_NO_USER_CONV) !== 0;
 }
 
 function fromEnv(env: VerifierEnv): XProg {
@@ -79,6 +91,7 @@ function fromEnv(env: VerifierEnv): XProg {
     ...(a.fixup?.ptrType !== undefined ? { ptrType: a.fixup.ptrType } : {}),
     ...(a.fixup?.map !== undefined ? { map: a.fixup.map } : {}),
     ...(a.fixup?.key !== undefined ? { key: a.fixup.key } : {}),
+    ...(a.fixup?.arenaZext ? { arenaZext: true } : {}),
   }));
   // The hidden exception callback is appended later, as do_misc_fixups does.
   const subprogs = env.subprogs.slice(0, hasHiddenCb(env) ? -1 : undefined);
@@ -121,13 +134,21 @@ function fixupCallArgs(x: XProg): void {
 
 /** bpf_insn_prepare_dump: fold slots back into instructions, show maps by id and tail calls
  *  as the helper call they came from. */
-function toDump(x: XProg, mapIds: readonly number[] | undefined): Insn[] {
+function toDump(x: XProg, maps: readonly MapDef[], mapIds: readonly number[] | undefined, dump = true): Insn[] {
   const out: Insn[] = [];
   for (let i = 0; i < x.len; i++) {
     const s: RawSlot = x.slots[i];
     if (s.code === LD_IMM64) {
       const next = x.slots[i + 1];
       i++;
+      const map = s.src === BPF_PSEUDO_MAP_VALUE ? maps[s.imm] : undefined;
+      if (map?.type === 'ARENA') {
+        // No map id for an arena value: the dump shows the user address itself.
+        const addr = arenaValueAddr(map, next.imm);
+        if (addr === undefined) throw new NotImplementedError('xlated: arena address chosen at mmap time');
+        out.push({ ...s, src: 0, imm: Number(BigInt.asIntN(32, addr)), next: { ...next, imm: Number(BigInt.asIntN(32, addr >> 32n)) } });
+        continue;
+      }
       if (s.src === BPF_PSEUDO_MAP_FD || s.src === BPF_PSEUDO_MAP_VALUE) {
         const id = mapIds?.[s.imm] ?? defaultMapId(s.imm);
         out.push({ ...s, imm: id, next: { ...next, imm: s.src === BPF_PSEUDO_MAP_VALUE ? next.imm : 0 } });
@@ -138,7 +159,7 @@ function toDump(x: XProg, mapIds: readonly number[] | undefined): Insn[] {
       out.push({ ...s, code: BPF_JMP | BPF_CALL, imm: 12 });
       continue;
     }
-    out.push(s);
+    out.push(dump ? dumpForm(s) : s);
   }
   return out;
 }

@@ -28,6 +28,8 @@ export interface XAux {
   map?: MapRef | 'poison';
   /** Helper call: r3 as a known constant (tail-call key), 'poison' when it varies. */
   key?: bigint | 'poison';
+  /** A 64-bit ALU operation on an arena pointer, to become a 32-bit one (fixup/arena.ts). */
+  arenaZext?: boolean;
   /** Index this slot had in the program as loaded (for tests and debugging). */
   orig: number;
 }

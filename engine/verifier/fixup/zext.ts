@@ -22,6 +22,7 @@ import { kernelBtf, resolved } from '../btf-types.ts';
 import { typeSize } from '../../btf/index.ts';
 import { defIs64, insnDefRegno, readIs64 } from './regs64.ts';
 import type { XProg } from './xprog.ts';
+import { arenaDef32 } from './arena.ts';
 
 /** The verifier's scratch register (BPF_REG_AX), printed as r11. */
 export const BPF_REG_AX = 11;
@@ -180,7 +181,7 @@ export function markZextDst(x: XProg): void {
     if (!isFirst[i] || !seen(i)) continue;
     const s = x.slots[i];
     const d = insnDefRegno(s);
-    if (d < 0 || defIs64(s)) continue;
+    if (d < 0 || (defIs64(s) && !arenaDef32(s, x.aux[i]))) continue;
     let after = 0;
     for (const j of succs[i]) after |= liveIn[j];
     if (after & (1 << d)) x.aux[i].zextDst = true;

@@ -6,7 +6,7 @@
 // referenced as the flags say. Kinds not modelled raise NotImplementedError.
 
 import type { Btf, BtfType } from '../../btf/index.ts';
-import { typeById, skipModifiers, typeSize } from '../../btf/index.ts';
+import { typeById, skipModifiers, typeSize, idsByName } from '../../btf/index.ts';
 import { RegType, PTR_MAYBE_NULL, PTR_TRUSTED, PTR_UNTRUSTED, MEM_RCU, MEM_RDONLY, baseType, mayBeNull } from '../state/types.ts';
 import type { RegState } from '../state/types.ts';
 import { markNotInit, markUnknown, markPtr } from '../state/regs.ts';
@@ -137,6 +137,21 @@ function checkArg(env: VerifierEnv, btf: Btf, k: KernelKfunc, meta: Meta, i: num
       }
       return i;
     }
+    case 'map': {
+      // `__map`: the register must carry a map, then it is checked as a `struct bpf_map *`.
+      if (!carriesMapPtr(reg)) throw reject(EINVAL, `pointer in R${regno} isn't map pointer`);
+      const mapId = structIdByName(btf, 'bpf_map');
+      // A map pointer is a trusted struct bpf_map (reg2btf_ids).
+      if (reg.type === RegType.CONST_PTR_TO_MAP) return i;
+      if (trustedOrRcu && !isTrustedReg(reg)) {
+        if (!has(k, KF.RCU)) throw reject(EINVAL, `R${regno} must be referenced or trusted`);
+        if (!(reg.type & MEM_RCU)) throw reject(EINVAL, `R${regno} must be a rcu pointer`);
+      }
+      if (baseType(reg.type) !== RegType.PTR_TO_BTF_ID) throw new NotImplementedError(`kfunc map argument R${regno} of type ${regTypeStr(reg.type)}`);
+      checkZeroOffset(reg, regno);
+      checkBtfIdArg(btf, k, i, regno, reg, mapId, typeById(btf, mapId));
+      return i;
+    }
     case 'btf_id':
       if (trustedOrRcu && !isTrustedReg(reg)) {
         if (!has(k, KF.RCU)) throw reject(EINVAL, `R${regno} must be referenced or trusted`);
@@ -159,7 +174,7 @@ function checkArg(env: VerifierEnv, btf: Btf, k: KernelKfunc, meta: Meta, i: num
   }
 }
 
-type ArgKind = 'null' | 'ctx' | 'dynptr' | 'iter' | 'btf_id' | 'mem' | 'mem_size';
+type ArgKind = 'null' | 'ctx' | 'dynptr' | 'iter' | 'btf_id' | 'map' | 'mem' | 'mem_size';
 
 /** get_kfunc_ptr_arg_type, for the kinds modelled. */
 function argKind(env: VerifierEnv, btf: Btf, k: KernelKfunc, p: KernelParam, i: number, reg: RegState, ref: BtfType): ArgKind {
@@ -172,7 +187,7 @@ function argKind(env: VerifierEnv, btf: Btf, k: KernelKfunc, p: KernelParam, i: 
   const iterKfunc = has(k, KF.ITER_NEW | KF.ITER_NEXT | KF.ITER_DESTROY) && i === 0;
   if (p.suffix === '__iter' || iterKfunc) return 'iter';
   if (p.suffix === '__str') throw new NotImplementedError('kfunc const string arguments');
-  if (p.suffix === '__map') throw new NotImplementedError('kfunc map arguments');
+  if (p.suffix === '__map') return 'map';
   if (ref.kind === 'STRUCT' && /^bpf_(list_head|list_node|rb_root|rb_node|wq|refcount)$/.test(refName)) {
     throw new NotImplementedError(`kfunc ${refName} arguments`);
   }
@@ -202,6 +217,18 @@ function scalarStruct(btf: Btf, t: BtfType, depth: number): boolean {
     return isScalarType(mt) || scalarStruct(btf, mt, depth + 1);
   });
 }
+
+/** Does the register hold a map pointer? The kernel keeps map_ptr in a union with the BTF
+ *  pointer, so BTF-typed registers pass this test too (and are then checked by type). */
+function carriesMapPtr(reg: RegState): boolean {
+  return reg.map !== undefined || baseType(reg.type) === RegType.PTR_TO_BTF_ID;
+}
+
+const structIdByName = (btf: Btf, name: string): number => {
+  const id = idsByName(btf, name).find((i) => btf.types[i].kind === 'STRUCT');
+  if (id === undefined) throw new NotImplementedError(`vmlinux BTF without struct ${name}`);
+  return id;
+};
 
 /** Socket-ish register types the kernel maps to BTF ids (reg2btf_ids). */
 const reg2btfIds = (reg: RegState): boolean => {
