@@ -41,7 +41,8 @@ interface TimerState {
   readonly map: RtMap;
   /** Address of the map value holding the timer. */
   readonly value: { hi: number; lo: number };
-  callback: { hi: number; lo: number } | undefined;
+  /** The callback's address (native in a native run). */
+  callback: bigint | undefined;
   armed: boolean;
   /** Armed with 0 ns, relative: fires as soon as the program returns. */
   due: boolean;
@@ -58,6 +59,18 @@ function table(m: Machine): Map<string, TimerState> {
 }
 
 const keyOf = (m: Machine, reg: number): string => `${m.hi[reg]}:${m.lo[reg] >>> 0}`;
+
+/** A native run's address space (jit/native/space.ts): code addresses reach helpers as
+ *  aliases that last one helper call, so a callback kept for later is kept natively. */
+interface NativeAddrs {
+  toNative(v: bigint): bigint;
+  toVirtual(v: bigint): bigint;
+}
+function nativeAddrs(m: Machine): NativeAddrs | undefined {
+  const s = m.space as unknown as Partial<NativeAddrs>;
+  return typeof s.toNative === 'function' && typeof s.toVirtual === 'function' ? (s as NativeAddrs) : undefined;
+}
+const addrOf = (hi: number, lo: number): bigint => (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
 
 const timerInit: HelperFn = (m) => {
   const flags = m.argU64(3);
@@ -79,7 +92,8 @@ const timerInit: HelperFn = (m) => {
 const timerSetCallback: HelperFn = (m) => {
   const s = table(m).get(keyOf(m, 1));
   if (!s) { m.setR0(-EINVAL); return; }
-  s.callback = { hi: m.hi[2], lo: m.lo[2] };
+  const fn = addrOf(m.hi[2], m.lo[2]);
+  s.callback = nativeAddrs(m)?.toNative(fn) ?? fn;
   m.setR0(0);
 };
 
@@ -137,14 +151,14 @@ export function fireDueTimers(m: Machine): number {
     s.due = false;
     const key = keyAt(s.map, s.value);
     if (!key) continue;
-    const cb = s.callback!;
+    const cb = nativeAddrs(m)?.toVirtual(s.callback!) ?? s.callback!;
     const keyRegion = m.space.add(`key of ${s.map.def.name}`, Uint8Array.from(key), false);
     const mapAddr = (BigInt(s.map.handle.hi) << 32n) | BigInt(s.map.handleLo);
     const keyAddr = (BigInt(keyRegion.hi) << 32n) | BigInt(regionLo(0));
     const valAddr = (BigInt(s.value.hi) << 32n) | BigInt(s.value.lo >>> 0);
     running.set(m, s);
     try {
-      m.callback(cb.hi, cb.lo, [mapAddr, keyAddr, valAddr]);
+      m.callback(Number(cb >> 32n), Number(cb & 0xffffffffn), [mapAddr, keyAddr, valAddr]);
     } finally {
       running.delete(m);
       m.space.release(keyRegion);

@@ -7,6 +7,7 @@
 // interpreter's helpers (bridge.ts) use; a map ld_imm64 loads the runtime's map handle (or a
 // value's native address), so helpers recognise maps exactly as in the interpreter.
 
+import { fireDueTimers } from '../../runtime/timer.ts';
 import koffi from 'koffi';
 import type { Insn } from '../../isa/insn.ts';
 import type { Program, Series } from '../../program/types.ts';
@@ -266,7 +267,13 @@ export function runNativeInProcess(prog: Program, env: NativeEnv = {}, impl: Nat
     const t1 = process.hrtime.bigint();
     let r: number | bigint;
     try {
-      r = withExtable(extable, () => koffi.call(code, EntryProto, r1) as number | bigint);
+      const nm = m;
+      r = withExtable(extable, () => {
+        const ret = koffi.call(code, EntryProto, r1) as number | bigint;
+        // As the interpreter: timers due now fire after the program returned (runtime/timer.ts).
+        if (!bridge.fault) fireDueTimers(nm);
+        return ret;
+      });
     } finally {
       setActiveBridge(undefined);
       space.dropAliases();
