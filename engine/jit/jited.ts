@@ -16,6 +16,9 @@ export interface VerifiedFacts {
   readonly xlated?: Insns;
   /** With `xlated`, when the JIT's input differs from the dump (arena PROBE_MEM32 accesses). */
   readonly jitInsns?: Insns;
+  /** The verifier found the program's arena (it may name it only by a direct value, which
+   *  the xlated form shows as a plain address). */
+  readonly hasArena?: boolean;
   readonly subprogs: readonly { readonly stackDepth: number; readonly argCount?: number }[];
   /** With `xlated`: its functions' stack depths after the rewrites (VerifyResult). */
   readonly xlatedStackDepths?: readonly number[];
@@ -46,7 +49,7 @@ export function jitVerified(prog: Program, v: VerifiedFacts, series: Series = 'n
   // as id i + 1; the program as loaded by index) and the 6.18 private stack.
   const arenaIds = new Set(prog.maps.flatMap((m, i) => (m.type === 'ARENA' ? [v.xlated ? i + 1 : i] : [])));
   const funcs = series === 'none'
-    ? withPrivateStack(withArena(plain, arenaIds), prog.progType, prog.expectedAttachType)
+    ? withPrivateStack(v.hasArena ? plain.map((f) => ({ ...f, arena: { kernVmStart: 0n, userVmStart: 0n } })) : withArena(plain, arenaIds), prog.progType, prog.expectedAttachType)
     : withStackArgs(plain, series, v.subprogs.map((s) => s.argCount));
   const funcAddrs = funcs.map((_, k) => TEXT_BASE + BigInt(k) * FUNC_STRIDE);
   const image = jitProgram(funcs, { funcAddrs });

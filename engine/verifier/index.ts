@@ -37,6 +37,7 @@ import { checkAttachBtfId } from './cfg/attach.ts';
 import { addHiddenExceptionCb, exceptionCbSubprog, hasHiddenCb, seenException } from './kfunc/throw.ts';
 import { markFastcallPatterns } from './fastcall.ts';
 import { removeFastcallSpillsFills } from './fixup/fastcall.ts';
+import { progArena } from './checks/arena.ts';
 
 export { NotImplementedError };
 
@@ -91,6 +92,8 @@ export interface VerifyResult {
   /** With `xlated`, when it differs from it: the program as the JIT gets it (arena accesses
    *  as PROBE_MEM32, which the dump shows as MEM). */
   readonly jitInsns?: Program['insns'];
+  /** The program has an arena (env->prog->aux->arena): the JIT sets up its base register. */
+  readonly hasArena?: boolean;
 }
 
 /** Verify `prog` as the 6.18 kernel would. Throws NotImplementedError for features not
@@ -171,7 +174,7 @@ function printStats(env: VerifierEnv, started: bigint, depths: readonly number[]
 }
 
 /** The post-verification rewrites (fixup/), or why they could not be modelled. */
-function xlatedOf(env: VerifierEnv, opts: VerifyOptions): Pick<VerifyResult, 'xlated' | 'xlatedMissing' | 'exceptionCbStart' | 'xlatedStackDepths' | 'jitInsns'> {
+function xlatedOf(env: VerifierEnv, opts: VerifyOptions): Pick<VerifyResult, 'xlated' | 'xlatedMissing' | 'exceptionCbStart' | 'xlatedStackDepths' | 'jitInsns' | 'hasArena'> {
   try {
     // Unprivileged loads get more rewrites than fixup/ models: report that rather than a
     // privileged-looking dump.
@@ -183,7 +186,7 @@ function xlatedOf(env: VerifierEnv, opts: VerifyOptions): Pick<VerifyResult, 'xl
     const jitDiffers = jit.some((insn, i) => insn.code !== xlated[i].code);
     // The exception callback is never called: the JIT learns where it starts from here.
     const cb = exceptionCbSubprog(env);
-    return { xlated, xlatedStackDepths: depths, ...(jitDiffers ? { jitInsns: jit } : {}), ...(cb && starts[cb] !== undefined ? { exceptionCbStart: starts[cb] } : {}) };
+    return { xlated, xlatedStackDepths: depths, ...(jitDiffers ? { jitInsns: jit } : {}), ...(progArena(env) ? { hasArena: true } : {}), ...(cb && starts[cb] !== undefined ? { exceptionCbStart: starts[cb] } : {}) };
   } catch (e) {
     if (e instanceof NotImplementedError) return { xlatedMissing: e.message };
     throw e;
