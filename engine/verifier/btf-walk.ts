@@ -74,7 +74,7 @@ function structWalk(btf: Btf, start: BtfType, off: number, size: number, flags: 
   for (let depth = 0; ; depth++) {
     if (depth > MAX_RESOLVE_DEPTH) return err(EINVAL, 'struct nesting too deep');
     if (isModifier(t)) t = typeById(btf, skipModifiers(btf, (t as { type: number }).type));
-    const tname = t.name;
+    const tname = t.name || '(anon)';
     if (!isStruct(t)) return err(EINVAL, `Type '${tname}' is not a struct`);
     // Pointers found below a union of several members may alias anything.
     if (t.kind === 'UNION' && t.members.length !== 1) flags.v |= PTR_UNTRUSTED;
@@ -165,4 +165,23 @@ export function btfStructAccess(btf: Btf, id: number, off: number, size: number)
     off = 0;
   }
   return { kind: 'error', errno: EINVAL, msg: 'struct nesting too deep' };
+}
+
+/** btf_struct_ids_match: a pointer to `id` (at `off`) may stand for a pointer to `needId`
+ *  when it is one, or when `needId` is nested at that offset, first member within first
+ *  member (struct sock starts with struct sock_common); `strict` allows no nesting. The
+ *  walk's refusals are logged, as the kernel does. */
+export function btfStructIdsMatch(btf: Btf, id: number, off: number, needId: number, strict: boolean, log: (s: string) => void): boolean {
+  if (off === 0 && id === needId) return true;
+  if (strict) return false;
+  for (let depth = 0; depth <= MAX_RESOLVE_DEPTH; depth++) {
+    const w = structWalk(btf, typeById(btf, id), off, 1, { v: 0 });
+    if (w.kind === 'error') log(`${w.msg}
+`);
+    if (w.kind !== 'struct') return false;
+    if (w.id === needId) return true;
+    id = w.id;
+    off = 0;
+  }
+  return false;
 }

@@ -52,7 +52,7 @@ export interface FastcallCallee {
  *  program may not call it (the kernel reports that later, in do_check). */
 export function helperCallee(env: VerifierEnv, id: number): FastcallCallee | undefined {
   const p = helperProto(id);
-  if (!p || !helperAllowed(p, env.prog.progType)) return undefined;
+  if (!p || !helperAllowed(p, env.prog.progType, env.prog.expectedAttachType)) return undefined;
   if (p.cap !== undefined && !(p.cap === 'bpf' ? env.bpfCapable : env.allowPtrLeaks)) return undefined;
   let clobbers = p.ret === Ret.VOID ? 0 : 1;
   p.args.forEach((a, i) => {

@@ -52,7 +52,7 @@ export function useDef(env: VerifierEnv, i: number): { use: number; def: number 
       if (op === BPF_CALL) {
         if (s.src === BPF_PSEUDO_CALL) return { use: 0x3e, def: R0_5 };
         if (s.src === 0) {
-          const n = helperArgCount(s.imm, env.prog.progType);
+          const n = helperArgCount(s.imm, env.prog.progType, env.prog.expectedAttachType);
           return { use: ((1 << (n + 1)) - 1) & ~1, def: R0_5 };
         }
         const k = kfuncRegArgs(s.imm, env.prog.progType);

@@ -9,6 +9,7 @@ import type { Program } from '../../program/types.ts';
 import { kernelBtf } from '../btf-types.ts';
 import { NotImplementedError } from '../errors.ts';
 import { reject, EINVAL } from '../reject.ts';
+import { iterTarget } from './iter-targets.ts';
 
 export interface AttachTarget {
   readonly btf: Btf;
@@ -60,8 +61,10 @@ const LSM_DISABLED = new Set([
 // bool_lsm_hooks: hooks whose int return is really a boolean.
 const LSM_BOOL = new Set(['xfrm_state_pol_flow_match', 'audit_rule_known', 'inode_xattr_skipcap'].map((h) => `bpf_lsm_${h}`));
 
-/** Load-time refusals that depend on the target (bpf_lsm_verify_prog). */
+/** Load-time refusals that depend on the target (bpf_lsm_verify_prog, bpf_iter_prog_supported). */
 export function checkAttachTarget(p: Program): void {
+  // bpf_iter_prog_supported: the target must be registered (no log line).
+  if (p.expectedAttachType === 'TRACE_ITER' && p.attachTo && !iterTarget(p.attachTo)) throw reject(EINVAL, '');
   if (p.progType !== 'LSM' || !p.attachTo) return;
   const t = attachTarget(p);
   if (t && LSM_DISABLED.has(t.name)) throw reject(EINVAL, `attach_btf_id ${t.id} points to disabled hook ${t.name}`);

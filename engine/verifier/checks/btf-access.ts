@@ -1,11 +1,11 @@
 // Loads through a pointer to a kernel struct (check_ptr_to_btf_access): privileged GPL
 // programs may read fields at a constant, non-negative offset; a scalar field reads as an
 // unknown scalar, a pointer field as a BTF pointer (btf-walk.ts). Writes need a program
-// type with its own struct access rules (not modelled); pointer fields reached from a
-// trusted or RCU pointer (which fields inherit the trust) are not modelled either.
+// type with its own struct access rules (not modelled). A pointer field read through a
+// trusted or RCU pointer keeps the trust the kernel's safe lists give it (btf-trust.ts).
 
 import type { RegState } from '../state/types.ts';
-import { MEM_USER, MEM_PERCPU, MEM_RCU, PTR_TRUSTED, PTR_UNTRUSTED } from '../state/types.ts';
+import { MEM_USER, MEM_PERCPU, MEM_RCU, PTR_TRUSTED, PTR_UNTRUSTED, PTR_MAYBE_NULL } from '../state/types.ts';
 import { isConst, constValue, fmtTnum } from '../scalar-api.ts';
 import { reject, EACCES } from '../reject.ts';
 import { NotImplementedError } from '../errors.ts';
@@ -14,6 +14,15 @@ import { btfTypeName, kernelBtf } from '../btf-types.ts';
 import { btfStructAccess } from '../btf-walk.ts';
 import { markBtfLoad } from './map-ptr-access.ts';
 import { Access } from './mem.ts';
+import { isTrustedOrRcu, inheritedTrust } from './btf-trust.ts';
+import { activeRcuLock } from '../kfunc/rcu.ts';
+import { activeLock } from './refs.ts';
+import { PROG_FLAGS } from '../../program/types.ts';
+
+/** in_rcu_cs: non-sleepable programs run under RCU; sleepable ones inside
+ *  bpf_rcu_read_lock() or while holding a spin lock. */
+const inRcuCs = (env: VerifierEnv): boolean =>
+  !(env.prog.flags & PROG_FLAGS.BPF_F_SLEEPABLE) || activeRcuLock(env.curState) || activeLock(env.curState) !== undefined;
 
 const isGplCompatible = (l: string): boolean =>
   ['GPL', 'GPL v2', 'GPL and additional rights', 'Dual BSD/GPL', 'Dual MIT/GPL', 'Dual MPL/GPL'].includes(l);
@@ -42,9 +51,11 @@ export function checkPtrToBtfAccess(env: VerifierEnv, regno: number, reg: RegSta
   // A pointer field: how far the result is trusted follows from the base pointer.
   let flags: number;
   if (reg.type & PTR_UNTRUSTED) flags = PTR_UNTRUSTED;
-  else if (reg.type & (PTR_TRUSTED | MEM_RCU)) {
-    // Fields that inherit trust (BTF_TYPE_SAFE_* lists) and the RCU rules are not modelled.
-    throw new NotImplementedError('loads of pointer fields through trusted or RCU BTF pointers');
+  else if (isTrustedOrRcu(reg)) {
+    flags = inheritedTrust(kernelBtf(), reg, r.field, r.id, r.flags, inRcuCs(env));
   } else flags = r.flags & ~(PTR_TRUSTED | MEM_RCU); // an old-style plain PTR_TO_BTF_ID
-  if (dst) markBtfLoad(env, dst, { ...r, flags });
+  if (dst) {
+    markBtfLoad(env, dst, { ...r, flags });
+    if (flags & PTR_MAYBE_NULL) dst.id = ++env.idGen;
+  }
 }

@@ -19,7 +19,8 @@ import { changesPktData, clearAllPktPointers } from '../helpers/pkt.ts';
 import { Arg, Ret, helperProto, helperAllowed } from '../helpers/protos.ts';
 import type { HelperProto } from '../helpers/protos.ts';
 import { checkRegRead } from './regs.ts';
-import { structIdByName, btfTypeName } from '../btf-types.ts';
+import { structIdByName, btfTypeName, kernelBtf } from '../btf-types.ts';
+import { btfStructIdsMatch } from '../btf-walk.ts';
 import { markChainPrecision, markChainPrecisionFrom } from '../precision/backtrack.ts';
 import { Access, checkMemAccess, checkMemRegionAccess, checkMapAccessType, checkPacketAccess, checkStackAccessWithinBounds, checkStackRangeReadable, checkPtrAlignment } from './mem.ts';
 import { SlotType, PTR_TRUSTED } from '../state/types.ts';
@@ -34,6 +35,7 @@ import { processSpinLock, checkCallInLock } from './spin-lock.ts';
 import { processTimerFunc, checkTimerMapMatch } from '../calls/timer.ts';
 import { checkFieldOverlap, fieldOf } from './map-fields.ts';
 import { tracingRetval } from './attach-target.ts';
+import { checkBufferAccess } from './buf.ts';
 
 const MAX_CALL_FRAMES = 8;
 const CALLER_SAVED = [1, 2, 3, 4, 5];
@@ -48,7 +50,7 @@ const MAX_VAR_SIZ = 1n << 29n;
 
 /** The kernel's list of register types a memory argument accepts (mem_types). */
 const MEM_TYPES = 'fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_';
-const MEM_BASES = new Set<number>([RegType.PTR_TO_STACK, RegType.PTR_TO_PACKET, RegType.PTR_TO_PACKET_META, RegType.PTR_TO_MAP_KEY, RegType.PTR_TO_MAP_VALUE, RegType.PTR_TO_MEM]);
+const MEM_BASES = new Set<number>([RegType.PTR_TO_STACK, RegType.PTR_TO_PACKET, RegType.PTR_TO_PACKET_META, RegType.PTR_TO_MAP_KEY, RegType.PTR_TO_MAP_VALUE, RegType.PTR_TO_MEM, RegType.PTR_TO_BUF]);
 
 /** What a call learnt from its arguments (bpf_call_arg_meta, the parts modelled). */
 export interface CallMeta {
@@ -92,6 +94,9 @@ export function checkHelperMemAccess(env: VerifierEnv, regno: number, size: numb
       return;
     case RegType.PTR_TO_STACK:
       checkHelperStackAccess(env, regno, reg, size, t, zeroSizeOk, meta, raw);
+      return;
+    case RegType.PTR_TO_BUF:
+      checkBufferAccess(regno, reg, reg.off, size, t === Access.WRITE);
       return;
     default:
       if (zeroSizeOk && size === 0 && reg.type === RegType.SCALAR_VALUE && isConst(reg.s) && constValue(reg.s) === 0n) return;
@@ -217,9 +222,11 @@ function checkFuncArg(env: VerifierEnv, id: number, proto: HelperProto, i: numbe
       meta.map = reg.map;
       if (meta.map && !HELPER_MAPS.has(meta.map.def.type)) throw new NotImplementedError(`helpers on ${meta.map.def.type} maps`);
       return;
+    case Arg.PTR_TO_BTF_ID_SOCK_COMMON:
+      if (baseType(reg.type) === RegType.PTR_TO_BTF_ID) checkBtfStructArg(env, reg, regno, 'sock_common');
+      return;
     case Arg.PTR_TO_SOCK_COMMON:
     case Arg.PTR_TO_SOCKET:
-    case Arg.PTR_TO_BTF_ID_SOCK_COMMON:
     case Arg.PTR_TO_RINGBUF_MEM:
       return;
     case Arg.PTR_TO_SPIN_LOCK:
@@ -255,7 +262,10 @@ function checkFuncArg(env: VerifierEnv, id: number, proto: HelperProto, i: numbe
     case Arg.PTR_TO_STACK_OR_NULL:
       return;
     case Arg.PTR_TO_BTF_ID_TASK:
-      checkTaskArg(reg, regno);
+      checkBtfStructArg(env, reg, regno, 'task_struct');
+      return;
+    case Arg.PTR_TO_BTF_ID_SEQ_FILE:
+      checkBtfStructArg(env, reg, regno, 'seq_file');
       return;
     case Arg.PTR_TO_MEM:
     case Arg.PTR_TO_MEM_RDONLY:
@@ -334,7 +344,7 @@ export function checkHelperCall(env: VerifierEnv, insn: Insn): void {
   const proto = helperProto(id);
   if (!proto) throw new NotImplementedError(`helper ${helperName(id)}#${id}`);
   const capOk = proto.cap === undefined || (proto.cap === 'bpf' ? env.bpfCapable : env.allowPtrLeaks);
-  if (!helperAllowed(proto, env.prog.progType) || !capOk) {
+  if (!helperAllowed(proto, env.prog.progType, env.prog.expectedAttachType) || !capOk) {
     throw reject(EINVAL, `program of this type cannot use helper ${helperName(id)}#${id}`);
   }
   if (proto.gplOnly && !isGplCompatible(env.prog.license)) throw reject(EINVAL, 'cannot call GPL-restricted function from non-GPL compatible program');
@@ -602,9 +612,11 @@ export function checkReturnCode(env: VerifierEnv, regno = BPF_REG_0): void {
 export { BPF_REG_FP };
 
 /** ARG_PTR_TO_BTF_ID with arg_btf_id = task_struct: the pointee must be a task. */
-function checkTaskArg(reg: RegState, regno: number): void {
-  const want = structIdByName('task_struct');
-  if ((reg.btfId ?? 0) !== want) {
-    throw reject(EACCES, `R${regno} is of type ${btfTypeName(reg.btfId ?? 0)} but task_struct is expected`);
+/** A BTF pointer passed where `struct name` is expected (check_reg_type's PTR_TO_BTF_ID
+ *  case): the struct itself, or one that starts with it (btf_struct_ids_match). */
+function checkBtfStructArg(env: VerifierEnv, reg: RegState, regno: number, name: string): void {
+  const log = (line: string): void => env.log.verbose(line);
+  if (!btfStructIdsMatch(kernelBtf(), reg.btfId ?? 0, reg.off, structIdByName(name), false, log)) {
+    throw reject(EACCES, `R${regno} is of type ${btfTypeName(reg.btfId ?? 0)} but ${name} is expected`);
   }
 }

@@ -15,6 +15,8 @@ export interface CtxAccess {
   readonly regType: number;
   /** PTR_TO_BTF_ID results: the vmlinux struct pointed at. */
   readonly btfStruct?: string;
+  /** PTR_TO_BTF_ID results: the pointee's type id (wins over btfStruct). */
+  readonly btfId?: number;
 }
 
 /** `ldsx`: a sign-extending load (BPF_MEMSX), refused on pointer-valued fields. */
@@ -175,11 +177,12 @@ const CHECKS: Partial<Record<string, Check>> = {
   SOCK_OPS: sockOpsAccess,
 };
 
-/** The access's meaning, or undefined when the kernel says `invalid bpf_context access`. */
-export function ctxAccess(prog: Program, off: number, size: number, write: boolean, ldsx = false): CtxAccess | undefined {
+/** The access's meaning, or undefined when the kernel says `invalid bpf_context access`
+ *  (`log` gets the lines some checks print before that, or along an accepted access). */
+export function ctxAccess(prog: Program, off: number, size: number, write: boolean, ldsx = false, log?: (s: string) => void): CtxAccess | undefined {
   const cg = CGROUP_CTX_CHECKS[prog.progType] ?? MISC_CTX_CHECKS[prog.progType];
   if (cg) return cg(prog, off, size, write, ldsx);
-  if (hasBtfCtx(prog)) return btfCtxAccess(prog, off, size, write);
+  if (hasBtfCtx(prog)) return btfCtxAccess(prog, off, size, write, log);
   const c = CHECKS[prog.progType];
   if (!c) throw new NotImplementedError(`context access for ${prog.progType} programs`);
   return c(off, size, write, ldsx);

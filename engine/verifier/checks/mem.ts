@@ -22,6 +22,7 @@ import { assignScalarIdBeforeMov, clearScalarId } from './linked-regs.ts';
 import { MEM_RDONLY, PTR_UNTRUSTED } from '../state/types.ts';
 import { checkPtrToBtfAccess } from './btf-access.ts';
 import { checkPtrToMapAccess } from './map-ptr-access.ts';
+import { checkBufferAccess } from './buf.ts';
 import { checkFlowKeysAccess } from './ctx-misc.ts';
 import { structIdByName } from '../btf-types.ts';
 import { rodataLoad } from './rodata.ts';
@@ -432,20 +433,24 @@ export function checkMemAccess(env: VerifierEnv, regno: number, off: number, siz
     if (reg.off < 0) throw reject(EACCES, `negative offset ctx ptr R${regno} off=${reg.off} disallowed`);
     if (reg.off !== 0) throw reject(EACCES, `dereference of modified ctx ptr R${regno} off=${reg.off} disallowed`);
     if (!isConst(reg.s) || constValue(reg.s) !== 0n) throw reject(EACCES, `variable ctx access var_off=${fmtTnum(reg.s.varOff)} disallowed`);
-    const a = ctxDeniedUnpriv(env, o, t === Access.WRITE) ? undefined : ctxAccess(env.prog, o, size, t === Access.WRITE, signExtend);
+    const a = ctxDeniedUnpriv(env, o, t === Access.WRITE) ? undefined : ctxAccess(env.prog, o, size, t === Access.WRITE, signExtend, (line) => env.log.verbose(line));
     if (!a) throw reject(EACCES, `invalid bpf_context access off=${o} size=${size}`);
     if (dst) {
       if (a.regType === RegType.SCALAR_VALUE) markUnknown(dst);
       else {
         markPtr(dst, a.regType);
         dst.id = mayBeNull(a.regType) ? ++env.idGen : 0;
-        if (a.btfStruct) dst.btfId = structIdByName(a.btfStruct);
+        if (a.btfId) dst.btfId = a.btfId;
+        else if (a.btfStruct) dst.btfId = structIdByName(a.btfStruct);
       }
     }
   } else if (base === RegType.PTR_TO_PACKET || base === RegType.PTR_TO_PACKET_META) {
     if (t === Access.WRITE && !mayWritePacket(env.prog.progType)) throw reject(EACCES, 'cannot write into packet');
     leaks('packet');
     checkPacketAccess(regno, reg, o, size, false);
+    if (dst) markUnknown(dst);
+  } else if (reg.type === RegType.PTR_TO_BUF || reg.type === (RegType.PTR_TO_BUF | MEM_RDONLY)) {
+    checkBufferAccess(regno, reg, o, size, t === Access.WRITE);
     if (dst) markUnknown(dst);
   } else if (reg.type === RegType.CONST_PTR_TO_MAP && !env.allowPtrLeaks && reg.map) {
     checkMapPtrAccessUnpriv(env, reg.map.def);

@@ -25,6 +25,7 @@ export function compatibleTypes(arg: Arg): readonly number[] | undefined {
     case Arg.PTR_TO_TIMER: return [RegType.PTR_TO_MAP_VALUE];
     case Arg.PTR_TO_STACK_OR_NULL: return [RegType.PTR_TO_STACK];
     case Arg.PTR_TO_BTF_ID_TASK: return [RegType.PTR_TO_BTF_ID, RegType.PTR_TO_BTF_ID | PTR_TRUSTED, RegType.PTR_TO_BTF_ID | MEM_RCU];
+    case Arg.PTR_TO_BTF_ID_SEQ_FILE: return [RegType.PTR_TO_BTF_ID, RegType.PTR_TO_BTF_ID | PTR_TRUSTED, RegType.PTR_TO_BTF_ID | MEM_RCU];
     default: return undefined;
   }
 }

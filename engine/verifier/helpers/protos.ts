@@ -9,6 +9,7 @@ import { btfPtrProtos } from './btf-ptr.ts';
 import { callbackProtos } from './callback.ts';
 import { cookieProtos } from './cookie.ts';
 import { stringProtos } from './strings.ts';
+import { seqProtos } from './seq.ts';
 
 export const enum Arg {
   DONTCARE = 0,
@@ -47,6 +48,8 @@ export const enum Arg {
   PTR_TO_STACK_OR_NULL,
   /** A BTF pointer to struct task_struct (arg_btf_id = task). */
   PTR_TO_BTF_ID_TASK,
+  /** A BTF pointer to struct seq_file (arg_btf_id = btf_seq_file_ids). */
+  PTR_TO_BTF_ID_SEQ_FILE,
   /** The context, unmodified, or NULL. */
   PTR_TO_CTX_OR_NULL,
   /** Eight bytes the helper writes (may be uninitialised), 8-byte aligned even without
@@ -84,6 +87,8 @@ export interface HelperProto {
   readonly pktAccess?: boolean;
   /** Program types beyond the base set that may call it ('*' = all). */
   readonly progTypes: readonly string[] | '*';
+  /** Only for these expected attach types (seq_* helpers: iterators). */
+  readonly attachTypes?: readonly string[];
   /** Index of the argument whose reference the call releases (OBJ_RELEASE). */
   readonly releaseArg?: number;
   /** The returned pointer is a new reference (is_acquire_function). */
@@ -118,7 +123,7 @@ const PROTOS: readonly HelperProto[] = [
 
 /** More prototypes live in files of their own; they are functions (hoisted) so that those
  *  files may import the kinds above, and are read on first lookup. */
-const EXTRA: readonly (() => readonly HelperProto[])[] = [sockProtos, miscProtos, btfPtrProtos, pktProtos, callbackProtos, cookieProtos, stringProtos];
+const EXTRA: readonly (() => readonly HelperProto[])[] = [sockProtos, miscProtos, btfPtrProtos, pktProtos, callbackProtos, cookieProtos, stringProtos, seqProtos];
 
 let byId: Map<number, HelperProto> | undefined;
 function table(): Map<number, HelperProto> {
@@ -133,10 +138,11 @@ export const helperProto = (id: number): HelperProto | undefined => table().get(
 
 /** Arguments a helper takes (for liveness); 5 when unknown (or not offered to `progType`),
  *  as a call may read r1..r5. */
-export function helperArgCount(id: number, progType?: string): number {
+export function helperArgCount(id: number, progType?: string, attachType?: string): number {
   const p = table().get(id);
-  if (p && progType !== undefined && !helperAllowed(p, progType)) return 5;
+  if (p && progType !== undefined && !helperAllowed(p, progType, attachType)) return 5;
   return p ? p.args.length : 5;
 }
 
-export const helperAllowed = (p: HelperProto, progType: string): boolean => p.progTypes === ALL || p.progTypes.includes(progType);
+export const helperAllowed = (p: HelperProto, progType: string, attachType?: string): boolean =>
+  (p.progTypes === ALL || p.progTypes.includes(progType)) && (!p.attachTypes || p.attachTypes.includes(attachType ?? ''));
