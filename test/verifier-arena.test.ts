@@ -21,7 +21,7 @@ import {
 import { arenaAtomicSupported, arenaValueAddr } from '../engine/verifier/checks/arena.ts';
 import type { MapDef } from '../engine/program/types.ts';
 
-const items = planSuites([loadSuiteFile('specs/arena.yaml')], { backends: ['engine'] });
+const items = planSuites(['specs/arena.yaml', 'specs/arena_maps.yaml'].map((f) => loadSuiteFile(f)), { backends: ['engine'] });
 const find = (name: string): RunItem => {
   const it = items.find((i) => i.request.program.name === name && !i.request.unpriv);
   if (!it) throw new Error(`no test ${name}`);
@@ -75,6 +75,8 @@ t.test('arena pointers prune against each other; kfunc map arguments pass', asyn
   const p = verifyTest('prune_any_arena');
   t.ok(p.accepted);
   t.match(p.log, /\n10: safe\n/);
+  const nuc = verifyTest('no_user_conv', 1);
+  t.ok(nuc.xlated!.slice(2, 4).every((i) => i.code === (BPF_ALU | BPF_MOV | BPF_X)), 'BPF_F_NO_USER_CONV: both casts are 32-bit moves');
   for (const name of ['alloc_store_load_free', 'array_map_as_arena', 'atomics', 'ldsx', 'spill_fill']) t.ok(verifyTest(name, 1).accepted, name);
 });
 

@@ -74,8 +74,12 @@ export function xlatedProgram(env: VerifierEnv, opts: XlatedOptions = {}, starts
   fixupCallArgs(x);
   starts?.push(...x.subprogStarts);
   depths?.push(...x.stackDepths);
-  jitOut?.push(...toDump(x, env.prog.maps, opts.mapIds, false));
-  return toDump(x, env.prog.maps, opts.mapIds);
+  const dump = toDump(x, env.prog.maps, opts.mapIds);
+  // Only PROBE_MEM32 accesses make the JIT's input differ from the dump.
+  if (jitOut && x.slots.some((s) => dumpForm(s) !== s)) {
+    for (const insn of toDump(x, env.prog.maps, opts.mapIds, false)) jitOut.push(insn);
+  }
+  return dump;
 }
 
 /** Does the program's arena carry BPF_F_NO_USER_CONV? */
