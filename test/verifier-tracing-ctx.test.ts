@@ -18,6 +18,7 @@ import { checkBufferAccess } from '../engine/verifier/checks/buf.ts';
 import { isSafeField, inheritedTrust, isTrustedOrRcu } from '../engine/verifier/checks/btf-trust.ts';
 import { btfStructIdsMatch } from '../engine/verifier/btf-walk.ts';
 import { helperAllowed, helperProto } from '../engine/verifier/helpers/protos.ts';
+import { rawTpArgNullable } from '../engine/verifier/checks/raw-tp-nullable.ts';
 import { Reject } from '../engine/verifier/reject.ts';
 import { newReg } from '../engine/verifier/state/regs.ts';
 import { RegType, PTR_MAYBE_NULL, PTR_TRUSTED, PTR_UNTRUSTED, MEM_RDONLY, MEM_RCU } from '../engine/verifier/state/types.ts';
@@ -91,6 +92,23 @@ t.test('btf_ctx_access refusals and their log lines', { skip: noBtf }, async (t)
   t.same(refused(96, 8), [], 'past the 12 slots');
   t.same(refused(-8, 8), []);
   t.same(refused(2, 4), [], 'misaligned for its size');
+});
+
+t.test('tp_btf: trusted pointer arguments, NULL-able where the kernel says so', { skip: noBtf }, async (t) => {
+  const tp = (name: string): Program =>
+    ({ name: 't', progType: 'TRACING', expectedAttachType: 'TRACE_RAW_TP', attachTo: name, insns: [], maps: [], license: 'GPL', flags: 0 }) as unknown as Program;
+  t.ok(rawTpArgNullable('kfree_skb', 3));
+  t.notOk(rawTpArgNullable('kfree_skb', 0));
+  t.notOk(rawTpArgNullable('hasOwnProperty', 0));
+  const lines: string[] = [];
+  const sk = btfCtxAccess(tp('kfree_skb'), 24, 8, false, (s) => void lines.push(s))!;
+  t.equal(sk.regType, RegType.PTR_TO_BTF_ID | PTR_TRUSTED | PTR_MAYBE_NULL);
+  t.equal(btfCtxAccess(tp('kfree_skb'), 0, 8, false)!.regType, RegType.PTR_TO_BTF_ID | PTR_TRUSTED);
+  t.same(lines, [`func 'kfree_skb' arg3 has btf_id ${structId(btf!, 'sock')} type STRUCT 'sock'\n`], 'named without btf_trace_');
+  // Slots count the hidden `void *__data`: task_newtask(task, clone_flags) has no slot 2.
+  const past: string[] = [];
+  t.equal(btfCtxAccess(tp('task_newtask'), 16, 8, false, (s) => void past.push(s)), undefined);
+  t.same(past, ["func 'task_newtask' doesn't have 3-th argument\n"]);
 });
 
 t.test('PTR_TO_BUF: constant non-negative offsets; read-only buffers refuse writes', async (t) => {

@@ -10,9 +10,9 @@
 // access`. Loads are read-only, aligned to their size and 8-byte slots; pointers need
 // full 8-byte loads.
 //
-// Not modelled: the raw_tp_null_args table (tp_btf arguments known to be NULL or an
-// ERR_PTR), module BTF (module tracepoint pointers are NULL-able), freplace targets, and
-// the LSM return-value slot's range (is_retval): it reads as an unknown scalar.
+// tp_btf arguments known to be NULL-able come from raw-tp-nullable.ts. Not modelled: module
+// BTF (module tracepoint pointers are NULL-able), freplace targets, and the LSM
+// return-value slot's range (is_retval): it reads as an unknown scalar.
 
 import { RegType, PTR_TRUSTED, PTR_MAYBE_NULL, MEM_USER, MEM_PERCPU, baseType } from '../state/types.ts';
 import { NotImplementedError } from '../errors.ts';
@@ -21,6 +21,7 @@ import type { Btf, BtfType, BtfParam } from '../../btf/index.ts';
 import { typeById, skipModifiers, isModifier } from '../../btf/index.ts';
 import { attachTarget, type AttachTarget } from './attach-target.ts';
 import { iterTarget, type IterCtxArgs } from './iter-targets.ts';
+import { rawTpArgNullable } from './raw-tp-nullable.ts';
 import type { CtxAccess } from './ctx.ts';
 
 const SCALAR: CtxAccess = { regType: RegType.SCALAR_VALUE };
@@ -31,6 +32,8 @@ export function hasBtfCtx(p: Program): boolean {
   return p.progType === 'LSM' || p.progType === 'TRACING';
 }
 
+/** __btf_name_by_offset: unnamed types print as `(anon)`. */
+const nameOf = (t: BtfType): string => t.name || '(anon)';
 const isStructOrUnion = (t: BtfType): boolean => t.kind === 'STRUCT' || t.kind === 'UNION';
 /** btf_type_is_small_int: an int that fits a u64 slot. */
 const isSmallInt = (t: BtfType): boolean => t.kind === 'INT' && t.size <= 8;
@@ -149,7 +152,7 @@ export function btfCtxAccess(p: Program, off: number, size: number, write: boole
 
   if (isSmallInt(ty) || ty.kind === 'ENUM' || ty.kind === 'ENUM64' || isStructOrUnion(ty)) return SCALAR;
   if (ty.kind !== 'PTR') {
-    return refuse(`func '${name}' arg${arg} '${ty.name}' has type ${ty.kind}. Only pointer access is allowed`);
+    return refuse(`func '${name}' arg${arg} '${nameOf(ty)}' has type ${ty.kind}. Only pointer access is allowed`);
   }
   if (size !== 8) return refuse(`func '${name}' size ${size} must be 8`);
 
@@ -167,9 +170,10 @@ export function btfCtxAccess(p: Program, off: number, size: number, write: boole
   let regType: number = RegType.PTR_TO_BTF_ID;
   if (argsTrusted(p, t)) regType |= PTR_TRUSTED;
   if (arg < nargs && t.params[arg].name.endsWith('__nullable')) regType |= PTR_MAYBE_NULL;
+  if (p.expectedAttachType === 'TRACE_RAW_TP' && rawTpArgNullable(name, arg)) regType |= PTR_MAYBE_NULL;
   const target = pointee(btf, ty.type);
   regType |= target.tagFlags;
   if (!isStructOrUnion(target.t)) return refuse(`func '${name}' arg${arg} type ${target.t.kind} is not a struct`);
-  log(`func '${name}' arg${arg} has btf_id ${target.id} type ${target.t.kind} '${target.t.name}'\n`);
+  log(`func '${name}' arg${arg} has btf_id ${target.id} type ${target.t.kind} '${nameOf(target.t)}'\n`);
   return { regType, btfId: target.id };
 }
