@@ -7,11 +7,14 @@
 //   removeDeadCode         > privileged only (a callback never run goes with its subprog)
 //   removeNops            /
 //   convertCtxAccesses    ctx field loads/stores -> sk_buff / xdp_buff accesses
+//   convertArenaAccesses  arena loads/stores/atomics -> PROBE_MEM32 / PROBE_MEM32SX / PROBE_ATOMIC
+//   arenaAluFixups        addr_space_cast and 64-bit arena ALU -> 32-bit instructions (arena.ts)
 //   miscFixups            division guards, LD_ABS, may_goto (+16 bytes), map helper inlining, tail calls, helper calls
 //   zextPass              BPF_F_TEST_RND_HI32 poisoning (x86-64 needs no zero-extension)
 //   fixupCallArgs         after the multi-function JIT: call off = pc offset, imm = subprog;
 //                         callback refs keep the pc offset, the second slot names the subprog
-//   toDump                map pointers -> map ids, tail calls -> `call bpf_tail_call`
+//   toDump                map pointers -> map ids, tail calls -> `call bpf_tail_call`, arena
+//                         values -> their user address, PROBE_MEM32 -> MEM (the JIT keeps it)
 //
 // The bpf_fastcall spill/fill removal runs before these, in the verifier (fastcall.ts and
 // fixup/fastcall.ts), because it changes the stack depth the depth check sees.
