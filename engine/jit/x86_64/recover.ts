@@ -207,7 +207,8 @@ function namesMap(insn: Insn, ids: ReadonlySet<number>): boolean {
 /** A program that uses an arena map runs every function with r12 = kern_vm_start (the
  *  verifier records the arena on the program; every subprog shares it). The addresses are
  *  per load and masked in kernel mode; here they stay 0. */
-export function withArena(funcs: readonly JitFunction[], arenaMapIds: ReadonlySet<number>): JitFunction[] {
-  if (arenaMapIds.size === 0 || !funcs.some((f) => f.insns.some((i) => namesMap(i, arenaMapIds)))) return [...funcs];
+export function withArena(funcs: readonly JitFunction[], arenaMapIds: ReadonlySet<number>, usesArena = false): JitFunction[] {
+  const named = arenaMapIds.size > 0 && funcs.some((f) => f.insns.some((i) => namesMap(i, arenaMapIds)));
+  if (!named && !usesArena) return [...funcs];
   return funcs.map((f) => ({ ...f, arena: { kernVmStart: 0n, userVmStart: 0n } }));
 }

@@ -24,6 +24,9 @@ export interface KernelJitRecord {
   readonly expectedAttachType?: string;
   /** Ids (as the dump shows them) of the program's arena maps. */
   readonly arenaMapIds?: ReadonlySet<number>;
+  /** The program as loaded names an arena (the kernel's prog->aux->arena), which its dump
+   *  may not show: an arena direct value becomes a plain constant there. */
+  readonly usesArena?: boolean;
   /** Tail calls (index into the dump) known to be direct from the program itself. */
   readonly directTailCalls?: ReadonlySet<number>;
 }
@@ -58,7 +61,7 @@ function replayOnce(rec: KernelJitRecord, opts: { config?: Partial<KernelConfig>
     ...(exc.exceptionCbStart !== undefined ? { exceptionCbStart: exc.exceptionCbStart } : {}),
     ...(exc.exceptionBoundary ? { exceptionBoundary: true } : {}),
   });
-  funcs = withPrivateStack(withArena(funcs, rec.arenaMapIds ?? new Set()), rec.progType, rec.expectedAttachType);
+  funcs = withPrivateStack(withArena(funcs, rec.arenaMapIds ?? new Set(), rec.usesArena), rec.progType, rec.expectedAttachType);
   const facts: string[] = [];
   if (funcs[0]?.arena) facts.push('arena');
   funcs.forEach((f, k) => f.privateStack && facts.push(`func ${k}: private stack`));
