@@ -6,7 +6,7 @@ import type { Program } from '../program/types.ts';
 import type { LoadResult } from '../kernel/load.ts';
 import { parseStackDepths } from '../kernel/stack-depth.ts';
 import { replayKernelJit, type Replay } from './x86_64/replay.ts';
-import { BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_IDX, BPF_PSEUDO_MAP_IDX_VALUE, BPF_PSEUDO_MAP_VALUE, LD_IMM64 } from '../isa/opcodes.ts';
+import { namedArenaIndex } from '../program/arena.ts';
 
 /** Dump ids of the program's arena maps (the dump names maps by id). */
 export function arenaMapIds(prog: Program, mapIds: readonly number[]): Set<number> {
@@ -22,13 +22,6 @@ export function replayLoad(prog: Program, r: LoadResult): Replay {
   return replayKernelJit({
     xlated: r.xlated, stackDepths: depths, jited: r.jited, funcLens: [...(r.jitedFuncLens ?? [r.jited.length])], ksyms: r.jitedKsyms,
     progType: prog.progType, expectedAttachType: prog.expectedAttachType, arenaMapIds: arenaMapIds(prog, r.mapIds),
-    usesArena: namesArena(prog),
+    usesArena: namedArenaIndex(prog) !== undefined,
   });
-}
-
-const MAP_SRCS = new Set([BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE, BPF_PSEUDO_MAP_IDX, BPF_PSEUDO_MAP_IDX_VALUE]);
-
-/** Whether an ld_imm64 of the program as loaded names its arena map. */
-function namesArena(prog: Program): boolean {
-  return prog.insns.some((i) => i.code === LD_IMM64 && MAP_SRCS.has(i.src) && prog.maps[i.imm]?.type === 'ARENA');
 }

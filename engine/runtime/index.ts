@@ -6,6 +6,7 @@ import type { Program, Series } from '../program/types.ts';
 import { buildContext } from './context.ts';
 import { defaultHelpers } from './helpers.ts';
 import { type HelperFn, type KfuncFn, Machine, MAX_CALL_FRAMES } from './machine.ts';
+import { namedArenaIndex } from '../program/arena.ts';
 import { MapStore } from './maps.ts';
 import { RuntimeFault } from './memory.ts';
 import { StackArgState } from './stack-args.ts';
@@ -63,6 +64,10 @@ const HELPERS = defaultHelpers();
 export function runProgram(prog: Program, env: RunEnv = {}): RunResult {
   const progs = env.progs ?? [];
   const maps = env.maps ?? MapStore.fromDefs(prog.maps, progs);
+  // The arena a program's PROBE_MEM32 accesses reach is its own (a suite may declare several).
+  const named = namedArenaIndex(prog);
+  const arena = named !== undefined ? maps.ensure(prog.maps[named]).arena : undefined;
+  if (arena) maps.space.fallback = arena;
   let helpers: ReadonlyMap<number, HelperFn> = HELPERS;
   if (env.helpers) helpers = new Map([...HELPERS, ...env.helpers]);
   const m = new Machine(maps, helpers, env.kfuncs ?? new Map(), env.maxInsns ?? DEFAULT_MAX_INSNS, progs);

@@ -87,7 +87,7 @@ export class RtMap {
     }
     if (def.type === 'ARENA') {
       this.arena = new Arena(def, space, id);
-      space.fallback = this.arena; // a program uses at most one arena
+      space.fallback ??= this.arena; // the first; a run picks the program's own (useArenaOf)
     }
     if (def.type === 'CGROUP_STORAGE' || def.type === 'PERCPU_CGROUP_STORAGE') {
       this.storage = space.add(`map ${def.name} storage`, new Uint8Array(def.valueSize));

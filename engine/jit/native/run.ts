@@ -23,6 +23,7 @@ import { NativeMapStore } from './space.ts';
 import { arenaRewrite } from './arena.ts';
 import { nativeExtable, withExtable } from './fault.ts';
 import { planNativeThrow, throwStub, THROW_FRAME_SIZE } from './throw.ts';
+import { namedArenaIndex } from '../../program/arena.ts';
 import { kfuncsByName } from '../../runtime/kfuncs/index.ts';
 import { BUILTIN_KFUNCS } from '../../program/kfuncs.ts';
 import { Bridge, NativeMachine, helperTrampoline, kfuncTrampoline, ldAbsTrampoline, setActiveBridge, syncCtxPointers } from './bridge.ts';
@@ -175,7 +176,9 @@ export function runNativeInProcess(prog: Program, env: NativeEnv = {}, impl: Nat
     // as the kernel's verifier and JIT make it (arena.ts). The window exists before any page
     // is taken, the __arena globals' included (applyInit).
     const space = store.space;
-    const arena = store.maps.find((x) => x.arena)?.arena;
+    const named = namedArenaIndex(prog);
+    const arena = named !== undefined ? store.ensure(prog.maps[named]).arena : store.maps.find((x) => x.arena)?.arena;
+    if (arena) space.fallback = arena;
     const arenaOf = arena ? { kernVmStart: space.mapArena(arena.def.name, arena.userVmStart), userVmStart: arena.userVmStart } : undefined;
     store.applyInit(prog.maps, env.progs ?? []);
     const helpers = impl.helpers ? new Map([...HELPERS, ...impl.helpers]) : HELPERS;
