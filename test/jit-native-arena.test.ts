@@ -4,12 +4,11 @@
 // register as it was. The expected values are what the live 6.18 kernel returns; as root the
 // same programs are test-run on the kernel too, so they cannot drift from it.
 
+import { kfuncsYaml } from './lib/kfunc-yaml.ts';
 import { runProgram } from '../engine/runtime/index.ts';
 import { testRunEnv } from '../engine/runtime/test-run.ts';
 import t from 'tap';
 import { checkKernelRetvals, liveKernelSkip } from './lib/live-kernel.ts';
-import { findByName } from '../engine/btf/resolve.ts';
-import { vmlinuxBtf } from '../engine/btf/vmlinux.ts';
 import { loadSuiteText } from '../harness/spec/load.ts';
 import { planSuites } from '../harness/run/plan.ts';
 import { NativePool } from '../engine/jit/native/pool.ts';
@@ -30,14 +29,6 @@ const WebAssembly = (globalThis as unknown as { WebAssembly: Wasm }).WebAssembly
 
 const noNative = process.arch !== 'x64' || process.platform !== 'linux' ? 'native x86-64 execution needs linux/x64' : false;
 const KFUNCS = ['bpf_arena_alloc_pages', 'bpf_arena_free_pages'];
-const root = process.getuid?.() === 0;
-const btf = root ? vmlinuxBtf() : undefined;
-const kfuncId = (name: string, i: number): number => (btf ? findByName(btf, name, 'FUNC')?.id : undefined) ?? 900000 + i;
-const PROTOS: Record<string, string> = {
-  bpf_arena_alloc_pages: 'params: [{p__map: void *}, {addr__ign: void *}, {page_cnt: __u32}, {node_id: int}, {flags: __u64}]\n    ret: void *',
-  bpf_arena_free_pages: 'params: [{p__map: void *}, {ptr__ign: void *}, {page_cnt: __u32}]\n    ret: void',
-};
-const kfuncsYaml = KFUNCS.map((n, i) => `  ${n}:\n    ${PROTOS[n]}\n    flags: []\n    btf_id: ${kfuncId(n, i)}\n`).join('');
 
 /** Allocate page 0 of the 4-page arena; r6 = its 32-bit (kernel-space) form. Pages 1..3
  *  stay unallocated. */
@@ -182,7 +173,7 @@ func_info: true
 maps:
   arena: {type: arena, key_size: 0, value_size: 0, max_entries: 4, flags: 1024}
 kfuncs:
-${kfuncsYaml}tests:
+${kfuncsYaml(KFUNCS)}tests:
 ${PROBES.map((p) => `  - name: ${p.name}\n    section: syscall\n    asm: |${p.asm.split('\n').map((l) => `\n      ${l.trim()}`).join('')}\n    expect:\n      result: success\n      retval: ${p.retval}\n`).join('')}`;
 
 const suite = loadSuiteText(SUITE, 'jit-native-arena.yaml');

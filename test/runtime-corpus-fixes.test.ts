@@ -5,10 +5,9 @@
 // bound. The expected values are what the live 6.18 kernel returns; as root the same
 // programs are test-run on the kernel too, so the expectations cannot drift from it.
 
+import { kfuncsYaml } from './lib/kfunc-yaml.ts';
 import t from 'tap';
 import { checkKernelRetvals, liveKernelSkip } from './lib/live-kernel.ts';
-import { findByName } from '../engine/btf/resolve.ts';
-import { vmlinuxBtf } from '../engine/btf/vmlinux.ts';
 import { loadSuiteText } from '../harness/spec/load.ts';
 import { planSuites } from '../harness/run/plan.ts';
 import { runProgram, MapStore } from '../engine/runtime/index.ts';
@@ -19,23 +18,8 @@ import { RECALC_HASH } from '../engine/runtime/skb-helpers.ts';
 import type { Program } from '../engine/program/types.ts';
 
 const KFUNCS = ['bpf_arena_alloc_pages', 'bpf_arena_free_pages', 'bpf_iter_bits_new', 'bpf_iter_bits_next', 'bpf_iter_bits_destroy', 'bpf_dynptr_from_skb', 'bpf_dynptr_slice'];
-const root = process.getuid?.() === 0;
-const btf = root ? vmlinuxBtf() : undefined;
-/** Live: the running kernel's ids. Otherwise any distinct ids do (the interpreter binds by name). */
-const kfuncId = (name: string, i: number): number => (btf ? findByName(btf, name, 'FUNC')?.id : undefined) ?? 900000 + i;
 
-// Prototypes as the kfunc: entries of a spec declare them (the kernel checks its own BTF).
-const PROTOS: Record<string, string> = {
-  bpf_arena_alloc_pages: 'params: [{p__map: void *}, {addr__ign: void *}, {page_cnt: __u32}, {node_id: int}, {flags: __u64}]\n    ret: void *',
-  bpf_arena_free_pages: 'params: [{p__map: void *}, {ptr__ign: void *}, {page_cnt: __u32}]\n    ret: void',
-  bpf_iter_bits_new: 'params: [{it: struct bpf_iter_bits *}, {unsafe_ptr__ign: const u64 *}, {nr_words: u32}]\n    ret: int',
-  bpf_iter_bits_next: 'params: [{it: struct bpf_iter_bits *}]\n    ret: int *',
-  bpf_iter_bits_destroy: 'params: [{it: struct bpf_iter_bits *}]\n    ret: void',
-  bpf_dynptr_from_skb: 'params: [{s: struct __sk_buff *}, {flags: u64}, {ptr__uninit: struct bpf_dynptr *}]\n    ret: int',
-  bpf_dynptr_slice: 'params: [{p: const struct bpf_dynptr *}, {offset: u32}, {buffer__opt: void *}, {buffer__szk: u32}]\n    ret: void *',
-};
 
-const kfuncsYaml = KFUNCS.map((n, i) => `  ${n}:\n    ${PROTOS[n]}\n    flags: []\n    btf_id: ${kfuncId(n, i)}\n`).join('');
 
 /** One test per behaviour: name, section, body, and the retval the 6.18 kernel returns. */
 const PROBES: readonly { name: string; section: string; retval: number; asm: string }[] = [
@@ -279,7 +263,7 @@ maps:
   array_48b: {type: array, key_size: 4, value_size: 48, max_entries: 7}
   cgroup_storage: {type: cgroup_storage, key_size: 16, value_size: 64, max_entries: 0}
 kfuncs:
-${kfuncsYaml}tests:
+${kfuncsYaml(KFUNCS)}tests:
 ${PROBES.map((p) => `  - name: ${p.name}\n    section: ${p.section}\n    asm: |${p.asm.split('\n').map((l) => `\n      ${l.trim()}`).join('')}\n    expect:\n      result: success\n      retval: ${p.retval}\n`).join('')}`;
 
 const suite = loadSuiteText(SUITE, 'runtime-corpus-fixes.yaml');

@@ -11,6 +11,7 @@
 // see loop-prune.ts) stops that once a pass changes nothing; bpf_loop also stops after as
 // many passes as its count argument can be.
 
+import { invalidScalarText } from '../log/invalid-scalar.ts';
 import type { Insn } from '../../isa/insn.ts';
 import { BPF_CALL, BPF_JMP, BPF_REG_0 } from '../../isa/opcodes.ts';
 import { RegType, cloneReg, cloneState } from '../state/types.ts';
@@ -210,20 +211,6 @@ export function checkCallbackReturn(env: VerifierEnv, callee: FuncState): void {
   throw reject(EINVAL, `${invalidScalarText('At callback return', 'R0', r0)} should have been in [${cb.retMin}, ${cb.retMax}]`);
 }
 
-/** verbose_invalid_scalar's start: which bounds the register has. */
-function invalidScalarText(ctx: string, name: string, r: RegState): string {
-  let text = `${ctx} the register ${name} has`;
-  let unknown = true;
-  if (r.s.smin > -(1n << 63n)) {
-    text += ` smin=${r.s.smin}`;
-    unknown = false;
-  }
-  if (r.s.smax < (1n << 63n) - 1n) {
-    text += ` smax=${r.s.smax}`;
-    unknown = false;
-  }
-  return unknown ? `${text} unknown scalar value` : text;
-}
 
 /** After a callback returned to its call insn: scalars that changed since the previous
  *  pass through that insn and were never needed precisely are widened, so that the passes

@@ -17,6 +17,7 @@
 // A callback can arm timers itself: each entry counts one more (async_entry_cnt), and a
 // state of another entry is never taken for an infinite loop (prune.ts).
 
+import { invalidScalarText } from '../log/invalid-scalar.ts';
 import type { RegState, FuncState } from '../state/types.ts';
 import { RegType } from '../state/types.ts';
 import { markNotInit, markPtr, newFuncState } from '../state/regs.ts';
@@ -130,18 +131,7 @@ export function checkAsyncCallbackReturn(env: VerifierEnv): void {
   markChainPrecision(env, 0);
   const { retMin, retMax } = f.callback!;
   if (BigInt(retMin) <= r0.s.smin && r0.s.smax <= BigInt(retMax)) return;
-  let text = `${ctx} the register R0 has`;
-  let unknown = true;
-  if (r0.s.smin > -(1n << 63n)) {
-    text += ` smin=${r0.s.smin}`;
-    unknown = false;
-  }
-  if (r0.s.smax < (1n << 63n) - 1n) {
-    text += ` smax=${r0.s.smax}`;
-    unknown = false;
-  }
-  if (unknown) text += ' unknown scalar value';
-  throw reject(EINVAL, `${text} should have been in [${retMin}, ${retMax}]`);
+  throw reject(EINVAL, `${invalidScalarText(ctx, 'R0', r0)} should have been in [${retMin}, ${retMax}]`);
 }
 
 /** is_state_visited: a looping state of another async entry is not an infinite loop. */

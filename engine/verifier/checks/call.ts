@@ -2,6 +2,7 @@
 // calls (check_func_call / prepare_func_exit) and the program's return value
 // (check_return_code).
 
+import { invalidScalarText } from '../log/invalid-scalar.ts';
 import type { Insn } from '../../isa/insn.ts';
 import { BPF_REG_0, BPF_REG_FP } from '../../isa/opcodes.ts';
 import { HELPER_NAMES } from '../../isa/helpers.ts';
@@ -595,18 +596,7 @@ export function checkReturnCode(env: VerifierEnv, regno = BPF_REG_0): void {
   markChainPrecision(env, regno);
   const [lo, hi] = range;
   if (bits32 ? lo <= r0.s.s32min && r0.s.s32max <= hi : BigInt(lo) <= r0.s.smin && r0.s.smax <= BigInt(hi)) return;
-  let text = `${ctx} the register R${regno} has`;
-  let unknown = true;
-  if (r0.s.smin > -(1n << 63n)) {
-    text += ` smin=${r0.s.smin}`;
-    unknown = false;
-  }
-  if (r0.s.smax < (1n << 63n) - 1n) {
-    text += ` smax=${r0.s.smax}`;
-    unknown = false;
-  }
-  if (unknown) text += ' unknown scalar value';
-  throw reject(EINVAL, `${text} should have been in [${lo}, ${hi}]`);
+  throw reject(EINVAL, `${invalidScalarText(ctx, `R${regno}`, r0)} should have been in [${lo}, ${hi}]`);
 }
 
 export { BPF_REG_FP };
