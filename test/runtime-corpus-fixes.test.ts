@@ -19,8 +19,6 @@ import type { Program } from '../engine/program/types.ts';
 
 const KFUNCS = ['bpf_arena_alloc_pages', 'bpf_arena_free_pages', 'bpf_iter_bits_new', 'bpf_iter_bits_next', 'bpf_iter_bits_destroy', 'bpf_dynptr_from_skb', 'bpf_dynptr_slice'];
 
-
-
 /** One test per behaviour: name, section, body, and the retval the 6.18 kernel returns. */
 const PROBES: readonly { name: string; section: string; retval: number; asm: string }[] = [
   {
